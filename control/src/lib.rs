@@ -1,0 +1,1 @@
+//! weir-control: the rollout engine and analysis (pure), and its adapters.
