@@ -1,1 +1,19 @@
-//! weir-config
+//! weir-config: every type a user writes, parsed and validated.
+//!
+//! The proxy configuration (`weir proxy -c weir.yaml`) lives in [`proxy`]; durations
+//! such as `"1s"` or `15` in [`duration`]. Parsing never touches the file system: callers
+//! hand in the text and the file name, and every error names the file, the line and the
+//! field, and says what would be valid ([`ConfigError`]).
+
+#![forbid(unsafe_code)]
+
+pub mod duration;
+mod error;
+mod load;
+pub mod proxy;
+mod validate;
+
+pub use duration::Duration;
+pub use error::{ConfigError, ConfigErrors};
+pub use load::parse_proxy_config;
+pub use proxy::ProxyConfig;

@@ -1,0 +1,293 @@
+//! The proxy configuration: listeners, the admin listener, services and routes.
+//!
+//! Field names are camelCase like Kubernetes and Argo, and unknown fields are errors.
+//! Fields that semantic validation reports on are wrapped in [`Spanned`] so the error
+//! can name their line.
+
+use crate::Duration;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+/// The whole proxy configuration (one YAML document).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProxyConfig {
+    #[serde(default)]
+    pub listeners: Vec<Listener>,
+    #[serde(default)]
+    pub admin: Admin,
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    #[serde(default)]
+    pub limits: Limits,
+    /// How long in-flight requests may run after SIGTERM before they are cut.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_period: Duration,
+}
+
+fn default_grace() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Listener {
+    /// `host:port`, e.g. `127.0.0.1:8080` or `[::]:443`.
+    pub address: Spanned<String>,
+    pub tls: Option<Tls>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Tls {
+    /// Chosen by SNI; the first is the default for clients that send no SNI.
+    pub certificates: Vec<Certificate>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Certificate {
+    pub cert: Spanned<String>,
+    pub key: Spanned<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Admin {
+    #[serde(default = "default_admin_address")]
+    pub address: Spanned<String>,
+    /// File holding the bearer token that mutating calls must present. Required when
+    /// the admin address is not loopback.
+    pub token_file: Option<String>,
+}
+
+fn default_admin_address() -> Spanned<String> {
+    spanned("127.0.0.1:9901".to_string())
+}
+
+fn spanned<T>(value: T) -> Spanned<T> {
+    Spanned::new(
+        value,
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            address: default_admin_address(),
+            token_file: None,
+        }
+    }
+}
+
+/// A named set of endpoints: one version of an application.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Service {
+    /// `host:port` entries; DNS names are re-resolved every `resolveInterval`.
+    pub endpoints: Vec<Spanned<String>>,
+    #[serde(default = "default_resolve_interval")]
+    pub resolve_interval: Duration,
+}
+
+fn default_resolve_interval() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Route {
+    pub name: Spanned<String>,
+    /// Host names this route answers (`*` any, `*.example.com` a suffix).
+    #[serde(default = "any_host")]
+    pub hosts: Vec<String>,
+    #[serde(default = "root_prefix")]
+    pub path_prefix: String,
+    pub backends: Vec<Backend>,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub retries: Retries,
+    /// Argo setHeaderRoute: matched in order, above the weighted split.
+    #[serde(default)]
+    pub header_routes: Vec<HeaderRoute>,
+    /// Argo setMirrorRoute: copies of matching requests, fire and forget.
+    #[serde(default)]
+    pub mirrors: Vec<Mirror>,
+    pub sticky: Option<Sticky>,
+    /// What to do when the picked backend has no live endpoint.
+    #[serde(default)]
+    pub on_no_endpoints: NoEndpoints,
+}
+
+fn any_host() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+fn root_prefix() -> String {
+    "/".to_string()
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Backend {
+    /// A backend is named by its service.
+    pub service: Spanned<String>,
+    pub weight: u32,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Timeouts {
+    #[serde(default = "default_connect")]
+    pub connect: Duration,
+    /// Request received to response headers received from upstream.
+    #[serde(default = "default_request")]
+    pub request: Duration,
+}
+
+fn default_connect() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_request() -> Duration {
+    Duration::from_secs(15)
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: default_connect(),
+            request: default_request(),
+        }
+    }
+}
+
+/// Connect failures are always retried on another endpoint; idempotent requests are
+/// also retried on reset, 502 and 503, up to `attempts` extra tries.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Retries {
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+}
+
+fn default_attempts() -> u32 {
+    2
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries {
+            attempts: default_attempts(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HeaderRoute {
+    pub name: String,
+    /// OR'ed: any one matching sends the request to `backend`.
+    #[serde(rename = "match")]
+    pub matches: Vec<HeaderMatch>,
+    pub backend: Spanned<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HeaderMatch {
+    pub header_name: String,
+    pub header_value: StringMatch,
+}
+
+/// Exactly one of the three, as in Argo.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StringMatch {
+    pub exact: Option<String>,
+    pub prefix: Option<String>,
+    pub regex: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Mirror {
+    pub name: String,
+    pub backend: Spanned<String>,
+    /// 0..=100 of matching requests are copied.
+    pub percentage: Spanned<f64>,
+    /// OR'ed; an empty list matches every request.
+    #[serde(default, rename = "match")]
+    pub matches: Vec<RequestMatch>,
+}
+
+/// All given parts must match (AND), as in Argo's RouteMatch.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequestMatch {
+    pub method: Option<StringMatch>,
+    pub path: Option<StringMatch>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, StringMatch>,
+}
+
+/// Keeps a user on the same side of the split as the canary weight grows.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Sticky {
+    /// Hash this request header's value into a bucket.
+    pub header: Option<String>,
+    /// Or read the bucket from this cookie, set on the first response.
+    pub cookie: Option<String>,
+    /// The backend whose share is the low buckets (`bucket < share * 10000`).
+    pub canary: Spanned<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NoEndpoints {
+    /// Send the request to the other backends by weight.
+    #[default]
+    Spill,
+    /// Answer 503.
+    Fail,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Limits {
+    /// Largest request head (request line and headers) accepted; larger gets 431.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// A client that has not sent a complete request head by then is disconnected.
+    #[serde(default = "default_header_timeout")]
+    pub header_read_timeout: Duration,
+    /// Connections beyond this are answered 503 and closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_max_header_bytes() -> usize {
+    64 * 1024
+}
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: default_max_header_bytes(),
+            header_read_timeout: default_header_timeout(),
+            max_connections: default_max_connections(),
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Semantic checks that serde cannot express: references between sections, address
+//! syntax, ranges. Every problem is collected, not just the first.
+
+use crate::proxy::{ProxyConfig, Route, StringMatch};
+use crate::ConfigError;
+use serde_saphyr::Spanned;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+struct Report<'a> {
+    file: &'a str,
+    first_line: u64,
+    errors: Vec<ConfigError>,
+}
+
+impl Report<'_> {
+    fn at<T>(&mut self, span: &Spanned<T>, field: String, message: impl Into<String>) {
+        let line = span.referenced.line();
+        self.push(line, field, message)
+    }
+
+    fn push(&mut self, line: u64, field: String, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.file.to_string(),
+            line: if line == 0 {
+                0
+            } else {
+                line + self.first_line - 1
+            },
+            field,
+            message: message.into(),
+        });
+    }
+}
+
+pub(crate) fn check(config: &ProxyConfig, file: &str, first_line: u64) -> Vec<ConfigError> {
+    let mut r = Report {
+        file,
+        first_line,
+        errors: Vec::new(),
+    };
+    for (i, l) in config.listeners.iter().enumerate() {
+        if l.address.value.parse::<SocketAddr>().is_err() {
+            r.at(
+                &l.address,
+                format!("listeners[{i}].address"),
+                format!(
+                    "{:?} is not an address; write ip:port, e.g. 127.0.0.1:8080 or [::]:8443",
+                    l.address.value
+                ),
+            );
+        }
+        if let Some(tls) = &l.tls {
+            if tls.certificates.is_empty() {
+                r.at(
+                    &l.address,
+                    format!("listeners[{i}].tls.certificates"),
+                    "a TLS listener needs at least one certificate",
+                );
+            }
+        }
+    }
+    match config.admin.address.value.parse::<SocketAddr>() {
+        Err(_) => r.at(
+            &config.admin.address,
+            "admin.address".into(),
+            format!(
+                "{:?} is not an address; write ip:port, e.g. 127.0.0.1:9901",
+                config.admin.address.value
+            ),
+        ),
+        Ok(a) if !a.ip().is_loopback() && config.admin.token_file.is_none() => r.at(
+            &config.admin.address,
+            "admin.tokenFile".into(),
+            "an admin listener beyond loopback needs tokenFile: mutating calls must carry its bearer token",
+        ),
+        Ok(_) => {}
+    }
+    for (name, svc) in &config.services {
+        for (i, ep) in svc.endpoints.iter().enumerate() {
+            if let Err(why) = check_endpoint(&ep.value) {
+                r.at(ep, format!("services.{name}.endpoints[{i}]"), why);
+            }
+        }
+    }
+    let mut names = HashSet::new();
+    for (i, route) in config.routes.iter().enumerate() {
+        if route.name.value.is_empty() {
+            r.at(
+                &route.name,
+                format!("routes[{i}].name"),
+                "a route needs a name",
+            );
+        } else if !names.insert(route.name.value.as_str()) {
+            r.at(
+                &route.name,
+                format!("routes[{i}].name"),
+                format!("route name {:?} is used twice", route.name.value),
+            );
+        }
+        check_route(&mut r, config, i, route);
+    }
+    r.errors
+}
+
+fn check_endpoint(ep: &str) -> Result<(), String> {
+    let (host, port) = ep
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{ep:?} has no port; write host:port, e.g. 127.0.0.1:8081"))?;
+    if host.is_empty() {
+        return Err(format!("{ep:?} has no host; write host:port"));
+    }
+    port.parse::<u16>()
+        .map(|_| ())
+        .map_err(|_| format!("{ep:?}: port {port:?} is not a number from 0 to 65535"))
+}
+
+fn check_route(r: &mut Report<'_>, config: &ProxyConfig, i: usize, route: &Route) {
+    let at = format!("routes[{i}]");
+    if !route.path_prefix.starts_with('/') {
+        r.at(
+            &route.name,
+            format!("{at}.pathPrefix"),
+            format!("{:?} must start with '/'", route.path_prefix),
+        );
+    }
+    if route.backends.is_empty() {
+        r.at(
+            &route.name,
+            format!("{at}.backends"),
+            "a route needs at least one backend",
+        );
+    }
+    let mut seen = HashSet::new();
+    for (b, backend) in route.backends.iter().enumerate() {
+        let svc = &backend.service.value;
+        if !config.services.contains_key(svc) {
+            r.at(
+                &backend.service,
+                format!("{at}.backends[{b}].service"),
+                unknown_service(config, svc),
+            );
+        }
+        if !seen.insert(svc.as_str()) {
+            r.at(
+                &backend.service,
+                format!("{at}.backends[{b}].service"),
+                format!("service {svc:?} appears twice in this route"),
+            );
+        }
+    }
+    let is_backend = |name: &str| route.backends.iter().any(|b| b.service.value == name);
+    for (h, hr) in route.header_routes.iter().enumerate() {
+        if !is_backend(&hr.backend.value) {
+            r.at(
+                &hr.backend,
+                format!("{at}.headerRoutes[{h}].backend"),
+                format!(
+                    "{:?} is not a backend of route {:?}",
+                    hr.backend.value, route.name.value
+                ),
+            );
+        }
+        if hr.matches.is_empty() {
+            r.at(
+                &hr.backend,
+                format!("{at}.headerRoutes[{h}].match"),
+                "a header route needs at least one match",
+            );
+        }
+        for (m, hm) in hr.matches.iter().enumerate() {
+            let field = format!("{at}.headerRoutes[{h}].match[{m}].headerValue");
+            check_string_match(r, &hr.backend, field, &hm.header_value);
+        }
+    }
+    for (m, mirror) in route.mirrors.iter().enumerate() {
+        if !config.services.contains_key(&mirror.backend.value) {
+            r.at(
+                &mirror.backend,
+                format!("{at}.mirrors[{m}].backend"),
+                unknown_service(config, &mirror.backend.value),
+            );
+        }
+        let p = mirror.percentage.value;
+        if !(0.0..=100.0).contains(&p) {
+            r.at(
+                &mirror.percentage,
+                format!("{at}.mirrors[{m}].percentage"),
+                format!("{p} is out of range; write 0 to 100"),
+            );
+        }
+        for (k, rm) in mirror.matches.iter().enumerate() {
+            let field = format!("{at}.mirrors[{m}].match[{k}]");
+            if let Some(sm) = &rm.method {
+                check_string_match(r, &mirror.backend, format!("{field}.method"), sm);
+            }
+            if let Some(sm) = &rm.path {
+                check_string_match(r, &mirror.backend, format!("{field}.path"), sm);
+            }
+            for (name, sm) in &rm.headers {
+                check_string_match(r, &mirror.backend, format!("{field}.headers.{name}"), sm);
+            }
+        }
+    }
+    if let Some(sticky) = &route.sticky {
+        if sticky.header.is_some() == sticky.cookie.is_some() {
+            r.at(
+                &sticky.canary,
+                format!("{at}.sticky"),
+                "set exactly one of header or cookie",
+            );
+        }
+        if !is_backend(&sticky.canary.value) {
+            r.at(
+                &sticky.canary,
+                format!("{at}.sticky.canary"),
+                format!(
+                    "{:?} is not a backend of route {:?}",
+                    sticky.canary.value, route.name.value
+                ),
+            );
+        }
+    }
+}
+
+fn check_string_match<T>(r: &mut Report<'_>, near: &Spanned<T>, field: String, sm: &StringMatch) {
+    let set = [sm.exact.is_some(), sm.prefix.is_some(), sm.regex.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if set != 1 {
+        r.at(
+            near,
+            field.clone(),
+            "set exactly one of exact, prefix or regex",
+        );
+    }
+    if let Some(re) = &sm.regex {
+        if let Err(e) = regex::Regex::new(&re.value) {
+            r.at(re, format!("{field}.regex"), format!("invalid regex: {e}"));
+        }
+    }
+}
+
+fn unknown_service(config: &ProxyConfig, name: &str) -> String {
+    let known: Vec<&str> = config.services.keys().map(String::as_str).collect();
+    format!(
+        "no service named {name:?}; services defined: {}",
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    )
+}
