@@ -93,6 +93,18 @@ pub struct Service {
     pub endpoints: Vec<Spanned<String>>,
     #[serde(default = "default_resolve_interval")]
     pub resolve_interval: Duration,
+    /// How weir speaks to the endpoints: HTTP/1.1 with keep-alive, or HTTP/2 without
+    /// TLS (h2c), multiplexing requests over one connection per endpoint.
+    #[serde(default)]
+    pub protocol: UpstreamProtocol,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UpstreamProtocol {
+    #[default]
+    Http1,
+    H2c,
 }
 
 fn default_resolve_interval() -> Duration {

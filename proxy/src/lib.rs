@@ -1,1 +1,31 @@
-//! weir-proxy
+//! weir-proxy: the data plane.
+//!
+//! A request enters through a listener ([`server`]), is matched against the live
+//! [`table::RouteTable`] (one lock-free `ArcSwap` load), is sent to a backend chosen by
+//! header route, sticky cohort or weighted pick ([`forward`]), and its outcome is recorded
+//! in the per-(route, backend) histograms ([`stats`]). The admin listener ([`admin`])
+//! serves `/metrics`, health, the route table, weight changes and windowed statistics.
+//! [`Proxy`] is the shared state; [`run::start`] wires everything together.
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod body;
+mod build;
+pub mod error;
+pub mod forward;
+pub mod hdr;
+pub mod matching;
+pub mod metrics;
+mod mirror;
+pub mod pick;
+pub mod reload;
+pub mod run;
+pub mod server;
+mod state;
+pub mod stats;
+pub mod table;
+pub mod tls;
+pub mod upstream;
+
+pub use state::{Proxy, WeightsError};

@@ -1,0 +1,335 @@
+//! The admin API: metrics, health, the live route table, weight changes and windowed
+//! statistics. Mutating calls need the bearer token when one is configured (and one must
+//! be whenever the admin listener is beyond loopback; the config refuses otherwise).
+//!
+//! Other parts of weir (the standalone controller) add their own endpoints through
+//! [`AdminExtension`].
+
+use crate::state::{Proxy, WeightsError};
+use crate::stats::MAX_WINDOW;
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub type AdminResponse = Response<Full<Bytes>>;
+
+/// A request as extensions see it: already read, already authorized or not.
+pub struct AdminRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: HashMap<String, String>,
+    pub body: Bytes,
+    /// Whether the caller presented the token (or none is configured).
+    pub authorized: bool,
+}
+
+/// Extra endpoints served on the admin listener.
+pub trait AdminExtension: Send + Sync {
+    /// `None` when the path is not this extension's.
+    fn handle<'a>(&'a self, req: &'a AdminRequest) -> BoxFuture<'a, Option<AdminResponse>>;
+    /// Appends this extension's metrics to `/metrics`.
+    fn metrics(&self, _out: &mut String) {}
+}
+
+/// Everything the admin handlers need.
+pub struct Admin {
+    pub proxy: Arc<Proxy>,
+    pub token: Option<String>,
+    /// False while starting and once shutdown begins: `/readyz` answers 503.
+    pub ready: AtomicBool,
+    pub extensions: parking_lot::RwLock<Vec<Arc<dyn AdminExtension>>>,
+}
+
+pub fn json_response(status: StatusCode, value: &serde_json::Value) -> AdminResponse {
+    let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    body.push(b'\n');
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
+
+pub fn error_response(status: StatusCode, message: impl Into<String>) -> AdminResponse {
+    json_response(status, &json!({ "error": message.into() }))
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> AdminResponse {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
+
+/// Compares without an early exit, so timing does not reveal the token.
+fn same_token(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn parse_query(q: Option<&str>) -> HashMap<String, String> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.to_string(), String::new()),
+        })
+        .collect()
+}
+
+impl Admin {
+    pub async fn serve(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<AdminResponse, std::convert::Infallible> {
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, 1 << 20).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return Ok(error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body over 1 MiB",
+                ))
+            }
+        };
+        let authorized = match &self.token {
+            None => true,
+            Some(t) => parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .is_some_and(|given| same_token(given.trim().as_bytes(), t.as_bytes())),
+        };
+        let req = AdminRequest {
+            method: parts.method,
+            path: parts.uri.path().to_string(),
+            query: parse_query(parts.uri.query()),
+            body,
+            authorized,
+        };
+        Ok(self.route(&req).await)
+    }
+
+    async fn route(&self, req: &AdminRequest) -> AdminResponse {
+        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        match (&req.method, segments.as_slice()) {
+            (&Method::GET, ["metrics"]) => {
+                let mut out = String::with_capacity(16 * 1024);
+                crate::metrics::render(&self.proxy, &mut out);
+                for ext in self.extensions.read().iter() {
+                    ext.metrics(&mut out);
+                }
+                text(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    out,
+                )
+            }
+            (&Method::GET, ["healthz"]) => text(StatusCode::OK, "text/plain", "ok\n".into()),
+            (&Method::GET, ["readyz"]) => {
+                if self.ready.load(Ordering::Relaxed) {
+                    text(StatusCode::OK, "text/plain", "ready\n".into())
+                } else {
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        "not ready\n".into(),
+                    )
+                }
+            }
+            (&Method::GET, ["routes"]) => json_response(StatusCode::OK, &self.routes_json()),
+            (&Method::PUT, ["routes", route, "weights"]) => {
+                if !req.authorized {
+                    return unauthorized();
+                }
+                self.put_weights(route, &req.body)
+            }
+            (&Method::GET, ["stats"]) => self.stats(&req.query),
+            _ => {
+                let exts: Vec<_> = self.extensions.read().clone();
+                for ext in exts {
+                    if let Some(resp) = ext.handle(req).await {
+                        return resp;
+                    }
+                }
+                error_response(
+                    StatusCode::NOT_FOUND,
+                    format!("no admin endpoint {} {}", req.method, req.path),
+                )
+            }
+        }
+    }
+
+    fn routes_json(&self) -> serde_json::Value {
+        let table = self.proxy.table();
+        let routes: Vec<_> = table
+            .routes
+            .iter()
+            .map(|r| {
+                let backends: Vec<_> = r
+                    .backends
+                    .iter()
+                    .zip(&r.weights)
+                    .map(|(b, w)| {
+                        let endpoints: Vec<_> = b
+                            .pool
+                            .endpoints()
+                            .iter()
+                            .map(|e| json!({ "address": e.addr.to_string(), "live": e.is_live() }))
+                            .collect();
+                        json!({ "service": &*b.name, "weight": w, "endpoints": endpoints })
+                    })
+                    .collect();
+                let header_routes: Vec<_> = r
+                    .header_routes
+                    .iter()
+                    .map(|h| {
+                        let matches: Vec<_> = h
+                            .matches
+                            .iter()
+                            .map(|(n, m)| json!({ "headerName": n, "headerValue": m.describe() }))
+                            .collect();
+                        json!({ "name": h.name, "match": matches, "backend": &*r.backends[h.backend].name })
+                    })
+                    .collect();
+                let mirrors: Vec<_> = r
+                    .mirrors
+                    .iter()
+                    .map(|m| json!({ "name": m.name, "backend": &*m.target.name, "percentage": m.percentage }))
+                    .collect();
+                json!({
+                    "name": &*r.name,
+                    "pathPrefix": r.path_prefix,
+                    "backends": backends,
+                    "headerRoutes": header_routes,
+                    "mirrors": mirrors,
+                })
+            })
+            .collect();
+        json!({ "generation": table.generation, "routes": routes })
+    }
+
+    fn put_weights(&self, route: &str, body: &[u8]) -> AdminResponse {
+        let weights: HashMap<String, u32> = match serde_json::from_slice(body) {
+            Ok(w) => w,
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    format!("body must be a JSON object of backend name to weight (0 to 4294967295), e.g. {{\"web-stable\": 80, \"web-canary\": 20}}: {e}"),
+                )
+            }
+        };
+        match self.proxy.set_weights(route, &weights) {
+            Ok(generation) => {
+                let table = self.proxy.table();
+                let current: HashMap<&str, u32> = table
+                    .route(route)
+                    .map(|r| {
+                        r.backends
+                            .iter()
+                            .map(|b| &*b.name)
+                            .zip(r.weights.iter().copied())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                tracing::info!(route, ?weights, generation, "weights changed");
+                json_response(
+                    StatusCode::OK,
+                    &json!({ "route": route, "generation": generation, "weights": current }),
+                )
+            }
+            Err(e @ WeightsError::UnknownRoute(_)) => {
+                error_response(StatusCode::NOT_FOUND, e.to_string())
+            }
+            Err(e) => error_response(StatusCode::BAD_REQUEST, e.to_string()),
+        }
+    }
+
+    fn stats(&self, query: &HashMap<String, String>) -> AdminResponse {
+        let Some(route_name) = query.get("route") else {
+            return error_response(StatusCode::BAD_REQUEST, "missing ?route=NAME");
+        };
+        let window = match query.get("window") {
+            None => Duration::from_secs(60),
+            Some(w) => match weir_config::duration::parse(w) {
+                Ok(d) if d.get() > Duration::ZERO && d.get() <= MAX_WINDOW => d.get(),
+                Ok(_) => {
+                    return error_response(
+                        StatusCode::BAD_REQUEST,
+                        format!("window {w:?} must be more than 0 and at most 10m"),
+                    )
+                }
+                Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
+            },
+        };
+        let hdr = query.get("format").is_some_and(|f| f == "hdr");
+        let table = self.proxy.table();
+        let Some(route) = table.route(route_name) else {
+            return error_response(
+                StatusCode::NOT_FOUND,
+                format!("no route named {route_name:?}"),
+            );
+        };
+        let now = Instant::now();
+        let backends: Vec<_> = route
+            .backends
+            .iter()
+            .map(|b| {
+                let w = b.stats.window(now, window);
+                let q = |p: f64| {
+                    if w.latency.is_empty() {
+                        serde_json::Value::Null
+                    } else {
+                        json!(w.latency.value_at_quantile(p) as f64 / 1e6)
+                    }
+                };
+                let success = if w.requests == 0 {
+                    serde_json::Value::Null
+                } else {
+                    json!((w.requests - w.failures) as f64 / w.requests as f64)
+                };
+                let mut v = json!({
+                    "backend": &*b.name,
+                    "requests": w.requests,
+                    "failures": w.failures,
+                    "successRate": success,
+                    "latency": { "p50": q(0.5), "p90": q(0.9), "p95": q(0.95), "p99": q(0.99), "p999": q(0.999) },
+                });
+                if hdr {
+                    v["histogram"] = json!(crate::hdr::encode(&w.latency));
+                }
+                v
+            })
+            .collect();
+        json_response(
+            StatusCode::OK,
+            &json!({
+                "route": route_name,
+                "window": weir_config::Duration(window).to_string(),
+                "generation": table.generation,
+                "backends": backends,
+            }),
+        )
+    }
+}
+
+fn unauthorized() -> AdminResponse {
+    let mut r = error_response(
+        StatusCode::UNAUTHORIZED,
+        "this call needs the admin token: send Authorization: Bearer <token>",
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer"),
+    );
+    r
+}

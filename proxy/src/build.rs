@@ -1,0 +1,199 @@
+//! Building a [`RouteTable`] from the configuration plus the live overrides (weights set
+//! through the admin API or by the rollout engine).
+
+use crate::matching::{HeaderRoute, HostMatch, RequestMatch, StringMatch};
+use crate::pick::WeightedPick;
+use crate::stats::BackendStats;
+use crate::table::{Backend, MirrorRule, RetryBudget, Route, RouteTable, StickyRule, StickySource};
+use crate::upstream::Upstreams;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use weir_config::proxy::{self as cfg, ProxyConfig};
+
+/// Stats live as long as the process, keyed by (route, backend), so a reload or a
+/// weight change keeps every counter.
+#[derive(Default)]
+pub struct StatsRegistry {
+    by_pair: Mutex<HashMap<(String, String), Arc<BackendStats>>>,
+}
+
+impl StatsRegistry {
+    pub fn get(&self, route: &str, backend: &str) -> Arc<BackendStats> {
+        self.by_pair
+            .lock()
+            .entry((route.to_string(), backend.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    pub fn all(&self) -> Vec<((String, String), Arc<BackendStats>)> {
+        let mut v: Vec<_> = self
+            .by_pair
+            .lock()
+            .iter()
+            .map(|(k, s)| (k.clone(), s.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+/// Changes made at run time on top of the file, per route.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// route -> backend -> weight.
+    pub weights: HashMap<String, HashMap<String, u32>>,
+}
+
+pub struct Builder<'a> {
+    pub upstreams: &'a Upstreams,
+    pub stats: &'a StatsRegistry,
+    pub budgets: &'a Mutex<HashMap<String, Arc<RetryBudget>>>,
+}
+
+impl Builder<'_> {
+    pub fn build(
+        &self,
+        config: &ProxyConfig,
+        overrides: &Overrides,
+        generation: u64,
+    ) -> Result<RouteTable, String> {
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| self.route(config, r, overrides.weights.get(&r.name.value)))
+            .collect::<Result<_, String>>()?;
+        Ok(RouteTable { generation, routes })
+    }
+
+    fn backend(
+        &self,
+        config: &ProxyConfig,
+        route: &cfg::Route,
+        service: &str,
+    ) -> Result<Backend, String> {
+        let svc = config
+            .services
+            .get(service)
+            .ok_or_else(|| format!("route {:?}: no service named {service:?}", route.name.value))?;
+        let pool = self.upstreams.service(service, svc);
+        Ok(Backend {
+            name: Arc::from(service),
+            client: self
+                .upstreams
+                .client(route.timeouts.connect.get(), svc.protocol),
+            pool,
+            stats: self.stats.get(&route.name.value, service),
+        })
+    }
+
+    fn route(
+        &self,
+        config: &ProxyConfig,
+        r: &cfg::Route,
+        weights: Option<&HashMap<String, u32>>,
+    ) -> Result<Route, String> {
+        let name = r.name.value.as_str();
+        let backends = r
+            .backends
+            .iter()
+            .map(|b| self.backend(config, r, &b.service.value))
+            .collect::<Result<Vec<_>, _>>()?;
+        let weights: Vec<u32> = r
+            .backends
+            .iter()
+            .map(|b| {
+                weights
+                    .and_then(|w| w.get(&b.service.value).copied())
+                    .unwrap_or(b.weight)
+            })
+            .collect();
+        let index_of = |svc: &str| {
+            backends
+                .iter()
+                .position(|b| &*b.name == svc)
+                .ok_or_else(|| format!("route {name:?}: {svc:?} is not one of its backends"))
+        };
+        let header_routes = r
+            .header_routes
+            .iter()
+            .map(|h| {
+                Ok(HeaderRoute {
+                    name: h.name.clone(),
+                    matches: h
+                        .matches
+                        .iter()
+                        .map(|m| {
+                            Ok((
+                                m.header_name.to_ascii_lowercase(),
+                                StringMatch::compile(&m.header_value)?,
+                            ))
+                        })
+                        .collect::<Result<_, String>>()?,
+                    backend: index_of(&h.backend.value)?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        let mirrors = r
+            .mirrors
+            .iter()
+            .map(|m| {
+                Ok(MirrorRule {
+                    name: m.name.clone(),
+                    percentage: m.percentage.value,
+                    matches: m
+                        .matches
+                        .iter()
+                        .map(RequestMatch::compile)
+                        .collect::<Result<_, String>>()?,
+                    target: self.backend(config, r, &m.backend.value)?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        let sticky = match &r.sticky {
+            None => None,
+            Some(s) => {
+                let source = match (&s.header, &s.cookie) {
+                    (Some(h), None) => StickySource::Header(
+                        h.parse()
+                            .map_err(|_| format!("route {name:?}: {h:?} is not a header name"))?,
+                    ),
+                    (None, Some(c)) => StickySource::Cookie(c.clone()),
+                    _ => {
+                        return Err(format!(
+                            "route {name:?}: sticky needs exactly one of header or cookie"
+                        ))
+                    }
+                };
+                Some(StickyRule {
+                    source,
+                    canary: index_of(&s.canary.value)?,
+                })
+            }
+        };
+        let budget = self
+            .budgets
+            .lock()
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        Ok(Route {
+            name: Arc::from(name),
+            hosts: r.hosts.iter().map(|h| HostMatch::new(h)).collect(),
+            path_prefix: r.path_prefix.clone(),
+            pick: WeightedPick::new(weights.iter().copied()),
+            weights,
+            backends,
+            connect_timeout: r.timeouts.connect.get(),
+            request_timeout: r.timeouts.request.get(),
+            retry_attempts: r.retries.attempts,
+            budget,
+            header_routes,
+            mirrors,
+            sticky,
+            on_no_endpoints: r.on_no_endpoints,
+            unrouted: self.stats.get(name, ""),
+        })
+    }
+}

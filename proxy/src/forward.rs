@@ -1,0 +1,423 @@
+//! One request through the proxy: route match, backend choice (header routes, sticky
+//! cohort, weighted pick, spill), mirroring, the upstream call with retries, and the
+//! measurement of the outcome.
+
+use crate::body::{empty, ProxyBody};
+use crate::error::ProxyError;
+use crate::mirror;
+use crate::state::Proxy;
+use crate::stats::BackendStats;
+use crate::table::{Route, StickySource, BUCKETS};
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::body::{Body, Incoming};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use weir_config::proxy::{NoEndpoints, UpstreamProtocol};
+
+/// Bodies up to this size (with a known length) are held in memory so the request can
+/// be retried or mirrored; larger or streamed bodies are forwarded as they arrive.
+const BUFFER_LIMIT: u64 = 64 * 1024;
+
+/// What the connection knows about the client.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientInfo {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+/// The request body as the proxy holds it.
+enum HeldBody {
+    Empty,
+    Buffered(Bytes),
+    Streaming(Incoming),
+}
+
+impl HeldBody {
+    fn replayable(&self) -> bool {
+        !matches!(self, HeldBody::Streaming(_))
+    }
+
+    fn take(&mut self) -> ProxyBody {
+        match std::mem::replace(self, HeldBody::Empty) {
+            HeldBody::Empty => empty(),
+            HeldBody::Buffered(b) => {
+                let body = Either::Right(Full::new(b.clone()));
+                *self = HeldBody::Buffered(b);
+                body
+            }
+            HeldBody::Streaming(s) => Either::Left(s),
+        }
+    }
+}
+
+/// Entry point from the listener: never fails, errors become responses here.
+pub async fn serve(
+    proxy: Arc<Proxy>,
+    client: ClientInfo,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let start = Instant::now();
+    let table = proxy.table_full();
+    let (mut parts, body) = req.into_parts();
+    let host = request_host(&parts);
+    let Some(route) = table.find(&host, parts.uri.path()) else {
+        proxy.no_route.fetch_add(1, Ordering::Relaxed);
+        return Ok(ProxyError::NoRoute.into_response());
+    };
+    route.budget.deposit();
+
+    let (mut choice, forced, cookie) = match choose(route, &parts) {
+        Ok(c) => c,
+        Err(e) => return Ok(fail(&route.unrouted, start, e)),
+    };
+
+    let upgrade = is_upgrade(&parts);
+    let mut held = if upgrade || body.is_end_stream() {
+        HeldBody::Empty
+    } else if body.size_hint().exact().is_some_and(|n| n <= BUFFER_LIMIT) {
+        match Limited::new(body, BUFFER_LIMIT as usize).collect().await {
+            Ok(c) => HeldBody::Buffered(c.to_bytes()),
+            Err(_) => {
+                let e = ProxyError::BadRequest("the request body ended early");
+                return Ok(fail(&route.backends[choice].stats, start, e));
+            }
+        }
+    } else {
+        HeldBody::Streaming(body)
+    };
+
+    prepare_headers(&mut parts.headers, &host, client, upgrade);
+    if !route.mirrors.is_empty() {
+        let body = match &held {
+            HeldBody::Empty => Some(Bytes::new()),
+            HeldBody::Buffered(b) => Some(b.clone()),
+            HeldBody::Streaming(_) => None,
+        };
+        mirror::maybe_mirror(&proxy, route, &parts, body);
+    }
+    let on_upgrade = if upgrade {
+        parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+    } else {
+        None
+    };
+
+    let idempotent = matches!(
+        parts.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    );
+    let mut tried: Vec<SocketAddr> = Vec::new();
+    let mut retries_left = route.retry_attempts;
+    loop {
+        let backend = &route.backends[choice];
+        let Some(endpoint) = backend.pool.pick(&tried) else {
+            // This backend has nothing live (left to try): spill to the others by weight.
+            if !forced && route.on_no_endpoints == NoEndpoints::Spill {
+                let next = route.pick.pick_among(&route.weights, |i| {
+                    i != choice && route.backends[i].pool.has_live_endpoint()
+                });
+                if let Some(next) = next {
+                    backend.stats.record_spill();
+                    choice = next;
+                    continue;
+                }
+            }
+            let e = if tried.is_empty() {
+                ProxyError::NoEndpoints
+            } else {
+                ProxyError::Connect("every endpoint refused the connection".into())
+            };
+            return Ok(fail(&backend.stats, start, e));
+        };
+        let up = upstream_request(
+            &parts,
+            &endpoint.authority,
+            backend.pool.protocol,
+            held.take(),
+        );
+        let result = tokio::time::timeout(route.request_timeout, backend.client.request(up)).await;
+        let can_replay = held.replayable();
+        match result {
+            Err(_) => {
+                let e = ProxyError::Timeout(route.request_timeout);
+                return Ok(fail(&backend.stats, start, e));
+            }
+            Ok(Err(e)) => {
+                let e = ProxyError::from_client(e);
+                tried.push(endpoint.addr);
+                if matches!(e, ProxyError::Connect(_)) {
+                    endpoint.eject();
+                    backend.stats.record_error(e.kind());
+                    if can_replay && tried.len() <= 8 {
+                        continue;
+                    }
+                } else if matches!(e, ProxyError::Reset(_))
+                    && idempotent
+                    && can_replay
+                    && retries_left > 0
+                    && route.budget.withdraw()
+                {
+                    retries_left -= 1;
+                    backend.stats.record_error(e.kind());
+                    continue;
+                }
+                return Ok(fail(&backend.stats, start, e));
+            }
+            Ok(Ok(resp)) => {
+                let status = resp.status();
+                if (status == StatusCode::BAD_GATEWAY || status == StatusCode::SERVICE_UNAVAILABLE)
+                    && idempotent
+                    && can_replay
+                    && retries_left > 0
+                    && route.budget.withdraw()
+                {
+                    retries_left -= 1;
+                    tried.push(endpoint.addr);
+                    // Record the failed attempt so the backend's error rate is honest.
+                    backend
+                        .stats
+                        .record(Instant::now(), status.as_u16(), true, start.elapsed());
+                    continue;
+                }
+                return Ok(respond(
+                    backend.stats.as_ref(),
+                    start,
+                    resp,
+                    cookie.as_ref(),
+                    route,
+                    on_upgrade,
+                ));
+            }
+        }
+    }
+}
+
+/// Records a proxy error on `stats` and turns it into the client's response.
+fn fail(stats: &BackendStats, start: Instant, e: ProxyError) -> Response<ProxyBody> {
+    stats.record_error(e.kind());
+    let status = e.status().as_u16();
+    stats.record(Instant::now(), status, true, start.elapsed());
+    tracing::debug!(error = %e, "proxy error");
+    e.into_response()
+}
+
+fn respond(
+    stats: &BackendStats,
+    start: Instant,
+    resp: Response<Incoming>,
+    cookie: Option<&HeaderValue>,
+    _route: &Route,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<ProxyBody> {
+    let (mut parts, body) = resp.into_parts();
+    let status = parts.status;
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_side) = on_upgrade {
+            let upstream_side = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+            tokio::spawn(tunnel(client_side, upstream_side));
+        }
+    } else {
+        strip_hop_by_hop(&mut parts.headers);
+    }
+    if let Some(c) = cookie {
+        parts.headers.append(header::SET_COOKIE, c.clone());
+    }
+    stats.record(
+        Instant::now(),
+        status.as_u16(),
+        status.is_server_error(),
+        start.elapsed(),
+    );
+    Response::from_parts(parts, Either::Left(body))
+}
+
+/// Joins an upgraded client connection (WebSocket, ...) to the upgraded upstream one.
+async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: Option<hyper::upgrade::OnUpgrade>) {
+    let Some(upstream) = upstream else { return };
+    let (Ok(c), Ok(u)) = (client.await, upstream.await) else {
+        return;
+    };
+    let mut c = hyper_util::rt::TokioIo::new(c);
+    let mut u = hyper_util::rt::TokioIo::new(u);
+    let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+}
+
+/// Picks the backend: a matching header route first, then the sticky cohort, then the
+/// weighted pick. Returns the backend index, whether it is forced (no spilling), and a
+/// cookie to set on the response.
+fn choose(route: &Route, parts: &Parts) -> Result<(usize, bool, Option<HeaderValue>), ProxyError> {
+    if let Some(hr) = route.header_routes.iter().find(|h| h.matches(parts)) {
+        return Ok((hr.backend, true, None));
+    }
+    if let Some(sticky) = &route.sticky {
+        let (bucket, cookie) = match &sticky.source {
+            StickySource::Header(name) => match parts.headers.get(name) {
+                Some(v) => (Some(fnv1a(v.as_bytes()) % BUCKETS), None),
+                None => (None, None),
+            },
+            StickySource::Cookie(name) => match cookie_value(&parts.headers, name) {
+                Some(v) => (
+                    Some(
+                        v.parse::<u64>()
+                            .ok()
+                            .filter(|b| *b < BUCKETS)
+                            .unwrap_or_else(|| fnv1a(v.as_bytes()) % BUCKETS),
+                    ),
+                    None,
+                ),
+                None => {
+                    let b = fastrand::u64(..BUCKETS);
+                    let c = HeaderValue::from_str(&format!(
+                        "{name}={b}; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax"
+                    ))
+                    .ok();
+                    (Some(b), c)
+                }
+            },
+        };
+        if let Some(bucket) = bucket {
+            return match route.sticky_pick(sticky.canary, bucket) {
+                Some(i) => Ok((i, false, cookie)),
+                None => Err(ProxyError::ZeroWeight),
+            };
+        }
+    }
+    match route.pick.pick() {
+        Some(i) => Ok((i, false, None)),
+        None => Err(ProxyError::ZeroWeight),
+    }
+}
+
+/// FNV-1a: a stable hash, so a user's bucket does not change across restarts or
+/// versions (std's hasher promises neither).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The host the client asked for: lowercase, without a port.
+fn request_host(parts: &Parts) -> String {
+    let raw = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    let without_port = match raw.rfind(':') {
+        Some(i) if !raw.ends_with(']') => &raw[..i],
+        _ => raw,
+    };
+    without_port.to_ascii_lowercase()
+}
+
+fn is_upgrade(parts: &Parts) -> bool {
+    parts.version == Version::HTTP_11 && parts.headers.contains_key(header::UPGRADE)
+}
+
+const HOP_BY_HOP: [header::HeaderName; 7] = [
+    header::CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    if let Some(conn) = h.get(header::CONNECTION).cloned() {
+        if let Ok(list) = conn.to_str() {
+            for name in list.split(',') {
+                h.remove(name.trim());
+            }
+        }
+    }
+    for name in HOP_BY_HOP {
+        h.remove(name);
+    }
+    h.remove("keep-alive");
+}
+
+fn prepare_headers(h: &mut HeaderMap, host: &str, client: ClientInfo, upgrade: bool) {
+    let upgrade_value = if upgrade {
+        h.get(header::UPGRADE).cloned()
+    } else {
+        None
+    };
+    strip_hop_by_hop(h);
+    if let Some(u) = upgrade_value {
+        h.insert(header::UPGRADE, u);
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    if !h.contains_key(header::HOST) {
+        if let Ok(v) = HeaderValue::from_str(host) {
+            h.insert(header::HOST, v);
+        }
+    }
+    let ip = client.addr.ip().to_string();
+    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {ip}"),
+        None => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert("x-forwarded-for", v);
+    }
+    h.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if client.tls { "https" } else { "http" }),
+    );
+}
+
+/// The request as the upstream sees it: origin-form URI on the endpoint, the version the
+/// upstream speaks, the client's headers.
+pub(crate) fn upstream_request(
+    parts: &Parts,
+    authority: &http::uri::Authority,
+    protocol: UpstreamProtocol,
+    body: ProxyBody,
+) -> Request<ProxyBody> {
+    let pq = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    let uri = Uri::builder()
+        .scheme("http")
+        .authority(authority.clone())
+        .path_and_query(pq)
+        .build()
+        .expect("scheme, authority and path are valid");
+    let mut req = Request::new(body);
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = uri;
+    *req.version_mut() = match protocol {
+        UpstreamProtocol::Http1 => Version::HTTP_11,
+        UpstreamProtocol::H2c => Version::HTTP_2,
+    };
+    *req.headers_mut() = parts.headers.clone();
+    if protocol == UpstreamProtocol::H2c {
+        req.headers_mut().remove(header::HOST);
+    }
+    req
+}

@@ -1,0 +1,140 @@
+//! Compiled request matchers: header routes (Argo setHeaderRoute) and mirror matches
+//! (Argo setMirrorRoute).
+
+use http::request::Parts;
+use regex::Regex;
+use weir_config::proxy::{self as cfg};
+
+/// Exact, prefix or regex, compiled once when the route table is built.
+#[derive(Clone, Debug)]
+pub enum StringMatch {
+    Exact(String),
+    Prefix(String),
+    Regex(Regex),
+}
+
+impl StringMatch {
+    /// Validation guarantees exactly one form is set and the regex compiles; an invalid
+    /// one here is a bug in the caller, reported rather than panicking.
+    pub fn compile(m: &cfg::StringMatch) -> Result<Self, String> {
+        if let Some(e) = &m.exact {
+            Ok(StringMatch::Exact(e.clone()))
+        } else if let Some(p) = &m.prefix {
+            Ok(StringMatch::Prefix(p.clone()))
+        } else if let Some(r) = &m.regex {
+            Regex::new(&r.value)
+                .map(StringMatch::Regex)
+                .map_err(|e| e.to_string())
+        } else {
+            Err("set exactly one of exact, prefix or regex".into())
+        }
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            StringMatch::Exact(e) => value == e,
+            StringMatch::Prefix(p) => value.starts_with(p.as_str()),
+            StringMatch::Regex(r) => r.is_match(value),
+        }
+    }
+
+    pub fn describe(&self) -> serde_json::Value {
+        match self {
+            StringMatch::Exact(e) => serde_json::json!({ "exact": e }),
+            StringMatch::Prefix(p) => serde_json::json!({ "prefix": p }),
+            StringMatch::Regex(r) => serde_json::json!({ "regex": r.as_str() }),
+        }
+    }
+}
+
+fn header_matches(parts: &Parts, name: &str, m: &StringMatch) -> bool {
+    parts
+        .headers
+        .get_all(name)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| m.matches(v)))
+}
+
+/// A managed header route: any of `matches` sends the request to `backend`.
+#[derive(Clone, Debug)]
+pub struct HeaderRoute {
+    pub name: String,
+    pub matches: Vec<(String, StringMatch)>,
+    /// Index into the route's backends.
+    pub backend: usize,
+}
+
+impl HeaderRoute {
+    pub fn matches(&self, parts: &Parts) -> bool {
+        self.matches
+            .iter()
+            .any(|(name, m)| header_matches(parts, name, m))
+    }
+}
+
+/// One Argo RouteMatch: every part given must match.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMatch {
+    pub method: Option<StringMatch>,
+    pub path: Option<StringMatch>,
+    pub headers: Vec<(String, StringMatch)>,
+}
+
+impl RequestMatch {
+    pub fn compile(m: &cfg::RequestMatch) -> Result<Self, String> {
+        Ok(RequestMatch {
+            method: m.method.as_ref().map(StringMatch::compile).transpose()?,
+            path: m.path.as_ref().map(StringMatch::compile).transpose()?,
+            headers: m
+                .headers
+                .iter()
+                .map(|(k, v)| Ok((k.to_ascii_lowercase(), StringMatch::compile(v)?)))
+                .collect::<Result<_, String>>()?,
+        })
+    }
+
+    pub fn matches(&self, parts: &Parts) -> bool {
+        self.method
+            .as_ref()
+            .is_none_or(|m| m.matches(parts.method.as_str()))
+            && self
+                .path
+                .as_ref()
+                .is_none_or(|m| m.matches(parts.uri.path()))
+            && self
+                .headers
+                .iter()
+                .all(|(name, m)| header_matches(parts, name, m))
+    }
+}
+
+/// Host patterns: `*` any host, `*.example.com` any subdomain, otherwise exact
+/// (case-insensitive, port ignored).
+#[derive(Clone, Debug)]
+pub enum HostMatch {
+    Any,
+    Suffix(String),
+    Exact(String),
+}
+
+impl HostMatch {
+    pub fn new(pattern: &str) -> Self {
+        let p = pattern.to_ascii_lowercase();
+        if p == "*" {
+            HostMatch::Any
+        } else if let Some(rest) = p.strip_prefix('*') {
+            HostMatch::Suffix(rest.to_string())
+        } else {
+            HostMatch::Exact(p)
+        }
+    }
+
+    /// `host` must already be lowercase without a port.
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
+            HostMatch::Any => true,
+            HostMatch::Suffix(s) => host.ends_with(s.as_str()),
+            HostMatch::Exact(e) => host == e,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! [`Proxy`]: the shared state every connection reads and every control path writes.
+
+use crate::build::{Builder, Overrides, StatsRegistry};
+use crate::table::{RetryBudget, RouteTable};
+use crate::upstream::Upstreams;
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use weir_config::ProxyConfig;
+
+/// Why a weight change was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WeightsError {
+    #[error("no route named {0:?}")]
+    UnknownRoute(String),
+    #[error("route {route:?} has no backend {backend:?}; its backends are {known}")]
+    UnknownBackend {
+        route: String,
+        backend: String,
+        known: String,
+    },
+}
+
+struct Writer {
+    config: Arc<ProxyConfig>,
+    overrides: Overrides,
+    generation: u64,
+}
+
+pub struct Proxy {
+    /// The live routes. Requests load it without a lock; writers swap a new one in.
+    table: ArcSwap<RouteTable>,
+    /// Pools and clients, kept across table swaps.
+    pub upstreams: Upstreams,
+    /// Measurements per (route, backend), kept across table swaps.
+    pub stats: StatsRegistry,
+    budgets: Mutex<HashMap<String, Arc<RetryBudget>>>,
+    /// Serializes writers (reload, weight changes) so generations never interleave.
+    writer: Mutex<Writer>,
+    /// Requests no route matched (404), counted apart because they have no route label.
+    pub no_route: AtomicU64,
+    /// Configuration reloads applied and refused, for `weir_config_reloads_total`.
+    pub reloads_ok: AtomicU64,
+    pub reloads_failed: AtomicU64,
+    /// Caps mirrored requests in flight, so a slow mirror cannot pile up tasks.
+    pub mirror_slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// Mirrored requests allowed in flight at once, process-wide.
+const MIRROR_CONCURRENCY: usize = 256;
+
+impl Proxy {
+    pub fn new(config: ProxyConfig) -> Result<Arc<Self>, String> {
+        let upstreams = Upstreams::default();
+        let stats = StatsRegistry::default();
+        let budgets = Mutex::new(HashMap::new());
+        let table = Builder {
+            upstreams: &upstreams,
+            stats: &stats,
+            budgets: &budgets,
+        }
+        .build(&config, &Overrides::default(), 1)?;
+        Ok(Arc::new(Proxy {
+            table: ArcSwap::from_pointee(table),
+            upstreams,
+            stats,
+            budgets,
+            writer: Mutex::new(Writer {
+                config: Arc::new(config),
+                overrides: Overrides::default(),
+                generation: 1,
+            }),
+            no_route: AtomicU64::new(0),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+            mirror_slots: Arc::new(tokio::sync::Semaphore::new(MIRROR_CONCURRENCY)),
+        }))
+    }
+
+    /// The live table. Cheap: no lock, no reference count unless kept across an await.
+    pub fn table(&self) -> arc_swap::Guard<Arc<RouteTable>> {
+        self.table.load()
+    }
+
+    pub fn table_full(&self) -> Arc<RouteTable> {
+        self.table.load_full()
+    }
+
+    pub fn config(&self) -> Arc<ProxyConfig> {
+        self.writer.lock().config.clone()
+    }
+
+    fn rebuild(&self, w: &mut Writer) -> Result<u64, String> {
+        let table = Builder {
+            upstreams: &self.upstreams,
+            stats: &self.stats,
+            budgets: &self.budgets,
+        }
+        .build(&w.config, &w.overrides, w.generation + 1)?;
+        w.generation += 1;
+        self.table.store(Arc::new(table));
+        Ok(w.generation)
+    }
+
+    /// Sets some or all weights of a route at once; unnamed backends keep theirs.
+    /// Returns the generation of the table that carries the change.
+    pub fn set_weights(
+        &self,
+        route: &str,
+        weights: &HashMap<String, u32>,
+    ) -> Result<u64, WeightsError> {
+        let mut w = self.writer.lock();
+        let r = w
+            .config
+            .routes
+            .iter()
+            .find(|r| r.name.value == route)
+            .ok_or_else(|| WeightsError::UnknownRoute(route.to_string()))?;
+        for name in weights.keys() {
+            if !r.backends.iter().any(|b| &b.service.value == name) {
+                let known: Vec<&str> = r
+                    .backends
+                    .iter()
+                    .map(|b| b.service.value.as_str())
+                    .collect();
+                return Err(WeightsError::UnknownBackend {
+                    route: route.to_string(),
+                    backend: name.clone(),
+                    known: known.join(", "),
+                });
+            }
+        }
+        let entry = w.overrides.weights.entry(route.to_string()).or_default();
+        for (k, v) in weights {
+            entry.insert(k.clone(), *v);
+        }
+        // The config was valid when it was swapped in and only weights changed, so
+        // building cannot fail; if it somehow does, nothing is swapped.
+        self.rebuild(&mut w)
+            .map_err(|_| WeightsError::UnknownRoute(route.to_string()))
+    }
+
+    /// Swaps in a new, already validated configuration. Weights set at run time survive
+    /// for routes whose weights in the file did not change: the last writer wins.
+    pub fn reload(&self, config: ProxyConfig) -> Result<u64, String> {
+        let mut w = self.writer.lock();
+        let old = w.config.clone();
+        let mut overrides = w.overrides.clone();
+        overrides.weights.retain(|route, _| {
+            file_weights(&old, route).is_some()
+                && file_weights(&old, route) == file_weights(&config, route)
+        });
+        let previous = std::mem::replace(&mut w.config, Arc::new(config));
+        let previous_overrides = std::mem::replace(&mut w.overrides, overrides);
+        match self.rebuild(&mut w) {
+            Ok(g) => Ok(g),
+            Err(e) => {
+                w.config = previous;
+                w.overrides = previous_overrides;
+                Err(e)
+            }
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.table.load().generation
+    }
+}
+
+fn file_weights(config: &ProxyConfig, route: &str) -> Option<Vec<(String, u32)>> {
+    config
+        .routes
+        .iter()
+        .find(|r| r.name.value == route)
+        .map(|r| {
+            r.backends
+                .iter()
+                .map(|b| (b.service.value.clone(), b.weight))
+                .collect()
+        })
+}

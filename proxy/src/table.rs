@@ -1,0 +1,191 @@
+//! The route table: the compiled, immutable form of the routes that one request reads
+//! with a single `ArcSwap` load. Every change (weights, reload, managed routes) builds a
+//! new table and swaps it in whole; the table points at long-lived pools and stats, so
+//! building one never touches a connection or a counter.
+
+use crate::matching::{HeaderRoute, HostMatch, RequestMatch};
+use crate::pick::WeightedPick;
+use crate::stats::BackendStats;
+use crate::upstream::{HttpClient, ServicePool};
+use http::HeaderName;
+use std::sync::Arc;
+use std::time::Duration;
+use weir_config::proxy::NoEndpoints;
+
+/// One generation of the routing state.
+pub struct RouteTable {
+    /// Increases by one with every swap; reported by `GET /routes` and the weights API so
+    /// a controller can confirm its change is live.
+    pub generation: u64,
+    pub routes: Vec<Route>,
+}
+
+pub struct Route {
+    pub name: Arc<str>,
+    pub hosts: Vec<HostMatch>,
+    pub path_prefix: String,
+    pub backends: Vec<Backend>,
+    pub weights: Vec<u32>,
+    pub pick: WeightedPick,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retry_attempts: u32,
+    pub budget: Arc<RetryBudget>,
+    pub header_routes: Vec<HeaderRoute>,
+    pub mirrors: Vec<MirrorRule>,
+    pub sticky: Option<StickyRule>,
+    pub on_no_endpoints: NoEndpoints,
+    /// Errors that happen before a backend is chosen (all weights 0, nothing live).
+    pub unrouted: Arc<BackendStats>,
+}
+
+/// A backend of a route: a service, its weight, the client that reaches it and the
+/// measurements of this (route, backend) pair.
+#[derive(Clone)]
+pub struct Backend {
+    pub name: Arc<str>,
+    pub pool: Arc<ServicePool>,
+    pub client: HttpClient,
+    pub stats: Arc<BackendStats>,
+}
+
+pub struct MirrorRule {
+    pub name: String,
+    pub percentage: f64,
+    /// OR'ed; empty matches everything.
+    pub matches: Vec<RequestMatch>,
+    pub target: Backend,
+}
+
+pub enum StickySource {
+    /// The bucket is a hash of this header's value.
+    Header(HeaderName),
+    /// The bucket is this cookie's value, set on the first response.
+    Cookie(String),
+}
+
+pub struct StickyRule {
+    pub source: StickySource,
+    /// Index of the canary backend: it takes the low buckets.
+    pub canary: usize,
+}
+
+/// Buckets of a sticky cohort: `hash(key) mod BUCKETS`.
+pub const BUCKETS: u64 = 10_000;
+
+impl Route {
+    /// Which backend a sticky bucket belongs to: the canary when
+    /// `bucket < canary share * BUCKETS`, otherwise the others by weight, in order.
+    /// Deterministic, so a user keeps their side as long as the weights allow it.
+    pub fn sticky_pick(&self, canary: usize, bucket: u64) -> Option<usize> {
+        let total = self.pick.total();
+        if total == 0 {
+            return None;
+        }
+        let canary_w = u64::from(self.weights[canary]);
+        let threshold = canary_w * BUCKETS / total;
+        if bucket < threshold {
+            return Some(canary);
+        }
+        let others = total - canary_w;
+        if others == 0 {
+            return Some(canary);
+        }
+        let r = (bucket - threshold) * others / (BUCKETS - threshold).max(1);
+        let mut acc = 0u64;
+        for (i, w) in self.weights.iter().enumerate() {
+            if i == canary {
+                continue;
+            }
+            acc += u64::from(*w);
+            if r < acc {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    pub fn matches(&self, host: &str, path: &str) -> bool {
+        path.starts_with(self.path_prefix.as_str()) && self.hosts.iter().any(|h| h.matches(host))
+    }
+}
+
+impl RouteTable {
+    /// The route for this host and path: the longest matching prefix, first in
+    /// configuration order on a tie.
+    pub fn find(&self, host: &str, path: &str) -> Option<&Route> {
+        let mut best: Option<&Route> = None;
+        for r in &self.routes {
+            if r.matches(host, path)
+                && best.is_none_or(|b| r.path_prefix.len() > b.path_prefix.len())
+            {
+                best = Some(r);
+            }
+        }
+        best
+    }
+
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| &*r.name == name)
+    }
+}
+
+/// Retries allowed per request are also capped per route: each request deposits one
+/// token (up to a cap), each retry costs five, so retries stay near 20% of traffic
+/// even when an upstream fails everything.
+pub struct RetryBudget {
+    tokens: std::sync::atomic::AtomicI64,
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        RetryBudget {
+            tokens: std::sync::atomic::AtomicI64::new(50),
+        }
+    }
+}
+
+impl RetryBudget {
+    const COST: i64 = 5;
+    const CAP: i64 = 1000;
+
+    pub fn deposit(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.tokens.load(Relaxed) < Self::CAP {
+            self.tokens.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn withdraw(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.tokens
+            .fetch_update(Relaxed, Relaxed, |t| {
+                (t >= Self::COST).then(|| t - Self::COST)
+            })
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_budget_allows_about_one_retry_per_five_requests() {
+        let b = RetryBudget::default();
+        let mut granted = 0;
+        for _ in 0..10 {
+            granted += b.withdraw() as u32;
+        }
+        assert_eq!(granted, 10, "the initial reserve allows ten");
+        assert!(!b.withdraw());
+        for _ in 0..50 {
+            b.deposit();
+        }
+        let mut more = 0;
+        while b.withdraw() {
+            more += 1;
+        }
+        assert_eq!(more, 10);
+    }
+}

@@ -1,0 +1,203 @@
+//! Upstream services: their endpoints (resolved, with passive health), and the pooled
+//! HTTP clients that reach them.
+//!
+//! Pools outlive route tables: a weight or route change builds a new table that points
+//! at the same `ServicePool`s and the same clients, so no connection is dropped.
+
+use crate::body::ProxyBody;
+use arc_swap::ArcSwap;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use weir_config::proxy::{Service, UpstreamProtocol};
+
+/// How long an endpoint that refused a connection is skipped.
+const EJECT_FOR: Duration = Duration::from_secs(2);
+
+pub type HttpClient = Client<HttpConnector, ProxyBody>;
+
+fn now_ms() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+/// One resolved address of a service.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    /// `ip:port`, used as the upstream URI authority.
+    pub authority: http::uri::Authority,
+    /// Passive health: skipped until this instant (ms since start) after a connect
+    /// failure; 0 when live.
+    ejected_until: AtomicU64,
+}
+
+impl Endpoint {
+    fn new(addr: SocketAddr) -> Arc<Self> {
+        let authority = addr
+            .to_string()
+            .parse()
+            .expect("a socket address is a valid authority");
+        Arc::new(Endpoint {
+            addr,
+            authority,
+            ejected_until: AtomicU64::new(0),
+        })
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.ejected_until.load(Ordering::Relaxed) <= now_ms()
+    }
+
+    pub fn eject(&self) {
+        self.ejected_until
+            .store(now_ms() + EJECT_FOR.as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+/// A named service: the endpoints of one version of an application.
+pub struct ServicePool {
+    pub name: String,
+    pub protocol: UpstreamProtocol,
+    /// As configured (`host:port`), for re-resolution and display.
+    configured: Mutex<Vec<String>>,
+    endpoints: ArcSwap<Vec<Arc<Endpoint>>>,
+    next: AtomicUsize,
+}
+
+impl ServicePool {
+    pub fn endpoints(&self) -> Arc<Vec<Arc<Endpoint>>> {
+        self.endpoints.load_full()
+    }
+
+    pub fn configured(&self) -> Vec<String> {
+        self.configured.lock().clone()
+    }
+
+    pub fn has_live_endpoint(&self) -> bool {
+        self.endpoints.load().iter().any(|e| e.is_live())
+    }
+
+    /// The next live endpoint, round robin, avoiding `tried` where possible.
+    pub fn pick(&self, tried: &[SocketAddr]) -> Option<Arc<Endpoint>> {
+        let eps = self.endpoints.load();
+        let n = eps.len();
+        if n == 0 {
+            return None;
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|i| &eps[(start + i) % n])
+            .find(|e| e.is_live() && !tried.contains(&e.addr))
+            .cloned()
+    }
+
+    /// Replaces the endpoint list, keeping the health state of addresses that stay.
+    pub fn set_addresses(&self, addrs: Vec<SocketAddr>) {
+        let old = self.endpoints.load();
+        let new: Vec<Arc<Endpoint>> = addrs
+            .into_iter()
+            .map(|a| {
+                old.iter()
+                    .find(|e| e.addr == a)
+                    .cloned()
+                    .unwrap_or_else(|| Endpoint::new(a))
+            })
+            .collect();
+        self.endpoints.store(Arc::new(new));
+    }
+
+    /// Resolves the configured endpoints (IP literals directly, names through DNS). A
+    /// name that does not resolve is logged and contributes no address.
+    pub async fn resolve(&self) {
+        let configured = self.configured();
+        let mut addrs = Vec::new();
+        for ep in &configured {
+            if let Ok(a) = ep.parse::<SocketAddr>() {
+                addrs.push(a);
+                continue;
+            }
+            match tokio::net::lookup_host(ep.as_str()).await {
+                Ok(found) => addrs.extend(found),
+                Err(e) => {
+                    tracing::warn!(service = %self.name, endpoint = %ep, error = %e, "endpoint does not resolve")
+                }
+            }
+        }
+        addrs.dedup();
+        self.set_addresses(addrs);
+    }
+
+    /// Whether any endpoint is a DNS name that needs re-resolving.
+    pub fn needs_dns(&self) -> bool {
+        self.configured
+            .lock()
+            .iter()
+            .any(|e| e.parse::<SocketAddr>().is_err())
+    }
+}
+
+/// Pools and clients that live across configuration reloads.
+#[derive(Default)]
+pub struct Upstreams {
+    services: Mutex<HashMap<String, Arc<ServicePool>>>,
+    clients: Mutex<HashMap<(Duration, UpstreamProtocol), HttpClient>>,
+}
+
+impl Upstreams {
+    /// The pool for `name`, created or updated to `svc`'s endpoints. IP endpoints take
+    /// effect at once; DNS names when [`ServicePool::resolve`] runs.
+    pub fn service(&self, name: &str, svc: &Service) -> Arc<ServicePool> {
+        let configured: Vec<String> = svc.endpoints.iter().map(|e| e.value.clone()).collect();
+        let mut services = self.services.lock();
+        let pool = services
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                Arc::new(ServicePool {
+                    name: name.to_string(),
+                    protocol: svc.protocol,
+                    configured: Mutex::new(Vec::new()),
+                    endpoints: ArcSwap::from_pointee(Vec::new()),
+                    next: AtomicUsize::new(0),
+                })
+            })
+            .clone();
+        *pool.configured.lock() = configured.clone();
+        let literal: Vec<SocketAddr> = configured.iter().filter_map(|e| e.parse().ok()).collect();
+        if literal.len() == configured.len() {
+            pool.set_addresses(literal);
+        }
+        pool
+    }
+
+    pub fn all_services(&self) -> Vec<Arc<ServicePool>> {
+        self.services.lock().values().cloned().collect()
+    }
+
+    /// The shared client for this connect timeout and protocol.
+    pub fn client(&self, connect_timeout: Duration, protocol: UpstreamProtocol) -> HttpClient {
+        self.clients
+            .lock()
+            .entry((connect_timeout, protocol))
+            .or_insert_with(|| {
+                let mut conn = HttpConnector::new();
+                conn.set_nodelay(true);
+                conn.set_connect_timeout(Some(connect_timeout));
+                conn.set_keepalive(Some(Duration::from_secs(60)));
+                let mut b = Client::builder(TokioExecutor::new());
+                b.pool_idle_timeout(Duration::from_secs(90))
+                    .pool_timer(TokioTimer::new())
+                    .timer(TokioTimer::new());
+                if protocol == UpstreamProtocol::H2c {
+                    b.http2_only(true);
+                }
+                b.build(conn)
+            })
+            .clone()
+    }
+}

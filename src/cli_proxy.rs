@@ -1,0 +1,83 @@
+//! `weir proxy -c FILE`: the proxy alone, with hot reload and graceful shutdown.
+
+use anyhow::{anyhow, Context};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use weir_config::ProxyConfig;
+use weir_proxy::reload::{self, Loader};
+
+/// Reads and validates a proxy configuration file.
+pub fn load(path: &Path) -> Result<ProxyConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    weir_config::parse_proxy_config(&path.display().to_string(), &text, 1)
+        .map_err(|e| e.to_string())
+}
+
+pub fn base_dir(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub async fn run(path: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = load(&path).map_err(|e| anyhow!("configuration refused:\n{e}"))?;
+    if config.listeners.is_empty() {
+        return Err(anyhow!(
+            "{}: listeners: at least one listener is needed",
+            path.display()
+        ));
+    }
+    let grace = config.shutdown_grace_period.get();
+    let running = weir_proxy::run::start(config, &base_dir(&path))
+        .await
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if let Some(f) = ready_file {
+        write_ready_file(&f, &running.listeners, running.admin_address)?;
+    }
+    let loader: Loader = Arc::new(load);
+    reload::watch(running.proxy.clone(), path, loader, Duration::from_secs(1));
+    wait_for_stop_signal().await;
+    tracing::info!(grace = ?grace, "shutting down: no new connections, finishing in-flight requests");
+    if running.shutdown(grace).await {
+        tracing::info!("all requests finished");
+    } else {
+        tracing::warn!("grace period over with requests still in flight");
+    }
+    Ok(())
+}
+
+pub fn write_ready_file(
+    path: &Path,
+    listeners: &[std::net::SocketAddr],
+    admin: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let body = serde_json::json!({
+        "listeners": listeners.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "admin": admin.to_string(),
+    });
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, body.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+pub async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
