@@ -1,0 +1,134 @@
+//! A test backend: answers every request with its name in the body and an
+//! `x-backend` header, after an optional delay and with an optional status; counts the
+//! requests it got. Serves HTTP/1.1 and h2c, and upgrades (echoes bytes after a 101).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+#[derive(Clone, Default)]
+pub struct BackendOptions {
+    pub delay: Duration,
+    pub status: u16,
+}
+
+pub struct Backend {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub hits: Arc<AtomicU64>,
+    /// Status to answer with; can be changed while running.
+    pub status: Arc<AtomicU16>,
+    /// Last request body seen.
+    pub last_body: Arc<parking_lot::Mutex<Bytes>>,
+    task: tokio::task::JoinHandle<()>,
+    /// Every connection task, so `kill` can cut open keep-alive connections too.
+    conns: Arc<parking_lot::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Backend {
+    pub async fn start(name: &str) -> Backend {
+        Self::start_with(name, BackendOptions::default()).await
+    }
+
+    pub async fn start_with(name: &str, opts: BackendOptions) -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(name, listener, opts)
+    }
+
+    /// Serves on an address that is already bound (used to restart on the same port).
+    pub fn serve(name: &str, listener: TcpListener, opts: BackendOptions) -> Backend {
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicU64::new(0));
+        let status = Arc::new(AtomicU16::new(if opts.status == 0 { 200 } else { opts.status }));
+        let last_body = Arc::new(parking_lot::Mutex::new(Bytes::new()));
+        let (n, h, s, lb, delay) = (name.to_string(), hits.clone(), status.clone(), last_body.clone(), opts.delay);
+        let conns: Arc<parking_lot::Mutex<Vec<tokio::task::AbortHandle>>> = Default::default();
+        let conns2 = conns.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let (n, h, s, lb) = (n.clone(), h.clone(), s.clone(), lb.clone());
+                let conn = tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let (n, h, s, lb) = (n.clone(), h.clone(), s.clone(), lb.clone());
+                        async move {
+                            h.fetch_add(1, Ordering::SeqCst);
+                            if req.headers().contains_key(hyper::header::UPGRADE) {
+                                return Ok::<_, hyper::Error>(upgrade_echo(req));
+                            }
+                            let body = req.into_body().collect().await?.to_bytes();
+                            *lb.lock() = body;
+                            if !delay.is_zero() {
+                                tokio::time::sleep(delay).await;
+                            }
+                            let mut resp = Response::new(Full::new(Bytes::from(n.clone())));
+                            *resp.status_mut() = StatusCode::from_u16(s.load(Ordering::SeqCst)).unwrap();
+                            resp.headers_mut().insert("x-backend", n.parse().unwrap());
+                            Ok(resp)
+                        }
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                        .await;
+                });
+                conns2.lock().push(conn.abort_handle());
+            }
+        });
+        Backend {
+            name: name.to_string(),
+            addr,
+            hits,
+            status,
+            last_body,
+            task,
+            conns,
+        }
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// Stops accepting and drops the listener: new connections are refused.
+    pub fn kill(&self) {
+        self.task.abort();
+        for c in self.conns.lock().drain(..) {
+            c.abort();
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn upgrade_echo(mut req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let on = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        if let Ok(up) = on.await {
+            let mut io = TokioIo::new(up);
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = io.read(&mut buf).await {
+                if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    resp.headers_mut().insert(hyper::header::UPGRADE, "echo".parse().unwrap());
+    resp.headers_mut().insert(hyper::header::CONNECTION, "upgrade".parse().unwrap());
+    resp
+}

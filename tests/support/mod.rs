@@ -1,0 +1,34 @@
+//! The end-to-end harness: real backends (a few lines of hyper) on 127.0.0.1:0, the real
+//! `weir` binary started as a child process, and real clients over HTTP/1.1, h2c and
+//! TLS with h2.
+
+#![allow(dead_code, unused_imports)]
+
+pub mod backend;
+pub mod client;
+pub mod weir;
+
+pub use backend::{Backend, BackendOptions};
+pub use client::{Client, Outcome};
+pub use weir::Weir;
+
+/// Asserts `count` successes of `n` trials are within three standard deviations of a
+/// binomial with probability `p`; `p == 0` or `p == 1` demand exactly 0 or `n`.
+pub fn assert_binomial(what: &str, count: u64, n: u64, p: f64) {
+    if p == 0.0 {
+        assert_eq!(count, 0, "{what}: a 0-weight backend got {count} of {n}");
+        return;
+    }
+    if p == 1.0 {
+        assert_eq!(count, n, "{what}: expected all {n}, got {count}");
+        return;
+    }
+    let mean = n as f64 * p;
+    let sigma = (n as f64 * p * (1.0 - p)).sqrt();
+    let diff = (count as f64 - mean).abs();
+    assert!(
+        diff <= 3.0 * sigma,
+        "{what}: {count} of {n} is outside {mean:.1} ± {:.1} (3 sigma, p = {p})",
+        3.0 * sigma
+    );
+}
