@@ -4,14 +4,16 @@
 //! # Why expr-lang
 //!
 //! Argo compiles conditions with Go's expr-lang (`github.com/expr-lang/expr`). The
-//! `expr-lang` crate is a Rust implementation of that same language, kept Go-compatible by a
-//! table of cases checked against the Go implementation, so `result[0] < 0.5`,
+//! `expr-lang` crate is a maintained Rust implementation of that same language that aims at
+//! Go-compatible runtime semantics (and ships a table of Go-compatibility cases), so
+//! `result[0] < 0.5`,
 //! `result.value <= result.baseline * 1.2`, `len(result) > 0`, `and`/`&&`, `not`/`!`, `in`,
 //! `matches`, `??` and the builtins parse and behave as users' existing manifests expect, with
 //! no translation layer. The alternatives speak other languages: `evalexpr` has no member
-//! access, indexing, `and`/`or`/`not` or `in`; `cel-interpreter` is CEL (`&&` only, different
-//! builtins and null rules); `rhai` is a scripting language with its own operators. Each would
-//! need a hand-written rewriter that silently disagrees with Go on edge cases.
+//! access, indexing, `and`/`or`/`not` or `in`; `cel-interpreter` is CEL (no `and`/`or`/`not`,
+//! `size()` for `len()`, no mixed int/float arithmetic); `rhai` is a whole scripting language
+//! (statements, loops) with its own operators. Each would need a hand-written rewriter that
+//! silently disagrees with Go on edge cases.
 //!
 //! The crate is built without its `temporal` feature, so `now()` cannot read the clock from
 //! inside the pure core (it reports an error naming the feature instead).
@@ -64,7 +66,6 @@ fn argo_environment() -> Environment<'static> {
             // Go's int64(float64): truncation toward zero.
             Value::Float(f) => Ok(Value::Integer(f as i64)),
             Value::String(s) => s
-                .trim()
                 .parse::<i64>()
                 .map(Value::Integer)
                 .map_err(|e| format!("strconv.ParseInt: parsing {s:?}: {e}").into()),
@@ -77,7 +78,6 @@ fn argo_environment() -> Environment<'static> {
             Value::Integer(i) => Ok(Value::Float(i as f64)),
             Value::Float(f) => Ok(Value::Float(f)),
             Value::String(s) => s
-                .trim()
                 .parse::<f64>()
                 .map(Value::Float)
                 .map_err(|e| format!("strconv.ParseFloat: parsing {s:?}: {e}").into()),

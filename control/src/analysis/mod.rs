@@ -36,7 +36,7 @@ mod tests;
 pub use measurement::{Measurement, MeasurementResult, MetricResult};
 pub use outcome::RunSummary;
 pub use phase::AnalysisPhase;
-pub use run::{AnalysisRun, MeasureRequest};
+pub use run::{AnalysisRun, AnalysisRunStatus, MeasureRequest};
 pub use spec::{AnalysisRunSpec, Argument, DryRun, MeasurementRetention, Metric, ValueFrom};
 pub use time::Timestamp;
 pub use value::MetricValue;

@@ -14,7 +14,9 @@
 //! ```
 //!
 //! A request is in flight from the step that issues it to the step that gets its answer; the
-//! metric is not measured again meanwhile.
+//! metric is not measured again meanwhile. The caller persists [`AnalysisRun::status`] (the
+//! state file, or the AnalysisRun's status subresource) and, after a restart, rebuilds the run
+//! with [`AnalysisRun::resume`].
 
 use super::args::{resolve_metric, ArgsError};
 use super::condition::assess_measurement;
@@ -38,6 +40,23 @@ pub struct MeasureRequest {
     pub metric: String,
     /// Its position in the spec's `metrics`, where the caller finds its provider.
     pub index: usize,
+}
+
+/// Argo's `AnalysisRunStatus`: what the caller persists and shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisRunStatus {
+    /// Pending until the first step, then Running until completed.
+    pub phase: AnalysisPhase,
+    /// Why the run ended as it did; empty while running.
+    pub message: String,
+    /// Results of the metrics measured so far, in spec order.
+    pub metric_results: Vec<MetricResult>,
+    pub started_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+    /// Metrics that decide the run.
+    pub run_summary: RunSummary,
+    /// Dry-run metrics.
+    pub dry_run_summary: RunSummary,
 }
 
 /// An AnalysisRun's status and the resolved spec it is judged by.
@@ -71,7 +90,7 @@ impl AnalysisRun {
             dry_run: Vec::new(),
             retention: Vec::new(),
             results: Vec::new(),
-            terminate: false,
+            terminate: spec.terminate,
             phase: AnalysisPhase::Pending,
             message: String::new(),
             run_summary: RunSummary::default(),
@@ -101,6 +120,45 @@ impl AnalysisRun {
         run.dry_run = dry_run;
         run.retention = retention;
         run
+    }
+
+    /// Rebuilds a run from its spec and a status saved by [`AnalysisRun::status`], e.g. after
+    /// a restart. Measurements that were in flight are dropped (their answers are lost with
+    /// the process), so those metrics are due again at once. Results naming no metric of the
+    /// spec are dropped.
+    pub fn resume(spec: AnalysisRunSpec, status: AnalysisRunStatus) -> Self {
+        let mut run = AnalysisRun::new(spec, status.started_at);
+        if run.phase.is_completed() {
+            // The spec itself is refused: the run is in Error whatever was saved.
+            return run;
+        }
+        for mut result in status.metric_results {
+            if result.has_in_flight() {
+                result.measurements.pop();
+            }
+            if let Some(i) = run.metrics.iter().position(|m| m.name == result.name) {
+                run.results[i] = Some(result);
+            }
+        }
+        run.phase = status.phase;
+        run.message = status.message;
+        run.completed_at = status.completed_at;
+        run.run_summary = status.run_summary;
+        run.dry_run_summary = status.dry_run_summary;
+        run
+    }
+
+    /// The status to persist and show, in Argo's shape.
+    pub fn status(&self) -> AnalysisRunStatus {
+        AnalysisRunStatus {
+            phase: self.phase,
+            message: self.message.clone(),
+            metric_results: self.metric_results().cloned().collect(),
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+            run_summary: self.run_summary,
+            dry_run_summary: self.dry_run_summary,
+        }
     }
 
     fn errored(mut self, message: String) -> Self {
@@ -235,6 +293,11 @@ impl AnalysisRun {
         }
     }
 
+    /// Whether termination was asked for (Argo's `spec.terminate`).
+    pub fn is_terminated(&self) -> bool {
+        self.terminate
+    }
+
     /// Whether the run takes no new measurements: terminated, or a metric that is not
     /// dry-run has completed Failed, Error or Inconclusive.
     pub fn is_terminating(&self) -> bool {
@@ -254,6 +317,7 @@ impl AnalysisRun {
             .min()
     }
 
+    /// Pending until the first step, then Running until completed.
     pub fn phase(&self) -> AnalysisPhase {
         self.phase
     }

@@ -76,8 +76,7 @@ pub struct MeasurementRetention {
     pub limit: i32,
 }
 
-/// Argo's `AnalysisRunSpec` without `terminate`, which is an operation on the run
-/// ([`super::AnalysisRun::terminate`]).
+/// Argo's `AnalysisRunSpec`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AnalysisRunSpec {
     pub metrics: Vec<Metric>,
@@ -86,4 +85,7 @@ pub struct AnalysisRunSpec {
     pub args: Vec<Argument>,
     pub dry_run: Vec<DryRun>,
     pub measurement_retention: Vec<MeasurementRetention>,
+    /// Stop measuring and complete (the rollout was aborted, or its step moved on). Usually
+    /// set through [`super::AnalysisRun::terminate`].
+    pub terminate: bool,
 }

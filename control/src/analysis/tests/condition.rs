@@ -125,6 +125,7 @@ fn argo_functions_default_is_nil_as_int_as_float() {
         ("asInt(result) == 3", json("3.7"), Ok(true)),
         ("asInt(result) == 3", json(r#""3""#), Ok(true)),
         ("asInt(result) == 3", json(r#""three""#), Err("ParseInt")),
+        ("asInt(result) == 3", json(r#"" 3""#), Err("ParseInt")),
         ("asFloat(result) > 0.5", json(r#""0.75""#), Ok(true)),
         ("asFloat(result) == 2.0", json("2"), Ok(true)),
         (

@@ -535,3 +535,74 @@ fn answers_for_unknown_or_unrequested_metrics_are_ignored() {
     assert_eq!((result.count, result.failed), (1, 0));
     assert_eq!(run.phase(), Running);
 }
+
+#[test]
+fn a_run_resumed_from_its_status_carries_on() {
+    let m = Metric {
+        count: Some(3),
+        ..every_minute("sr")
+    };
+    let mut run = AnalysisRun::new(spec(vec![m.clone()]), at(0));
+    run.step(at(0), vec![]);
+    run.step(at(1), vec![value("sr", "1")]);
+    let saved = run.status();
+    assert_eq!(saved.phase, Running);
+    assert_eq!(saved.metric_results.len(), 1);
+
+    let mut resumed = AnalysisRun::resume(spec(vec![m]), saved.clone());
+    assert_eq!(
+        resumed.status(),
+        saved,
+        "resume(status) gives the same status back"
+    );
+    assert_eq!(resumed.next_due(), Some(at(61)));
+    assert_eq!(names(&resumed.step(at(61), vec![])), ["sr"]);
+    resumed.step(at(62), vec![value("sr", "1")]);
+    assert_eq!(resumed.metric_result("sr").map(|r| r.count), Some(2));
+}
+
+#[test]
+fn a_measurement_in_flight_at_restart_is_taken_again() {
+    let mut run = AnalysisRun::new(spec(vec![every_minute("sr")]), at(0));
+    run.step(at(0), vec![]);
+    run.step(at(1), vec![value("sr", "1")]);
+    assert_eq!(names(&run.step(at(61), vec![])), ["sr"]);
+    let saved = run.status();
+    assert_eq!(
+        saved.metric_results[0].measurements.len(),
+        2,
+        "one done, one in flight"
+    );
+
+    let mut resumed = AnalysisRun::resume(spec(vec![every_minute("sr")]), saved);
+    let result = resumed.metric_result("sr").expect("kept");
+    assert_eq!(
+        result.measurements.len(),
+        1,
+        "the lost measurement is dropped"
+    );
+    assert_eq!(resumed.next_due(), Some(at(61)));
+    assert_eq!(names(&resumed.step(at(70), vec![])), ["sr"]);
+}
+
+#[test]
+fn a_completed_status_stays_completed_on_resume() {
+    let mut run = AnalysisRun::new(spec(vec![success_rate()]), at(0));
+    run.step(at(0), vec![]);
+    run.step(at(1), vec![value("success-rate", "0")]);
+    let mut resumed = AnalysisRun::resume(spec(vec![success_rate()]), run.status());
+    assert_eq!(resumed.phase(), Failed);
+    assert_eq!(resumed.message(), run.message());
+    assert!(resumed.step(at(100), vec![]).is_empty());
+}
+
+#[test]
+fn a_spec_with_terminate_set_completes_on_its_first_step() {
+    let mut s = spec(vec![every_minute("sr")]);
+    s.terminate = true;
+    let mut run = AnalysisRun::new(s, at(0));
+    assert!(run.is_terminated());
+    assert!(run.step(at(0), vec![]).is_empty());
+    assert_eq!(run.phase(), Successful);
+    assert_eq!(run.message(), "Run Terminated");
+}
