@@ -1,1 +1,3 @@
 //! weir-control: the rollout engine and analysis (pure), and its adapters.
+
+pub mod analysis;

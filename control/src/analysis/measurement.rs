@@ -1,0 +1,152 @@
+//! One measurement, and a metric's record of them: Argo's `Measurement` and `MetricResult`,
+//! with the counting rules of Argo's `runMeasurements`.
+
+use super::phase::AnalysisPhase;
+use super::time::Timestamp;
+use super::value::MetricValue;
+
+/// Argo's `DefaultMeasurementHistoryLimit`: measurements kept per metric unless a
+/// `measurementRetention` rule says otherwise.
+pub const DEFAULT_MEASUREMENT_HISTORY_LIMIT: usize = 10;
+
+/// What the caller's provider answered for one requested measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeasurementResult {
+    /// A value, judged by the metric's conditions.
+    Value(MetricValue),
+    /// The provider could not measure (query failed, bad response): an Error measurement.
+    Error(String),
+    /// The provider itself judged the value inconclusive and says why (e.g. weir's built-in
+    /// provider below `minRequests`). Conditions are not evaluated.
+    Inconclusive(String),
+}
+
+/// Argo's `Measurement`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// Running while the caller is measuring; one of the four completed phases after.
+    pub phase: AnalysisPhase,
+    /// Why, for Error and provider-decided phases; "Metric Terminated" for a measurement cut
+    /// short by termination.
+    pub message: String,
+    pub started_at: Timestamp,
+    /// `None` while in flight.
+    pub finished_at: Option<Timestamp>,
+    /// The measured value, when there was one.
+    pub value: Option<MetricValue>,
+}
+
+impl Measurement {
+    /// A measurement handed to the caller and not answered yet.
+    pub fn in_flight(started_at: Timestamp) -> Self {
+        Measurement {
+            phase: AnalysisPhase::Running,
+            message: String::new(),
+            started_at,
+            finished_at: None,
+            value: None,
+        }
+    }
+
+    pub fn is_in_flight(&self) -> bool {
+        self.finished_at.is_none()
+    }
+}
+
+/// Argo's `MetricResult`: a metric's measurements and counters. Counters keep counting after
+/// old measurements are dropped by retention.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricResult {
+    pub name: String,
+    pub phase: AnalysisPhase,
+    /// The last measurements, oldest first (at most the retention limit).
+    pub measurements: Vec<Measurement>,
+    /// The last measurement's message when the phase last changed, or the dry-run verdict.
+    pub message: String,
+    /// Completed measurements that were not errors.
+    pub count: i32,
+    pub successful: i32,
+    pub failed: i32,
+    pub inconclusive: i32,
+    pub error: i32,
+    pub consecutive_error: i32,
+    pub consecutive_success: i32,
+    /// Whether the metric is in dry-run mode: reported, never deciding the run.
+    pub dry_run: bool,
+}
+
+impl MetricResult {
+    /// The result Argo creates with a metric's first measurement: Running, counters at zero.
+    pub fn new(name: impl Into<String>, dry_run: bool) -> Self {
+        MetricResult {
+            name: name.into(),
+            phase: AnalysisPhase::Running,
+            measurements: Vec::new(),
+            message: String::new(),
+            count: 0,
+            successful: 0,
+            failed: 0,
+            inconclusive: 0,
+            error: 0,
+            consecutive_error: 0,
+            consecutive_success: 0,
+            dry_run,
+        }
+    }
+
+    pub fn last_measurement(&self) -> Option<&Measurement> {
+        self.measurements.last()
+    }
+
+    /// Whether the last measurement is still being taken by the caller.
+    pub fn has_in_flight(&self) -> bool {
+        self.last_measurement()
+            .is_some_and(Measurement::is_in_flight)
+    }
+
+    /// Records a measurement: a new in-flight one is appended; a completed one replaces the
+    /// in-flight one when there is one, else is appended. Completed measurements update the
+    /// counters as Argo does: an Error does not count towards `count` and breaks the success
+    /// streak; anything else resets the error streak.
+    pub fn record(&mut self, measurement: Measurement) {
+        if measurement.phase.is_completed() {
+            match measurement.phase {
+                AnalysisPhase::Successful => {
+                    self.successful += 1;
+                    self.count += 1;
+                    self.consecutive_error = 0;
+                    self.consecutive_success += 1;
+                }
+                AnalysisPhase::Failed => {
+                    self.failed += 1;
+                    self.count += 1;
+                    self.consecutive_error = 0;
+                    self.consecutive_success = 0;
+                }
+                AnalysisPhase::Inconclusive => {
+                    self.inconclusive += 1;
+                    self.count += 1;
+                    self.consecutive_error = 0;
+                    self.consecutive_success = 0;
+                }
+                _ => {
+                    self.error += 1;
+                    self.consecutive_error += 1;
+                    self.consecutive_success = 0;
+                }
+            }
+        }
+        match self.measurements.last_mut() {
+            Some(last) if last.is_in_flight() => *last = measurement,
+            _ => self.measurements.push(measurement),
+        }
+    }
+
+    /// Keeps only the last `limit` measurements (Argo's `garbageCollectMeasurements`).
+    pub fn trim_measurements(&mut self, limit: usize) {
+        let len = self.measurements.len();
+        if len > limit {
+            self.measurements.drain(..len - limit);
+        }
+    }
+}
