@@ -128,12 +128,14 @@ pub async fn serve(
                     continue;
                 }
             }
-            let e = if tried.is_empty() {
-                ProxyError::NoEndpoints
-            } else {
-                ProxyError::Connect("every endpoint refused the connection".into())
-            };
-            return Ok(fail(&backend.stats, start, e));
+            if tried.is_empty() {
+                return Ok(fail(&backend.stats, start, ProxyError::NoEndpoints));
+            }
+            // Every attempt already counted its connect error; count the answer only.
+            let e = ProxyError::Connect("every endpoint refused the connection".into());
+            let status = e.status().as_u16();
+            backend.stats.record(Instant::now(), status, true, start.elapsed());
+            return Ok(e.into_response());
         };
         let up = upstream_request(
             &parts,
@@ -153,8 +155,8 @@ pub async fn serve(
                 tried.push(endpoint.addr);
                 if matches!(e, ProxyError::Connect(_)) {
                     endpoint.eject();
-                    backend.stats.record_error(e.kind());
                     if can_replay && tried.len() <= 8 {
+                        backend.stats.record_error(e.kind());
                         continue;
                     }
                 } else if matches!(e, ProxyError::Reset(_))
