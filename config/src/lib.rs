@@ -1,1 +1,3 @@
 //! weir-config
+pub mod argo;
+pub mod lint;
