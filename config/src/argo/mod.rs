@@ -60,4 +60,6 @@ pub use rollout_status::{
 pub use source_map::SourceMap;
 
 #[cfg(test)]
+mod crd_coverage;
+#[cfg(test)]
 mod tests;
