@@ -17,7 +17,7 @@ mod tests;
 
 use std::fmt;
 
-use crate::argo::{parse_documents_lenient, Document, ParseError, SourceMap};
+use crate::argo::{load_documents, Document, ParseError, SourceMap};
 
 use catalog::Catalog;
 
@@ -64,14 +64,21 @@ impl From<ParseError> for LintError {
 pub fn lint_files(files: &[(String, String)]) -> Vec<LintError> {
     let mut errors = Vec::new();
     let mut loaded = Vec::new();
+    let mut broken = Vec::new();
     for (path, text) in files {
-        let (docs, parse_errors) = parse_documents_lenient(path, text);
-        errors.extend(parse_errors.into_iter().map(LintError::from));
+        let (docs, failed) = load_documents(path, text);
+        for f in failed {
+            if let (Some(kind), Some(name)) = (f.kind, f.name) {
+                broken.push((kind, name));
+            }
+            errors.push(LintError::from(f.error));
+        }
         loaded.push((path.as_str(), docs));
     }
-    let catalog = Catalog::new(&loaded);
+    let catalog = Catalog::new(&loaded, &broken);
     for (file, docs) in &loaded {
         for doc in docs {
+            lint_metadata(file, doc, &mut errors);
             lint_document(file, doc, &catalog, &mut errors);
         }
     }
@@ -79,6 +86,23 @@ pub fn lint_files(files: &[(String, String)]) -> Vec<LintError> {
     let order = |file: &str| files.iter().position(|(p, _)| p == file);
     errors.sort_by_key(|e| (order(&e.file), e.line));
     errors
+}
+
+/// Every Argo object needs a name (a generateName will do for runs and experiments).
+fn lint_metadata(file: &str, doc: &Document, errors: &mut Vec<LintError>) {
+    let (meta, source, generated_ok) = match doc {
+        Document::Rollout(d) => (&d.resource.metadata, &d.source, false),
+        Document::AnalysisTemplate(d) => (&d.resource.metadata, &d.source, false),
+        Document::ClusterAnalysisTemplate(d) => (&d.resource.metadata, &d.source, false),
+        Document::AnalysisRun(d) => (&d.resource.metadata, &d.source, true),
+        Document::Experiment(d) => (&d.resource.metadata, &d.source, true),
+        Document::Other { .. } | Document::Untyped { .. } => return,
+    };
+    let named = meta.name.as_deref().is_some_and(|n| !n.is_empty())
+        || generated_ok && meta.generate_name.as_deref().is_some_and(|n| !n.is_empty());
+    if !named {
+        Report::new(file, source, errors).error("metadata.name", "metadata.name is required");
+    }
 }
 
 fn lint_document(file: &str, doc: &Document, catalog: &Catalog, errors: &mut Vec<LintError>) {

@@ -104,6 +104,20 @@ pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Document>, ParseErr
 /// Like [`parse_documents`], but returns the documents that did parse next to the errors of
 /// those that did not (lint reports both).
 pub fn parse_documents_lenient(file: &str, text: &str) -> (Vec<Document>, Vec<ParseError>) {
+    let (docs, failed) = load_documents(file, text);
+    (docs, failed.into_iter().map(|f| f.error).collect())
+}
+
+/// A document that did not load, with what it claims to be, so that a reference to it can
+/// say "it is there but broken" rather than "not found".
+#[derive(Debug)]
+pub(crate) struct FailedDocument {
+    pub error: ParseError,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+}
+
+pub(crate) fn load_documents(file: &str, text: &str) -> (Vec<Document>, Vec<FailedDocument>) {
     let scanned = match scan(text) {
         Ok(scanned) => scanned,
         Err(e) => {
@@ -113,7 +127,12 @@ pub fn parse_documents_lenient(file: &str, text: &str) -> (Vec<Document>, Vec<Pa
                 field: String::new(),
                 message: format!("invalid YAML: {}", e.info()),
             };
-            return (Vec::new(), vec![error]);
+            let failed = FailedDocument {
+                error,
+                kind: None,
+                name: None,
+            };
+            return (Vec::new(), vec![failed]);
         }
     };
     let line_starts = line_starts(text);
@@ -136,7 +155,7 @@ pub fn parse_documents_lenient(file: &str, text: &str) -> (Vec<Document>, Vec<Pa
         match ctx.load() {
             Ok(Some(d)) => docs.push(d),
             Ok(None) => {}
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(*e),
         }
     }
     (docs, errors)
@@ -177,7 +196,7 @@ struct DocContext<'a> {
 }
 
 impl DocContext<'_> {
-    fn load(&self) -> Result<Option<Document>, ParseError> {
+    fn load(&self) -> Result<Option<Document>, Box<FailedDocument>> {
         let meta = match serde_saphyr::from_str::<Option<TypeMeta>>(self.text) {
             Ok(Some(meta)) => meta,
             Ok(None) => return Ok(None), // an empty document, e.g. after a trailing `---`
@@ -190,17 +209,22 @@ impl DocContext<'_> {
             let name = meta.metadata.and_then(|m| m.name);
             return Ok(Some(self.other(api_version, kind, name)));
         }
-        Ok(Some(match kind.as_str() {
-            "Rollout" => Document::Rollout(self.typed()?),
-            "AnalysisTemplate" => Document::AnalysisTemplate(self.typed()?),
-            "ClusterAnalysisTemplate" => Document::ClusterAnalysisTemplate(self.typed()?),
-            "AnalysisRun" => Document::AnalysisRun(self.typed()?),
-            "Experiment" => Document::Experiment(self.typed()?),
-            _ => {
-                let name = meta.metadata.and_then(|m| m.name);
-                self.other(api_version, kind, name)
-            }
-        }))
+        let name = meta.metadata.and_then(|m| m.name);
+        let loaded = match kind.as_str() {
+            "Rollout" => self.typed().map(Document::Rollout),
+            "AnalysisTemplate" => self.typed().map(Document::AnalysisTemplate),
+            "ClusterAnalysisTemplate" => self.typed().map(Document::ClusterAnalysisTemplate),
+            "AnalysisRun" => self.typed().map(Document::AnalysisRun),
+            "Experiment" => self.typed().map(Document::Experiment),
+            _ => return Ok(Some(self.other(api_version, kind, name))),
+        };
+        loaded.map(Some).map_err(|error| {
+            Box::new(FailedDocument {
+                error,
+                kind: Some(kind),
+                name,
+            })
+        })
     }
 
     fn untyped(&self) -> Document {

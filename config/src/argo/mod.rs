@@ -35,6 +35,7 @@ pub use canary::{
     TrafficRouting,
 };
 pub use common::{Condition, IntOrString, ObjectMeta, PodTemplateMetadata, API_VERSION};
+pub(crate) use document::load_documents;
 pub use document::{
     parse_documents, parse_documents_lenient, Document, Located, ParseError, ParseErrors,
 };

@@ -8,6 +8,8 @@ use crate::argo::{AnalysisTemplateSpec, Document};
 pub(crate) struct Catalog<'a> {
     templates: HashMap<&'a str, Vec<Entry<'a>>>,
     cluster_templates: HashMap<&'a str, &'a AnalysisTemplateSpec>,
+    /// (kind, name) of templates present in the files that failed to load.
+    broken: &'a [(String, String)],
 }
 
 struct Entry<'a> {
@@ -16,7 +18,10 @@ struct Entry<'a> {
 }
 
 impl<'a> Catalog<'a> {
-    pub(crate) fn new(files: &'a [(&'a str, Vec<Document>)]) -> Self {
+    pub(crate) fn new(
+        files: &'a [(&'a str, Vec<Document>)],
+        broken: &'a [(String, String)],
+    ) -> Self {
         let mut templates: HashMap<&str, Vec<Entry>> = HashMap::new();
         let mut cluster_templates = HashMap::new();
         for (_, docs) in files {
@@ -42,7 +47,18 @@ impl<'a> Catalog<'a> {
         Catalog {
             templates,
             cluster_templates,
+            broken,
         }
+    }
+
+    /// True when a template of this name is in the files but failed to load.
+    pub(crate) fn is_broken(&self, name: &str, cluster_scope: bool) -> bool {
+        let kind = if cluster_scope {
+            "ClusterAnalysisTemplate"
+        } else {
+            "AnalysisTemplate"
+        };
+        self.broken.iter().any(|(k, n)| k == kind && n == name)
     }
 
     /// Looks a template up the way Argo does: `clusterScope: true` finds only

@@ -67,7 +67,15 @@ pub(crate) fn check_template_set(
                 );
             }
             None => {
-                r.error(u.field.clone(), not_found(u.name, u.cluster_scope));
+                let message = if catalog.is_broken(u.name, u.cluster_scope) {
+                    format!(
+                        "template `{}` is in the files given but did not load (see its error)",
+                        u.name
+                    )
+                } else {
+                    not_found(u.name, u.cluster_scope)
+                };
+                r.error(u.field.clone(), message);
                 missing = true;
             }
         }

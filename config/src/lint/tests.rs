@@ -776,8 +776,10 @@ spec:
   templates:
   - name: a
     selector: {matchLabels: {app: a}}
+    template: {metadata: {labels: {app: a}}}
   - name: a
     selector: {matchLabels: {app: a}}
+    template: {metadata: {labels: {app: a}}}
   analyses:
   - name: check
     templateName: missing
@@ -786,12 +788,12 @@ spec:
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!(
         (errors[0].line, errors[0].field.as_str()),
-        (9, "spec.templates[1].name")
+        (10, "spec.templates[1].name")
     );
     assert!(errors[0].message.contains("duplicate template name `a`"));
     assert_eq!(
         (errors[1].line, errors[1].field.as_str()),
-        (13, "spec.analyses[0].templateName")
+        (15, "spec.analyses[0].templateName")
     );
     assert!(errors[1].message.contains("`missing` not found"));
 }
@@ -842,4 +844,11 @@ fn references_resolve_across_files_only_when_given() {
         errors.iter().all(|e| e.message.contains("not found")),
         "{errors:?}"
     );
+}
+
+#[test]
+fn objects_need_a_name() {
+    let r = swap(BLUE_GREEN, "  name: bg\n", "  labels: {}\n");
+    let errors = lint_files(&[("bg.yaml".to_owned(), r)]);
+    assert_one(&errors, "bg.yaml", 3, "metadata.name", &["required"]);
 }
