@@ -7,8 +7,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod argo;
 pub mod duration;
 mod error;
+pub mod lint;
 mod load;
 pub mod proxy;
 mod validate;
