@@ -14,7 +14,12 @@ fn bench(c: &mut Criterion) {
         let mut i = 0u64;
         b.iter(|| {
             i = i.wrapping_add(7919);
-            stats.record(black_box(now), 200, false, Duration::from_micros(100 + i % 5000));
+            stats.record(
+                black_box(now),
+                200,
+                false,
+                Duration::from_micros(100 + i % 5000),
+            );
         })
     });
 

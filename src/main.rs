@@ -2,7 +2,9 @@
 
 #![forbid(unsafe_code)]
 
+mod cli_lint;
 mod cli_proxy;
+mod demo;
 mod logging;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -31,6 +33,14 @@ pub enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Validate Argo Rollouts manifests (and weir proxy configs) with Argo's rules.
+    /// Prints `file:line: field: what is wrong`; exits 1 on any problem.
+    /// A self-contained demo: built-in backends, the proxy and a load generator.
+    Demo(demo::DemoArgs),
+    Lint {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Run the proxy alone from a configuration file.
     Proxy {
         /// The proxy configuration (YAML).
@@ -45,6 +55,16 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
+    if let Command::Lint { files } = &cli.command {
+        return match cli_lint::run(files) {
+            Ok(0) => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("weir: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,6 +79,8 @@ fn main() -> ExitCode {
         Command::Proxy { config, ready_file } => {
             runtime.block_on(cli_proxy::run(config, ready_file))
         }
+        Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Lint { .. } => unreachable!("handled before the runtime starts"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

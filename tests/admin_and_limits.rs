@@ -14,8 +14,20 @@ use tokio::net::TcpStream;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_stats_agree_with_the_requests_sent() {
     let ok = Backend::start("ok").await;
-    let failing = Backend::start_with("failing", BackendOptions { delay: Duration::from_millis(20), status: 500 }).await;
-    let weir = Weir::start(&config(&[("ok", ok.addr, 70), ("failing", failing.addr, 30)], "    retries: {attempts: 0}\n", "")).await;
+    let failing = Backend::start_with(
+        "failing",
+        BackendOptions {
+            delay: Duration::from_millis(20),
+            status: 500,
+        },
+    )
+    .await;
+    let weir = Weir::start(&config(
+        &[("ok", ok.addr, 70), ("failing", failing.addr, 30)],
+        "    retries: {attempts: 0}\n",
+        "",
+    ))
+    .await;
     let outcomes = load(&Client::http1(), &weir.authority(), 500, 10).await;
     let sent_ok = outcomes.iter().filter(|o| o.status == 200).count() as u64;
     let sent_500 = outcomes.iter().filter(|o| o.status == 500).count() as u64;
@@ -23,17 +35,59 @@ async fn metrics_and_stats_agree_with_the_requests_sent() {
     assert_eq!((ok.hits(), failing.hits()), (sent_ok, sent_500));
 
     let m = |s: &str| s.to_string();
-    assert_eq!(weir.metric(&m("weir_requests_total{route=\"web\",backend=\"ok\",code=\"200\"}")).await as u64, sent_ok);
-    assert_eq!(weir.metric(&m("weir_requests_total{route=\"web\",backend=\"failing\",code=\"500\"}")).await as u64, sent_500);
-    assert_eq!(weir.metric(&m("weir_request_duration_seconds_count{route=\"web\",backend=\"failing\"}")).await as u64, sent_500);
+    assert_eq!(
+        weir.metric(&m(
+            "weir_requests_total{route=\"web\",backend=\"ok\",code=\"200\"}"
+        ))
+        .await as u64,
+        sent_ok
+    );
+    assert_eq!(
+        weir.metric(&m(
+            "weir_requests_total{route=\"web\",backend=\"failing\",code=\"500\"}"
+        ))
+        .await as u64,
+        sent_500
+    );
+    assert_eq!(
+        weir.metric(&m(
+            "weir_request_duration_seconds_count{route=\"web\",backend=\"failing\"}"
+        ))
+        .await as u64,
+        sent_500
+    );
     // Every failing answer took at least 20 ms: none is in the buckets below it.
-    assert_eq!(weir.metric(&m("weir_request_duration_seconds_bucket{route=\"web\",backend=\"failing\",le=\"0.01\"}")).await, 0.0);
-    assert_eq!(weir.metric(&m("weir_request_duration_seconds_bucket{route=\"web\",backend=\"failing\",le=\"+Inf\"}")).await as u64, sent_500);
-    let sum = weir.metric(&m("weir_request_duration_seconds_sum{route=\"web\",backend=\"failing\"}")).await;
+    assert_eq!(
+        weir.metric(&m(
+            "weir_request_duration_seconds_bucket{route=\"web\",backend=\"failing\",le=\"0.01\"}"
+        ))
+        .await,
+        0.0
+    );
+    assert_eq!(
+        weir.metric(&m(
+            "weir_request_duration_seconds_bucket{route=\"web\",backend=\"failing\",le=\"+Inf\"}"
+        ))
+        .await as u64,
+        sent_500
+    );
+    let sum = weir
+        .metric(&m(
+            "weir_request_duration_seconds_sum{route=\"web\",backend=\"failing\"}",
+        ))
+        .await;
     assert!(sum >= 0.020 * sent_500 as f64, "sum {sum}");
 
     let stats = weir.admin_json("/stats?route=web&window=60s").await;
-    let b = |name: &str| stats["backends"].as_array().unwrap().iter().find(|b| b["backend"] == name).unwrap().clone();
+    let b = |name: &str| {
+        stats["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["backend"] == name)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(b("ok")["requests"].as_u64().unwrap(), sent_ok);
     assert_eq!(b("ok")["failures"].as_u64().unwrap(), 0);
     assert_eq!(b("ok")["successRate"].as_f64().unwrap(), 1.0);
@@ -41,20 +95,35 @@ async fn metrics_and_stats_agree_with_the_requests_sent() {
     assert_eq!(b("failing")["successRate"].as_f64().unwrap(), 0.0);
     // The client measured each request; weir's p50 of the failing backend sits between
     // the backend's 20 ms delay and what the client saw, within HDR's 1%.
-    let mut client_ms: Vec<f64> = outcomes.iter().filter(|o| o.status == 500).map(|o| o.elapsed.as_secs_f64()).collect();
+    let mut client_ms: Vec<f64> = outcomes
+        .iter()
+        .filter(|o| o.status == 500)
+        .map(|o| o.elapsed.as_secs_f64())
+        .collect();
     client_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let p50 = b("failing")["latency"]["p50"].as_f64().unwrap();
-    assert!(p50 >= 0.020 * 0.99 && p50 <= client_ms[client_ms.len() / 2] * 1.01, "p50 {p50}, client {:?}", client_ms[client_ms.len() / 2]);
+    assert!(
+        p50 >= 0.020 * 0.99 && p50 <= client_ms[client_ms.len() / 2] * 1.01,
+        "p50 {p50}, client {:?}",
+        client_ms[client_ms.len() / 2]
+    );
     let p999 = b("failing")["latency"]["p999"].as_f64().unwrap();
-    assert!(p999 <= client_ms.last().unwrap() * 1.01, "p999 {p999} above the slowest the client saw");
+    assert!(
+        p999 <= client_ms.last().unwrap() * 1.01,
+        "p999 {p999} above the slowest the client saw"
+    );
 
     // The serialized histograms merge to the same counts.
-    let hdr = weir.admin_json("/stats?route=web&window=60s&format=hdr").await;
+    let hdr = weir
+        .admin_json("/stats?route=web&window=60s&format=hdr")
+        .await;
     let encoded = hdr["backends"][1]["histogram"].as_str().unwrap();
     let h = weir_proxy::hdr::decode(encoded).unwrap();
     assert_eq!(h.len(), sent_500);
 
-    let (s, body) = weir.admin_call("GET", "/stats?route=web&window=11m", "", None).await;
+    let (s, body) = weir
+        .admin_call("GET", "/stats?route=web&window=11m", "", None)
+        .await;
     assert_eq!(s, 400, "{body}");
     assert!(body.contains("at most 10m"));
 }
@@ -70,9 +139,13 @@ async fn the_admin_token_is_enforced_beyond_loopback() {
     let path = "/routes/web/weights";
     let (s, _) = weir.admin_call("PUT", path, r#"{"ok": 5}"#, None).await;
     assert_eq!(s, 401);
-    let (s, _) = weir.admin_call("PUT", path, r#"{"ok": 5}"#, Some("wrong")).await;
+    let (s, _) = weir
+        .admin_call("PUT", path, r#"{"ok": 5}"#, Some("wrong"))
+        .await;
     assert_eq!(s, 401);
-    let (s, body) = weir.admin_call("PUT", path, r#"{"ok": 5}"#, Some("s3cret")).await;
+    let (s, body) = weir
+        .admin_call("PUT", path, r#"{"ok": 5}"#, Some("s3cret"))
+        .await;
     assert_eq!(s, 200, "{body}");
     // Reads stay open.
     let (s, _) = weir.admin_call("GET", "/routes", "", None).await;
@@ -107,7 +180,9 @@ async fn slowloris_is_cut_at_the_header_timeout_and_big_headers_get_431() {
     let weir = Weir::start(&config(&[("ok", ok.addr, 1)], "", limits)).await;
 
     let mut slow = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let start = Instant::now();
     // Keep dribbling a header byte every 100 ms; the connection must still be closed.
     let dribble = async {
@@ -118,16 +193,25 @@ async fn slowloris_is_cut_at_the_header_timeout_and_big_headers_get_431() {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(3), dribble).await.ok();
+    tokio::time::timeout(Duration::from_secs(3), dribble)
+        .await
+        .ok();
     let closed_after = start.elapsed();
-    assert!(closed_after < Duration::from_secs(2), "slowloris connection kept open for {closed_after:?}");
+    assert!(
+        closed_after < Duration::from_secs(2),
+        "slowloris connection kept open for {closed_after:?}"
+    );
     let rest = read_until_closed(&mut slow, Duration::from_secs(2)).await;
     assert!(rest.is_some(), "connection not closed");
 
     let mut big = TcpStream::connect(weir.listeners[0]).await.unwrap();
     let huge = "a".repeat(20_000);
-    big.write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {huge}\r\n\r\n").as_bytes()).await.ok();
-    let answer = read_until_closed(&mut big, Duration::from_secs(3)).await.expect("answered and closed");
+    big.write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {huge}\r\n\r\n").as_bytes())
+        .await
+        .ok();
+    let answer = read_until_closed(&mut big, Duration::from_secs(3))
+        .await
+        .expect("answered and closed");
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 431"), "{text}");
     assert_eq!(ok.hits(), 0);
@@ -136,30 +220,57 @@ async fn slowloris_is_cut_at_the_header_timeout_and_big_headers_get_431() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_cap_get_a_clear_503() {
     let ok = Backend::start("ok").await;
-    let weir = Weir::start(&config(&[("ok", ok.addr, 1)], "", "limits:\n  maxConnections: 2\n")).await;
+    let weir = Weir::start(&config(
+        &[("ok", ok.addr, 1)],
+        "",
+        "limits:\n  maxConnections: 2\n",
+    ))
+    .await;
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
         let mut buf = [0u8; 12];
         s.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"HTTP/1.1 200");
         held.push(s);
     }
     let mut third = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    let answer = read_until_closed(&mut third, Duration::from_secs(2)).await.expect("answered at once");
+    let answer = read_until_closed(&mut third, Duration::from_secs(2))
+        .await
+        .expect("answered at once");
     let text = String::from_utf8_lossy(&answer);
-    assert!(text.starts_with("HTTP/1.1 503") && text.contains("x-weir-error: max_connections"), "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 503") && text.contains("x-weir-error: max_connections"),
+        "{text}"
+    );
     drop(held);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let o = Client::http1().get(&weir.authority(), "/", &[]).await.unwrap();
+    let o = Client::http1()
+        .get(&weir.authority(), "/", &[])
+        .await
+        .unwrap();
     assert_eq!(o.status, 200, "slots free again once connections close");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_in_flight_requests_finish() {
-    let slow = Backend::start_with("slow", BackendOptions { delay: Duration::from_millis(800), status: 0 }).await;
-    let mut weir = Weir::start(&config(&[("slow", slow.addr, 1)], "", "shutdownGracePeriod: 5s\n")).await;
+    let slow = Backend::start_with(
+        "slow",
+        BackendOptions {
+            delay: Duration::from_millis(800),
+            status: 0,
+        },
+    )
+    .await;
+    let mut weir = Weir::start(&config(
+        &[("slow", slow.addr, 1)],
+        "",
+        "shutdownGracePeriod: 5s\n",
+    ))
+    .await;
     let c = Client::http1();
     let a = weir.authority();
     let in_flight = tokio::spawn(async move { c.get(&a, "/", &[]).await });
@@ -167,10 +278,18 @@ async fn sigterm_lets_in_flight_requests_finish() {
     weir.signal("TERM");
     tokio::time::sleep(Duration::from_millis(100)).await;
     // New connections are refused while the old request finishes.
-    assert!(TcpStream::connect(weir.listeners[0]).await.is_err(), "still accepting after SIGTERM");
+    assert!(
+        TcpStream::connect(weir.listeners[0]).await.is_err(),
+        "still accepting after SIGTERM"
+    );
     let o = in_flight.await.unwrap().unwrap();
     assert_eq!((o.status, o.backend.as_deref()), (200, Some("slow")));
-    let status = tokio::task::spawn_blocking(move || weir.wait_exit(Duration::from_secs(5)).map(|s| (s, weir.logs()))).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        weir.wait_exit(Duration::from_secs(5))
+            .map(|s| (s, weir.logs()))
+    })
+    .await
+    .unwrap();
     let (status, logs) = status.expect("weir exits after the grace period");
     assert!(status.success(), "{logs}");
     assert!(logs.contains("all requests finished"), "{logs}");
@@ -181,7 +300,9 @@ async fn upgrades_pass_through() {
     let echo = Backend::start("echo").await;
     let weir = Weir::start(&config(&[("echo", echo.addr, 1)], "", "")).await;
     let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -193,6 +314,9 @@ async fn upgrades_pass_through() {
     assert!(head.contains("upgrade: echo"), "{head}");
     s.write_all(b"ping through the tunnel").await.unwrap();
     let mut back = [0u8; 23];
-    tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut back)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&back, b"ping through the tunnel");
 }

@@ -12,7 +12,12 @@ use support::{Backend, BackendOptions, Client, Weir};
 async fn a_backend_killed_under_load_spills_and_never_hangs() {
     let stable = Backend::start("stable").await;
     let canary = Backend::start("canary").await;
-    let weir = Weir::start(&config(&[("stable", stable.addr, 50), ("canary", canary.addr, 50)], "", "")).await;
+    let weir = Weir::start(&config(
+        &[("stable", stable.addr, 50), ("canary", canary.addr, 50)],
+        "",
+        "",
+    ))
+    .await;
     let load = Load::start(&weir.authority(), 20);
     tokio::time::sleep(Duration::from_millis(300)).await;
     canary.kill();
@@ -22,21 +27,45 @@ async fn a_backend_killed_under_load_spills_and_never_hangs() {
     // Every request got an answer quickly: a success (spilled to stable or retried) or a
     // fast 502 for a request whose connection died mid-flight.
     let slowest = all.iter().map(|t| t.outcome.elapsed).max().unwrap();
-    assert!(slowest < Duration::from_secs(2), "a request hung for {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a request hung for {slowest:?}"
+    );
     for t in &all {
-        assert!(matches!(t.outcome.status, 200 | 502), "unexpected {:?}", t.outcome);
+        assert!(
+            matches!(t.outcome.status, 200 | 502),
+            "unexpected {:?}",
+            t.outcome
+        );
         if t.outcome.status == 502 {
-            assert!(t.outcome.weir_error.is_some(), "502 without a reason: {:?}", t.outcome);
+            assert!(
+                t.outcome.weir_error.is_some(),
+                "502 without a reason: {:?}",
+                t.outcome
+            );
         }
     }
     // Once the death is known, new requests all go to stable and succeed.
     let settled = killed + Duration::from_millis(200);
     let late: Vec<_> = all.iter().filter(|t| t.started > settled).collect();
-    assert!(late.len() > 100, "too little load after the kill: {}", late.len());
-    assert!(late.iter().all(|t| t.outcome.status == 200 && t.outcome.backend.as_deref() == Some("stable")));
-    assert!(weir.metric("weir_spilled_requests_total{route=\"web\",backend=\"canary\"}").await > 0.0);
+    assert!(
+        late.len() > 100,
+        "too little load after the kill: {}",
+        late.len()
+    );
+    assert!(late
+        .iter()
+        .all(|t| t.outcome.status == 200 && t.outcome.backend.as_deref() == Some("stable")));
+    assert!(
+        weir.metric("weir_spilled_requests_total{route=\"web\",backend=\"canary\"}")
+            .await
+            > 0.0
+    );
     let routes = weir.admin_json("/routes").await;
-    assert_eq!(routes["routes"][0]["backends"][1]["endpoints"][0]["live"], false);
+    assert_eq!(
+        routes["routes"][0]["backends"][1]["endpoints"][0]["live"],
+        false
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,31 +75,73 @@ async fn with_fail_policy_a_dead_backend_answers_fast_errors() {
     let dead_addr = dead.local_addr().unwrap();
     drop(dead);
     let route = "    onNoEndpoints: fail\n    retries: {attempts: 0}\n";
-    let weir = Weir::start(&config(&[("stable", stable.addr, 0), ("canary", dead_addr, 100)], route, "")).await;
+    let weir = Weir::start(&config(
+        &[("stable", stable.addr, 0), ("canary", dead_addr, 100)],
+        route,
+        "",
+    ))
+    .await;
     let c = Client::http1();
     let first = c.get(&weir.authority(), "/", &[]).await.unwrap();
-    assert_eq!((first.status, first.weir_error.as_deref()), (502, Some("connect")));
+    assert_eq!(
+        (first.status, first.weir_error.as_deref()),
+        (502, Some("connect"))
+    );
     // Ejected: the next ones are 503 no_endpoints without even trying to connect.
     let next = c.get(&weir.authority(), "/", &[]).await.unwrap();
-    assert_eq!((next.status, next.weir_error.as_deref()), (503, Some("no_endpoints")));
+    assert_eq!(
+        (next.status, next.weir_error.as_deref()),
+        (503, Some("no_endpoints"))
+    );
     assert_eq!(stable.hits(), 0, "fail policy never spills");
-    assert_eq!(weir.metric("weir_upstream_errors_total{route=\"web\",backend=\"canary\",reason=\"connect\"}").await, 1.0);
+    assert_eq!(
+        weir.metric(
+            "weir_upstream_errors_total{route=\"web\",backend=\"canary\",reason=\"connect\"}"
+        )
+        .await,
+        1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_backend_gives_504_at_the_configured_timeout() {
-    let slow = Backend::start_with("slow", BackendOptions { delay: Duration::from_secs(5), status: 0 }).await;
+    let slow = Backend::start_with(
+        "slow",
+        BackendOptions {
+            delay: Duration::from_secs(5),
+            status: 0,
+        },
+    )
+    .await;
     let route = "    timeouts: {connect: 1s, request: 400ms}\n";
     let weir = Weir::start(&config(&[("slow", slow.addr, 1)], route, "")).await;
-    let o = Client::http1().get(&weir.authority(), "/", &[]).await.unwrap();
+    let o = Client::http1()
+        .get(&weir.authority(), "/", &[])
+        .await
+        .unwrap();
     assert_eq!((o.status, o.weir_error.as_deref()), (504, Some("timeout")));
-    assert!(o.elapsed >= Duration::from_millis(400) && o.elapsed < Duration::from_millis(1500), "{:?}", o.elapsed);
-    assert_eq!(weir.metric("weir_requests_total{route=\"web\",backend=\"slow\",code=\"504\"}").await, 1.0);
+    assert!(
+        o.elapsed >= Duration::from_millis(400) && o.elapsed < Duration::from_millis(1500),
+        "{:?}",
+        o.elapsed
+    );
+    assert_eq!(
+        weir.metric("weir_requests_total{route=\"web\",backend=\"slow\",code=\"504\"}")
+            .await,
+        1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_requests_are_retried_on_503_on_another_endpoint() {
-    let bad = Backend::start_with("bad", BackendOptions { delay: Duration::ZERO, status: 503 }).await;
+    let bad = Backend::start_with(
+        "bad",
+        BackendOptions {
+            delay: Duration::ZERO,
+            status: 503,
+        },
+    )
+    .await;
     let good = Backend::start("good").await;
     let yaml = format!(
         "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nservices:\n  app:\n    endpoints: [\"{}\", \"{}\"]\nroutes:\n  - name: web\n    backends:\n      - service: app\n        weight: 1\n",
@@ -80,9 +151,17 @@ async fn idempotent_requests_are_retried_on_503_on_another_endpoint() {
     let c = Client::http1();
     for i in 0..8 {
         let o = c.get(&weir.authority(), "/", &[]).await.unwrap();
-        assert_eq!((o.status, o.backend.as_deref()), (200, Some("good")), "request {i}, bad hits {}", bad.hits());
+        assert_eq!(
+            (o.status, o.backend.as_deref()),
+            (200, Some("good")),
+            "request {i}, bad hits {}",
+            bad.hits()
+        );
     }
-    assert!(bad.hits() >= 4, "round robin sent first attempts to the bad endpoint");
+    assert!(
+        bad.hits() >= 4,
+        "round robin sent first attempts to the bad endpoint"
+    );
     // The retry budget (about one retry per five requests, after a reserve of ten) stops
     // an upstream that fails everything from doubling the load: 503s come through.
     let mut passed_through = 0;
@@ -90,11 +169,16 @@ async fn idempotent_requests_are_retried_on_503_on_another_endpoint() {
         let o = c.get(&weir.authority(), "/", &[]).await.unwrap();
         passed_through += (o.status == 503) as u32;
     }
-    assert!(passed_through > 10, "budget exhausted, most 503s pass through: {passed_through}");
+    assert!(
+        passed_through > 10,
+        "budget exhausted, most 503s pass through: {passed_through}"
+    );
     // A POST is not idempotent: a 503 is passed through, not retried.
     let mut saw_503 = false;
     for _ in 0..10 {
-        let req = hyper::Request::post(format!("http://{}/", weir.authority())).body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}"))).unwrap();
+        let req = hyper::Request::post(format!("http://{}/", weir.authority()))
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+            .unwrap();
         let o = c.request(req).await.unwrap();
         saw_503 |= o.status == 503;
     }

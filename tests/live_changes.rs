@@ -10,7 +10,13 @@ use support::{Backend, Weir};
 
 fn assert_no_failures(all: &[Timed]) {
     let failed: Vec<_> = all.iter().filter(|t| t.outcome.status != 200).collect();
-    assert!(failed.is_empty(), "{} of {} requests failed, first: {:?}", failed.len(), all.len(), failed.first());
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed, first: {:?}",
+        failed.len(),
+        all.len(),
+        failed.first()
+    );
 }
 
 fn backends_after(all: &[Timed], after: Instant) -> std::collections::HashSet<String> {
@@ -30,7 +36,11 @@ async fn weight_changes_under_load_fail_nothing_and_apply_at_once() {
     // Many changes while 50 connections send load.
     let mut generation = 0;
     for i in 0..40 {
-        let w = if i % 2 == 0 { r#"{"a": 30, "b": 70}"# } else { r#"{"a": 70, "b": 30}"# };
+        let w = if i % 2 == 0 {
+            r#"{"a": 30, "b": 70}"#
+        } else {
+            r#"{"a": 70, "b": 30}"#
+        };
         generation = weir.set_weights("web", w).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -38,7 +48,11 @@ async fn weight_changes_under_load_fail_nothing_and_apply_at_once() {
     let acknowledged = Instant::now();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let all = load.stop().await;
-    assert!(all.len() > 1000, "too little load to mean anything: {}", all.len());
+    assert!(
+        all.len() > 1000,
+        "too little load to mean anything: {}",
+        all.len()
+    );
     assert_no_failures(&all);
     let after = backends_after(&all, acknowledged);
     assert_eq!(after, ["b".to_string()].into(), "requests after the change");
@@ -46,19 +60,32 @@ async fn weight_changes_under_load_fail_nothing_and_apply_at_once() {
     let routes = weir.admin_json("/routes").await;
     assert_eq!(routes["generation"].as_u64().unwrap(), generation);
     assert_eq!(routes["routes"][0]["backends"][0]["weight"], 0);
-    assert_eq!(weir.metric("weir_backend_weight{route=\"web\",backend=\"b\"}").await, 100.0);
+    assert_eq!(
+        weir.metric("weir_backend_weight{route=\"web\",backend=\"b\"}")
+            .await,
+        100.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weights_api_rejects_bad_input_with_a_reason() {
     let a = Backend::start("a").await;
     let weir = Weir::start(&config(&[("a", a.addr, 1)], "", "")).await;
-    let (s, body) = weir.admin_call("PUT", "/routes/web/weights", r#"{"nobody": 1}"#, None).await;
+    let (s, body) = weir
+        .admin_call("PUT", "/routes/web/weights", r#"{"nobody": 1}"#, None)
+        .await;
     assert_eq!(s, 400);
-    assert!(body.contains("no backend \\\"nobody\\\"") && body.contains("its backends are a"), "{body}");
-    let (s, body) = weir.admin_call("PUT", "/routes/web/weights", r#"{"a": -1}"#, None).await;
+    assert!(
+        body.contains("no backend \\\"nobody\\\"") && body.contains("its backends are a"),
+        "{body}"
+    );
+    let (s, body) = weir
+        .admin_call("PUT", "/routes/web/weights", r#"{"a": -1}"#, None)
+        .await;
     assert_eq!(s, 400, "{body}");
-    let (s, body) = weir.admin_call("PUT", "/routes/nope/weights", r#"{"a": 1}"#, None).await;
+    let (s, body) = weir
+        .admin_call("PUT", "/routes/nope/weights", r#"{"a": 1}"#, None)
+        .await;
     assert_eq!(s, 404, "{body}");
     let (s, _) = weir.admin_call("GET", "/nothing-here", "", None).await;
     assert_eq!(s, 404);
@@ -81,20 +108,28 @@ async fn reload_valid_then_invalid_under_load() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // A valid change: all traffic to b.
-    let g0 = weir.admin_json("/routes").await["generation"].as_u64().unwrap();
+    let g0 = weir.admin_json("/routes").await["generation"]
+        .as_u64()
+        .unwrap();
     weir.write_config(&config(&[("a", a.addr, 0), ("b", b.addr, 100)], "", ""));
     wait_for("the valid reload", async || {
-        weir.admin_json("/routes").await["generation"].as_u64().unwrap() > g0
+        weir.admin_json("/routes").await["generation"]
+            .as_u64()
+            .unwrap()
+            > g0
     })
     .await;
     let applied = Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // An invalid one (misspelt field): refused, reported, the old config keeps serving.
-    let bad = config(&[("a", a.addr, 100), ("b", b.addr, 0)], "", "").replace("weight: 0", "wieght: 0");
+    let bad =
+        config(&[("a", a.addr, 100), ("b", b.addr, 0)], "", "").replace("weight: 0", "wieght: 0");
     weir.write_config(&bad);
     wait_for("the refusal", async || {
-        weir.metric("weir_config_reloads_total{result=\"failure\"}").await == 1.0
+        weir.metric("weir_config_reloads_total{result=\"failure\"}")
+            .await
+            == 1.0
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -102,16 +137,25 @@ async fn reload_valid_then_invalid_under_load() {
 
     assert_no_failures(&all);
     assert_eq!(backends_after(&all, applied), ["b".to_string()].into());
-    assert_eq!(weir.metric("weir_config_reloads_total{result=\"success\"}").await, 1.0);
+    assert_eq!(
+        weir.metric("weir_config_reloads_total{result=\"success\"}")
+            .await,
+        1.0
+    );
     let logs = weir.logs();
     assert!(logs.contains("configuration refused"), "{logs}");
     assert!(logs.contains("unknown field `wieght`"), "{logs}");
     // SIGHUP re-reads the (still invalid) file: refused again, still serving.
     weir.signal("HUP");
     wait_for("the SIGHUP reload", async || {
-        weir.metric("weir_config_reloads_total{result=\"failure\"}").await == 2.0
+        weir.metric("weir_config_reloads_total{result=\"failure\"}")
+            .await
+            == 2.0
     })
     .await;
-    let o = support::Client::http1().get(&weir.authority(), "/", &[]).await.unwrap();
+    let o = support::Client::http1()
+        .get(&weir.authority(), "/", &[])
+        .await
+        .unwrap();
     assert_eq!((o.status, o.backend.as_deref()), (200, Some("b")));
 }

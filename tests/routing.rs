@@ -12,14 +12,47 @@ async fn header_route_overrides_the_weights() {
     let stable = Backend::start("stable").await;
     let canary = Backend::start("canary").await;
     let route = "    headerRoutes:\n      - name: beta\n        match:\n          - headerName: x-beta\n            headerValue: {exact: \"yes\"}\n          - headerName: user-agent\n            headerValue: {regex: \"^tester/[0-9]+$\"}\n        backend: canary\n";
-    let weir = Weir::start(&config(&[("stable", stable.addr, 100), ("canary", canary.addr, 0)], route, "")).await;
+    let weir = Weir::start(&config(
+        &[("stable", stable.addr, 100), ("canary", canary.addr, 0)],
+        route,
+        "",
+    ))
+    .await;
     let c = Client::http1();
     let a = weir.authority();
     for _ in 0..50 {
-        assert_eq!(c.get(&a, "/", &[("x-beta", "yes")]).await.unwrap().backend.as_deref(), Some("canary"));
-        assert_eq!(c.get(&a, "/", &[("user-agent", "tester/42")]).await.unwrap().backend.as_deref(), Some("canary"));
-        assert_eq!(c.get(&a, "/", &[("x-beta", "no")]).await.unwrap().backend.as_deref(), Some("stable"));
-        assert_eq!(c.get(&a, "/", &[("user-agent", "tester/x")]).await.unwrap().backend.as_deref(), Some("stable"));
+        assert_eq!(
+            c.get(&a, "/", &[("x-beta", "yes")])
+                .await
+                .unwrap()
+                .backend
+                .as_deref(),
+            Some("canary")
+        );
+        assert_eq!(
+            c.get(&a, "/", &[("user-agent", "tester/42")])
+                .await
+                .unwrap()
+                .backend
+                .as_deref(),
+            Some("canary")
+        );
+        assert_eq!(
+            c.get(&a, "/", &[("x-beta", "no")])
+                .await
+                .unwrap()
+                .backend
+                .as_deref(),
+            Some("stable")
+        );
+        assert_eq!(
+            c.get(&a, "/", &[("user-agent", "tester/x")])
+                .await
+                .unwrap()
+                .backend
+                .as_deref(),
+            Some("stable")
+        );
     }
     let routes = weir.admin_json("/routes").await;
     assert_eq!(routes["routes"][0]["headerRoutes"][0]["backend"], "canary");
@@ -28,10 +61,22 @@ async fn header_route_overrides_the_weights() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirror_copies_a_percentage_without_slowing_the_primary() {
     let stable = Backend::start("stable").await;
-    let shadow = Backend::start_with("shadow", BackendOptions { delay: Duration::from_millis(300), status: 0 }).await;
+    let shadow = Backend::start_with(
+        "shadow",
+        BackendOptions {
+            delay: Duration::from_millis(300),
+            status: 0,
+        },
+    )
+    .await;
     let route = "    mirrors:\n      - name: shadow\n        backend: shadow\n        percentage: 30\n        match:\n          - method: {exact: GET}\n";
-    let yaml = config(&[("stable", stable.addr, 1)], route, "")
-        .replace("services:\n", &format!("services:\n  shadow:\n    endpoints: [\"{}\"]\n", shadow.addr));
+    let yaml = config(&[("stable", stable.addr, 1)], route, "").replace(
+        "services:\n",
+        &format!(
+            "services:\n  shadow:\n    endpoints: [\"{}\"]\n",
+            shadow.addr
+        ),
+    );
     let weir = Weir::start(&yaml).await;
     const N: u64 = 600;
     let c = Client::http1();
@@ -39,20 +84,31 @@ async fn mirror_copies_a_percentage_without_slowing_the_primary() {
     let outcomes = load(&c, &weir.authority(), N as usize, 10).await;
     let took = start.elapsed();
     assert!(failures(&outcomes).is_empty());
-    assert_eq!(count_by_backend(&outcomes).get("stable"), Some(&N), "every answer comes from the primary");
+    assert_eq!(
+        count_by_backend(&outcomes).get("stable"),
+        Some(&N),
+        "every answer comes from the primary"
+    );
     // A 300 ms mirror must not show in the primary's latency: no primary request waits
     // for it (each took far less than the mirror's delay).
     let slowest = outcomes.iter().map(|o| o.elapsed).max().unwrap();
-    assert!(slowest < Duration::from_millis(300), "a primary request took {slowest:?}; the whole run took {took:?}");
+    assert!(
+        slowest < Duration::from_millis(300),
+        "a primary request took {slowest:?}; the whole run took {took:?}"
+    );
     // Wait for the copies in flight, then count what the mirror received.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_binomial("mirrored copies", shadow.hits(), N, 0.30);
-    let sent = weir.metric("weir_mirror_requests_total{route=\"web\",backend=\"shadow\",outcome=\"sent\"}").await;
+    let sent = weir
+        .metric("weir_mirror_requests_total{route=\"web\",backend=\"shadow\",outcome=\"sent\"}")
+        .await;
     assert_eq!(sent as u64, shadow.hits());
     // A POST does not match the rule's method: never mirrored.
     let before = shadow.hits();
     for _ in 0..30 {
-        let req = hyper::Request::post(format!("http://{}/", weir.authority())).body(http_body_util::Full::new(bytes::Bytes::from_static(b"x"))).unwrap();
+        let req = hyper::Request::post(format!("http://{}/", weir.authority()))
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"x")))
+            .unwrap();
         assert_eq!(c.request(req).await.unwrap().status, 200);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -64,27 +120,57 @@ async fn sticky_cohort_by_header_only_grows_with_the_weight() {
     let stable = Backend::start("stable").await;
     let canary = Backend::start("canary").await;
     let route = "    sticky: {header: x-user, canary: canary}\n";
-    let weir = Weir::start(&config(&[("stable", stable.addr, 90), ("canary", canary.addr, 10)], route, "")).await;
+    let weir = Weir::start(&config(
+        &[("stable", stable.addr, 90), ("canary", canary.addr, 10)],
+        route,
+        "",
+    ))
+    .await;
     let c = Client::http1();
     let a = weir.authority();
     let users: Vec<String> = (0..400).map(|i| format!("user-{i}")).collect();
     let mut on_canary_before: Vec<bool> = Vec::new();
-    for (step, weights) in [(10, r#"{"stable": 90, "canary": 10}"#), (20, r#"{"stable": 80, "canary": 20}"#), (50, r#"{"stable": 50, "canary": 50}"#)] {
+    for (step, weights) in [
+        (10, r#"{"stable": 90, "canary": 10}"#),
+        (20, r#"{"stable": 80, "canary": 20}"#),
+        (50, r#"{"stable": 50, "canary": 50}"#),
+    ] {
         weir.set_weights("web", weights).await;
         let mut on_canary = Vec::new();
         for u in &users {
-            let first = c.get(&a, "/", &[("x-user", u)]).await.unwrap().backend.unwrap();
+            let first = c
+                .get(&a, "/", &[("x-user", u)])
+                .await
+                .unwrap()
+                .backend
+                .unwrap();
             // The same user gets the same side every time at a given weight.
             for _ in 0..2 {
-                assert_eq!(c.get(&a, "/", &[("x-user", u)]).await.unwrap().backend.unwrap(), first);
+                assert_eq!(
+                    c.get(&a, "/", &[("x-user", u)])
+                        .await
+                        .unwrap()
+                        .backend
+                        .unwrap(),
+                    first
+                );
             }
             on_canary.push(first == "canary");
         }
         for (i, was) in on_canary_before.iter().enumerate() {
-            assert!(!was || on_canary[i], "{} left the canary when it grew to {step}%", users[i]);
+            assert!(
+                !was || on_canary[i],
+                "{} left the canary when it grew to {step}%",
+                users[i]
+            );
         }
         let n = on_canary.iter().filter(|x| **x).count() as u64;
-        assert_binomial(&format!("users on canary at {step}%"), n, users.len() as u64, step as f64 / 100.0);
+        assert_binomial(
+            &format!("users on canary at {step}%"),
+            n,
+            users.len() as u64,
+            step as f64 / 100.0,
+        );
         on_canary_before = on_canary;
     }
 }
@@ -94,13 +180,21 @@ async fn sticky_cohort_by_cookie_sets_the_bucket_once() {
     let stable = Backend::start("stable").await;
     let canary = Backend::start("canary").await;
     let route = "    sticky: {cookie: weir-bucket, canary: canary}\n";
-    let weir = Weir::start(&config(&[("stable", stable.addr, 70), ("canary", canary.addr, 30)], route, "")).await;
+    let weir = Weir::start(&config(
+        &[("stable", stable.addr, 70), ("canary", canary.addr, 30)],
+        route,
+        "",
+    ))
+    .await;
     let c = Client::http1();
     let a = weir.authority();
     let mut canary_users = 0;
     for _ in 0..300 {
         let first = c.get(&a, "/", &[]).await.unwrap();
-        let cookie = first.set_cookie.clone().expect("first response sets the bucket cookie");
+        let cookie = first
+            .set_cookie
+            .clone()
+            .expect("first response sets the bucket cookie");
         let pair = cookie.split(';').next().unwrap().to_string();
         assert!(pair.starts_with("weir-bucket="));
         let again = c.get(&a, "/", &[("cookie", &pair)]).await.unwrap();
@@ -118,15 +212,40 @@ async fn no_route_is_404_and_all_zero_weights_503_with_reasons() {
     let weir = Weir::start(&yaml).await;
     let c = Client::http1();
     let a = weir.authority();
-    let o = c.get(&a, "/app/x", &[("host", "other.test")]).await.unwrap();
+    let o = c
+        .get(&a, "/app/x", &[("host", "other.test")])
+        .await
+        .unwrap();
     assert_eq!((o.status, o.weir_error.as_deref()), (404, Some("no_route")));
-    let o = c.get(&a, "/elsewhere", &[("host", "app.example.com")]).await.unwrap();
+    let o = c
+        .get(&a, "/elsewhere", &[("host", "app.example.com")])
+        .await
+        .unwrap();
     assert_eq!(o.status, 404);
-    let o = c.get(&a, "/app/x", &[("host", "APP.example.com:8080")]).await.unwrap();
-    assert_eq!((o.status, o.weir_error.as_deref()), (503, Some("zero_weight")));
-    let o = c.get(&a, "/app", &[("host", "a.b.example.org")]).await.unwrap();
+    let o = c
+        .get(&a, "/app/x", &[("host", "APP.example.com:8080")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.status, o.weir_error.as_deref()),
+        (503, Some("zero_weight"))
+    );
+    let o = c
+        .get(&a, "/app", &[("host", "a.b.example.org")])
+        .await
+        .unwrap();
     assert_eq!(o.status, 503);
     assert_eq!(stable.hits(), 0);
-    assert_eq!(weir.metric("weir_upstream_errors_total{route=\"\",backend=\"\",reason=\"no_route\"}").await, 2.0);
-    assert_eq!(weir.metric("weir_upstream_errors_total{route=\"web\",backend=\"\",reason=\"zero_weight\"}").await, 2.0);
+    assert_eq!(
+        weir.metric("weir_upstream_errors_total{route=\"\",backend=\"\",reason=\"no_route\"}")
+            .await,
+        2.0
+    );
+    assert_eq!(
+        weir.metric(
+            "weir_upstream_errors_total{route=\"web\",backend=\"\",reason=\"zero_weight\"}"
+        )
+        .await,
+        2.0
+    );
 }

@@ -22,12 +22,21 @@ async fn backends(n: usize) -> Vec<Backend> {
 }
 
 fn check(label: &str, weights: &[u32], outcomes: &[support::Outcome]) {
-    assert!(failures(outcomes).is_empty(), "{label}: failed requests: {:?}", &failures(outcomes)[..1]);
+    assert!(
+        failures(outcomes).is_empty(),
+        "{label}: failed requests: {:?}",
+        &failures(outcomes)[..1]
+    );
     let counts = count_by_backend(outcomes);
     let total: u32 = weights.iter().sum();
     for (i, w) in weights.iter().enumerate() {
         let got = counts.get(&format!("b{i}")).copied().unwrap_or(0);
-        assert_binomial(&format!("{label} {weights:?} b{i}"), got, N as u64, *w as f64 / total as f64);
+        assert_binomial(
+            &format!("{label} {weights:?} b{i}"),
+            got,
+            N as u64,
+            *w as f64 / total as f64,
+        );
     }
 }
 
@@ -35,7 +44,11 @@ async fn run_splits(make_client: impl AsyncFnMut(&Weir) -> Client, label: &str, 
     let mut make_client = make_client;
     for weights in SPLITS {
         let bs = backends(weights.len()).await;
-        let list: Vec<_> = bs.iter().zip(weights.iter()).map(|(b, w)| (b.name.as_str(), b.addr, *w)).collect();
+        let list: Vec<_> = bs
+            .iter()
+            .zip(weights.iter())
+            .map(|(b, w)| (b.name.as_str(), b.addr, *w))
+            .collect();
         let mut yaml = config(&list, "", "");
         if tls {
             yaml = yaml.replace(
@@ -45,17 +58,31 @@ async fn run_splits(make_client: impl AsyncFnMut(&Weir) -> Client, label: &str, 
         }
         let files = tls_files();
         let weir = if tls {
-            Weir::start_with_files(&yaml, &[("cert.pem", files.0.as_bytes()), ("key.pem", files.1.as_bytes())]).await
+            Weir::start_with_files(
+                &yaml,
+                &[
+                    ("cert.pem", files.0.as_bytes()),
+                    ("key.pem", files.1.as_bytes()),
+                ],
+            )
+            .await
         } else {
             Weir::start(&yaml).await
         };
         let client = make_client(&weir).await;
-        let authority = if tls { format!("localhost:{}", weir.listeners[0].port()) } else { weir.authority() };
+        let authority = if tls {
+            format!("localhost:{}", weir.listeners[0].port())
+        } else {
+            weir.authority()
+        };
         let outcomes = load(&client, &authority, N, IN_FLIGHT).await;
         check(label, weights, &outcomes);
         // The backends saw exactly what the client saw.
         for (i, b) in bs.iter().enumerate() {
-            let seen = count_by_backend(&outcomes).get(&format!("b{i}")).copied().unwrap_or(0);
+            let seen = count_by_backend(&outcomes)
+                .get(&format!("b{i}"))
+                .copied()
+                .unwrap_or(0);
             assert_eq!(b.hits(), seen, "{label} {weights:?}: backend b{i} hits");
         }
     }

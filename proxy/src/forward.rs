@@ -134,7 +134,9 @@ pub async fn serve(
             // Every attempt already counted its connect error; count the answer only.
             let e = ProxyError::Connect("every endpoint refused the connection".into());
             let status = e.status().as_u16();
-            backend.stats.record(Instant::now(), status, true, start.elapsed());
+            backend
+                .stats
+                .record(Instant::now(), status, true, start.elapsed());
             return Ok(e.into_response());
         };
         let up = upstream_request(

@@ -48,14 +48,26 @@ impl Backend {
     pub fn serve(name: &str, listener: TcpListener, opts: BackendOptions) -> Backend {
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicU64::new(0));
-        let status = Arc::new(AtomicU16::new(if opts.status == 0 { 200 } else { opts.status }));
+        let status = Arc::new(AtomicU16::new(if opts.status == 0 {
+            200
+        } else {
+            opts.status
+        }));
         let last_body = Arc::new(parking_lot::Mutex::new(Bytes::new()));
-        let (n, h, s, lb, delay) = (name.to_string(), hits.clone(), status.clone(), last_body.clone(), opts.delay);
+        let (n, h, s, lb, delay) = (
+            name.to_string(),
+            hits.clone(),
+            status.clone(),
+            last_body.clone(),
+            opts.delay,
+        );
         let conns: Arc<parking_lot::Mutex<Vec<tokio::task::AbortHandle>>> = Default::default();
         let conns2 = conns.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let (n, h, s, lb) = (n.clone(), h.clone(), s.clone(), lb.clone());
                 let conn = tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -71,7 +83,8 @@ impl Backend {
                                 tokio::time::sleep(delay).await;
                             }
                             let mut resp = Response::new(Full::new(Bytes::from(n.clone())));
-                            *resp.status_mut() = StatusCode::from_u16(s.load(Ordering::SeqCst)).unwrap();
+                            *resp.status_mut() =
+                                StatusCode::from_u16(s.load(Ordering::SeqCst)).unwrap();
                             resp.headers_mut().insert("x-backend", n.parse().unwrap());
                             Ok(resp)
                         }
@@ -128,7 +141,9 @@ fn upgrade_echo(mut req: Request<Incoming>) -> Response<Full<Bytes>> {
     });
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    resp.headers_mut().insert(hyper::header::UPGRADE, "echo".parse().unwrap());
-    resp.headers_mut().insert(hyper::header::CONNECTION, "upgrade".parse().unwrap());
+    resp.headers_mut()
+        .insert(hyper::header::UPGRADE, "echo".parse().unwrap());
+    resp.headers_mut()
+        .insert(hyper::header::CONNECTION, "upgrade".parse().unwrap());
     resp
 }

@@ -62,10 +62,15 @@ impl Client {
             .connect(server_name, tcp)
             .await
             .unwrap();
-        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "ALPN must pick h2");
-        let (send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
-            .await
-            .unwrap();
+        assert_eq!(
+            tls.get_ref().1.alpn_protocol(),
+            Some(&b"h2"[..]),
+            "ALPN must pick h2"
+        );
+        let (send, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                .await
+                .unwrap();
         tokio::spawn(conn);
         Client::Tls(send)
     }
@@ -73,7 +78,9 @@ impl Client {
     pub async fn request(&self, req: Request<Full<Bytes>>) -> Result<Outcome, String> {
         let start = Instant::now();
         let resp = match self {
-            Client::Http1(c) | Client::H2c(c) => c.request(req).await.map_err(|e| format!("{e:?}"))?,
+            Client::Http1(c) | Client::H2c(c) => {
+                c.request(req).await.map_err(|e| format!("{e:?}"))?
+            }
             Client::Tls(s) => {
                 let mut s = s.clone();
                 s.ready().await.map_err(|e| e.to_string())?;
@@ -81,18 +88,44 @@ impl Client {
             }
         };
         let status = resp.status().as_u16();
-        let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(String::from);
+        let header = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
         let backend = header("x-backend");
         let weir_error = header("x-weir-error");
         let set_cookie = header("set-cookie");
         let elapsed = start.elapsed();
-        let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-        Ok(Outcome { status, backend, weir_error, set_cookie, body, elapsed })
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(Outcome {
+            status,
+            backend,
+            weir_error,
+            set_cookie,
+            body,
+            elapsed,
+        })
     }
 
     /// GET `http(s)://{authority}{path}` with extra headers.
-    pub async fn get(&self, authority: &str, path: &str, headers: &[(&str, &str)]) -> Result<Outcome, String> {
-        let scheme = if matches!(self, Client::Tls(_)) { "https" } else { "http" };
+    pub async fn get(
+        &self,
+        authority: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Outcome, String> {
+        let scheme = if matches!(self, Client::Tls(_)) {
+            "https"
+        } else {
+            "http"
+        };
         let mut b = Request::get(format!("{scheme}://{authority}{path}"));
         for (k, v) in headers {
             b = b.header(*k, *v);
@@ -136,7 +169,10 @@ pub fn count_by_backend(outcomes: &[Outcome]) -> std::collections::HashMap<Strin
 }
 
 pub fn failures(outcomes: &[Outcome]) -> Vec<&Outcome> {
-    outcomes.iter().filter(|o| o.status != StatusCode::OK.as_u16()).collect()
+    outcomes
+        .iter()
+        .filter(|o| o.status != StatusCode::OK.as_u16())
+        .collect()
 }
 
 /// One request of a background load, with when it started.
@@ -159,19 +195,24 @@ impl Load {
         let client = Client::http1();
         let tasks = (0..workers)
             .map(|_| {
-                let (stop, client, authority) = (stop.clone(), client.clone(), authority.to_string());
+                let (stop, client, authority) =
+                    (stop.clone(), client.clone(), authority.to_string());
                 tokio::spawn(async move {
                     let mut out = Vec::new();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let started = Instant::now();
-                        let outcome = client.get(&authority, "/", &[]).await.unwrap_or_else(|e| Outcome {
-                            status: 0,
-                            backend: None,
-                            weir_error: Some(e),
-                            set_cookie: None,
-                            body: Bytes::new(),
-                            elapsed: started.elapsed(),
-                        });
+                        let outcome =
+                            client
+                                .get(&authority, "/", &[])
+                                .await
+                                .unwrap_or_else(|e| Outcome {
+                                    status: 0,
+                                    backend: None,
+                                    weir_error: Some(e),
+                                    set_cookie: None,
+                                    body: Bytes::new(),
+                                    elapsed: started.elapsed(),
+                                });
                         out.push(Timed { started, outcome });
                     }
                     out

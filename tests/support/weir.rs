@@ -46,19 +46,37 @@ impl Weir {
             .stderr(log)
             .spawn()
             .expect("weir binary runs");
-        let mut weir = Weir { dir, child, listeners: vec![], admin: "127.0.0.1:1".parse().unwrap(), admin_client: Client::http1() };
+        let mut weir = Weir {
+            dir,
+            child,
+            listeners: vec![],
+            admin: "127.0.0.1:1".parse().unwrap(),
+            admin_client: Client::http1(),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(text) = std::fs::read_to_string(&ready) {
                 let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                weir.listeners = v["listeners"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().parse().unwrap()).collect();
+                weir.listeners = v["listeners"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().parse().unwrap())
+                    .collect();
                 weir.admin = v["admin"].as_str().unwrap().parse().unwrap();
                 return weir;
             }
             if let Ok(Some(status)) = weir.child.try_wait() {
-                panic!("weir exited with {status} before it was ready:\n{}", weir.logs());
+                panic!(
+                    "weir exited with {status} before it was ready:\n{}",
+                    weir.logs()
+                );
             }
-            assert!(Instant::now() < deadline, "weir did not become ready:\n{}", weir.logs());
+            assert!(
+                Instant::now() < deadline,
+                "weir did not become ready:\n{}",
+                weir.logs()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -72,8 +90,16 @@ impl Weir {
         std::fs::read_to_string(self.dir.path().join("weir.log")).unwrap_or_default()
     }
 
-    pub async fn admin_call(&self, method: &str, path: &str, body: &str, token: Option<&str>) -> (u16, String) {
-        let mut b = Request::builder().method(method).uri(format!("http://{}{path}", self.admin));
+    pub async fn admin_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        token: Option<&str>,
+    ) -> (u16, String) {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.admin));
         if let Some(t) = token {
             b = b.header("authorization", format!("Bearer {t}"));
         }
@@ -93,9 +119,13 @@ impl Weir {
 
     /// `PUT /routes/{route}/weights`; returns the new generation.
     pub async fn set_weights(&self, route: &str, weights: &str) -> u64 {
-        let (status, body) = self.admin_call("PUT", &format!("/routes/{route}/weights"), weights, None).await;
+        let (status, body) = self
+            .admin_call("PUT", &format!("/routes/{route}/weights"), weights, None)
+            .await;
         assert_eq!(status, 200, "{body}");
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["generation"].as_u64().unwrap()
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["generation"]
+            .as_u64()
+            .unwrap()
     }
 
     pub async fn metrics(&self) -> String {
@@ -106,13 +136,20 @@ impl Weir {
     pub async fn metric(&self, series: &str) -> f64 {
         let text = self.metrics().await;
         text.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
             .map(|v| v.trim().parse().unwrap())
             .unwrap_or(0.0)
     }
 
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
@@ -144,7 +181,8 @@ impl Drop for Weir {
 
 /// A proxy configuration with one route `web` over the given backends and weights.
 pub fn config(backends: &[(&str, SocketAddr, u32)], extra_route: &str, extra_top: &str) -> String {
-    let mut y = String::from("listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\n");
+    let mut y =
+        String::from("listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\n");
     y.push_str(extra_top);
     y.push_str("services:\n");
     for (name, addr, _) in backends {
