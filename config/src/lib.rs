@@ -1,3 +1,4 @@
+<<<<<<< HEAD
 //! weir-config: every type a user writes, parsed and validated.
 //!
 //! The proxy configuration (`weir proxy -c weir.yaml`) lives in [`proxy`]; durations
@@ -17,3 +18,8 @@ pub use duration::Duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::parse_proxy_config;
 pub use proxy::ProxyConfig;
+=======
+//! weir-config
+pub mod argo;
+pub mod lint;
+>>>>>>> argo
