@@ -1,4 +1,3 @@
-<<<<<<< HEAD
 //! weir-config: every type a user writes, parsed and validated.
 //!
 //! The proxy configuration (`weir proxy -c weir.yaml`) lives in [`proxy`]; durations
@@ -8,8 +7,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod argo;
 pub mod duration;
 mod error;
+pub mod lint;
 mod load;
 pub mod proxy;
 mod validate;
@@ -18,8 +19,3 @@ pub use duration::Duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::parse_proxy_config;
 pub use proxy::ProxyConfig;
-=======
-//! weir-config
-pub mod argo;
-pub mod lint;
->>>>>>> argo
