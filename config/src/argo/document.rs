@@ -266,6 +266,11 @@ fn bare_message(e: &serde_saphyr::Error) -> String {
         Some(r) => r.split_once(": ").map_or(first, |(_, msg)| msg),
         None => first,
     };
+    // Some messages repeat the position at the end; the caller reports it already.
+    let rest = match rest.rfind(" at line ") {
+        Some(i) if rest[i..].contains(", column ") => &rest[..i],
+        _ => rest,
+    };
     rest.trim().to_owned()
 }
 
