@@ -12,7 +12,7 @@ use super::conditions::{
 };
 use super::input::Observed;
 use super::output::{Action, Event};
-use super::pass::Pass;
+use super::pass::{Pass, PassOutcome};
 use super::pause::{pause_condition, PauseContext, CANARY_PAUSE_STEP};
 use super::state::EngineState;
 use super::status;
@@ -27,7 +27,7 @@ pub fn pass(
     observed: &Observed,
     state: &EngineState,
     now: Timestamp,
-) -> (EngineState, Vec<Action>, Option<Timestamp>) {
+) -> PassOutcome {
     let prev = &state.status;
     let mut new = prev.clone();
     new.current_pod_hash.clone_from(&observed.canary_hash);
@@ -51,6 +51,7 @@ pub fn pass(
         managed_routes_set: state.managed_routes_set,
         actions: Vec::new(),
         requeue_at: None,
+        weights_decided: false,
         invalid: None,
     };
     step_through(&mut p);
@@ -154,10 +155,12 @@ fn restart(p: &mut Pass<'_>) {
     let steps = p.step_count();
     p.index = (steps > 0).then_some(0);
     if steps > 0 && !p.new.stable_rs.is_empty() && p.new.stable_rs == p.new.current_pod_hash {
-        p.event(Event::normal(
-            SKIP_STEPS_REASON,
-            "Rollback to stable ReplicaSets",
-        ));
+        if !prev.current_pod_hash.is_empty() {
+            p.event(Event::normal(
+                SKIP_STEPS_REASON,
+                "Rollback to stable ReplicaSets",
+            ));
+        }
         p.index = Some(steps);
     }
 }

@@ -114,14 +114,17 @@ fn settle(
     let mut actions: Vec<Action> = Vec::new();
     let mut requeue_at = None;
     for _ in 0..canary.steps.len() * 2 + 8 {
-        let (next, pass_actions, pass_requeue) =
-            canary::pass(rollout, canary, observed, &state, now);
-        for action in pass_actions {
+        let outcome = canary::pass(rollout, canary, observed, &state, now);
+        if outcome.weights_decided {
+            // This pass decided the weights afresh: an earlier pass's request is stale.
+            actions.retain(|a| !matches!(a, Action::SetWeights { .. }));
+        }
+        for action in outcome.actions {
             merge(&mut actions, action);
         }
-        requeue_at = pass_requeue;
-        let done = next == state;
-        state = next;
+        requeue_at = outcome.requeue_at;
+        let done = outcome.state == state;
+        state = outcome.state;
         if done {
             break;
         }

@@ -28,9 +28,20 @@ pub struct Pass<'a> {
     pub managed_routes_set: bool,
     pub actions: Vec<Action>,
     pub requeue_at: Option<Timestamp>,
+    /// Whether this pass decided the weights (every pass but a restart does); its
+    /// SetWeights, or the absence of one, supersedes earlier passes' of the same call.
+    pub weights_decided: bool,
     /// Why the spec cannot be acted on (a missing template, a bad argument): shown in the
     /// InvalidSpec condition; the rollout does not move while it stands.
     pub invalid: Option<String>,
+}
+
+/// What a pass hands back to [`super::reconcile`].
+pub struct PassOutcome {
+    pub state: EngineState,
+    pub actions: Vec<Action>,
+    pub requeue_at: Option<Timestamp>,
+    pub weights_decided: bool,
 }
 
 impl<'a> Pass<'a> {

@@ -4,14 +4,13 @@
 use weir_config::argo::RolloutStatus;
 
 use super::conditions::{self as cond, Deadline};
-use super::output::{Action, Event};
-use super::pass::Pass;
+use super::output::Event;
+use super::pass::{Pass, PassOutcome};
 use super::phase::rollout_phase;
 use super::state::EngineState;
 use super::steps::current_step;
-use crate::analysis::Timestamp;
 
-pub fn finish(mut p: Pass<'_>) -> (EngineState, Vec<Action>, Option<Timestamp>) {
+pub fn finish(mut p: Pass<'_>) -> PassOutcome {
     let prev = p.prev_status();
     p.new.current_step_index = p.index.and_then(|i| i32::try_from(i).ok());
     let deadline = p
@@ -81,7 +80,12 @@ pub fn finish(mut p: Pass<'_>) -> (EngineState, Vec<Action>, Option<Timestamp>) 
         paused: p.prev.paused,
         managed_routes_set: p.managed_routes_set,
     };
-    (state, p.actions, p.requeue_at)
+    PassOutcome {
+        state,
+        actions: p.actions,
+        requeue_at: p.requeue_at,
+        weights_decided: p.weights_decided,
+    }
 }
 
 /// Argo's `isIndefiniteStep`: analysis, experiment and pause steps, and paused rollouts, do
@@ -293,7 +297,6 @@ fn rollout_conditions(p: &mut Pass<'_>, deadline: i32) {
 
 /// Argo's `requeueStuckRollout`: call again when the progress deadline falls.
 fn requeue_for_deadline(p: &mut Pass<'_>, deadline: i32) {
-    let prev = p.prev_status();
     let is_paused = !p.new.pause_conditions.is_empty() || p.paused;
     if healthy(p) || is_paused || p.new.abort || indefinite_step(p, &p.new) {
         return;
@@ -305,5 +308,4 @@ fn requeue_for_deadline(p: &mut Pass<'_>, deadline: i32) {
                 .max(p.now),
         );
     }
-    let _ = prev;
 }

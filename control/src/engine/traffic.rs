@@ -24,6 +24,7 @@ pub fn reconcile(p: &mut Pass<'_>) -> bool {
         // become stable.
         return false;
     }
+    p.weights_decided = true;
     let prev = p.prev_status();
     let max = max_weight(p.canary);
     let aborted = p.pause.is_aborted(prev);
