@@ -81,6 +81,10 @@ pub fn reconcile(
     now: Timestamp,
 ) -> Reconciled {
     let mut state = saved.clone();
+    if state.spec_paused != rollout.spec.paused {
+        state.spec_paused = rollout.spec.paused;
+        state.paused = None;
+    }
     for &command in commands {
         commands::apply(&mut state, rollout, command);
     }

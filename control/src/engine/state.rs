@@ -17,9 +17,12 @@ pub struct EngineState {
     pub revision: u64,
     /// `spec.paused` as last set by a Pause / Resume / Promote command, overriding the
     /// spec's (standalone specs come from a file the engine does not write). `None`: the
-    /// spec's value holds.
+    /// spec's value holds. Dropped when the spec's own value changes: the newer word wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
+    /// The spec's `paused` when last seen, to notice it change.
+    #[serde(default)]
+    pub spec_paused: bool,
     /// Whether header or mirror routes may be set, so that removing them is asked for once
     /// and not on every call.
     #[serde(default)]

@@ -78,6 +78,7 @@ pub fn finish(mut p: Pass<'_>) -> PassOutcome {
         status: p.new,
         revision: p.revision,
         paused: p.prev.paused,
+        spec_paused: p.prev.spec_paused,
         managed_routes_set: p.managed_routes_set,
     };
     PassOutcome {

@@ -147,6 +147,23 @@ fn manual_pause_holds_the_step_until_resumed() {
 }
 
 #[test]
+fn a_change_of_spec_paused_overrides_an_earlier_command() {
+    let mut w = World::healthy(four_steps());
+    w.rollout.spec.paused = true;
+    w.deploy("c2");
+    w.command(&[Command::Resume]);
+    assert_eq!(w.state.paused, Some(false));
+    assert_ne!(w.phase().1, "manually paused");
+    // The file is edited: unpaused, then paused again. The edit wins over the old command.
+    w.rollout.spec.paused = false;
+    w.tick();
+    assert_eq!(w.state.paused, None);
+    w.rollout.spec.paused = true;
+    w.tick();
+    assert_eq!(w.phase(), ("Paused", "manually paused"));
+}
+
+#[test]
 fn promote_unpauses_a_manual_pause() {
     let mut w = World::healthy(four_steps());
     w.rollout.spec.paused = true;

@@ -281,6 +281,21 @@ fn first_sight_adopts_the_stable_version_and_is_healthy() {
 }
 
 #[test]
+fn a_healthy_rollout_is_quiet_and_records_the_observed_generation() {
+    let mut w = World::healthy(four_steps());
+    w.rollout
+        .metadata
+        .other
+        .insert("generation".into(), json!(3));
+    w.advance(3600);
+    let actions = w.tick();
+    assert_eq!(actions, vec![]);
+    assert_eq!(w.requeue_at, None);
+    assert_eq!(w.status().observed_generation, "3");
+    assert_eq!(w.phase(), ("Healthy", ""));
+}
+
+#[test]
 fn initial_deploy_without_a_stable_version_promotes_at_once() {
     let mut w = World {
         rollout: rollout(four_steps()),
