@@ -10,8 +10,10 @@ use crate::analysis::Timestamp;
 pub const CANARY_PAUSE_STEP: &str = "CanaryPauseStep";
 /// Blue-green's pause before promotion (not used by the canary strategy).
 pub const BLUE_GREEN_PAUSE: &str = "BlueGreenPause";
-/// An analysis ended Inconclusive: a person decides (promote or abort).
-pub const INCONCLUSIVE_ANALYSIS: &str = "InconclusiveAnalysis";
+/// An analysis ended Inconclusive: a person decides (promote or abort). Argo's
+/// `PauseReasonInconclusiveAnalysis`, whose value (what status shows, and what
+/// `kubectl argo rollouts` matches) is `InconclusiveAnalysisRun`.
+pub const INCONCLUSIVE_ANALYSIS: &str = "InconclusiveAnalysisRun";
 /// An experiment ended Inconclusive.
 pub const INCONCLUSIVE_EXPERIMENT: &str = "InconclusiveExperiment";
 

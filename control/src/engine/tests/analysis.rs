@@ -90,7 +90,7 @@ fn inline_analysis_outcomes() {
             phase: AnalysisPhase::Inconclusive,
             message: "",
             step: 1,
-            rollout_phase: ("Paused", "InconclusiveAnalysis"),
+            rollout_phase: ("Paused", "InconclusiveAnalysisRun"),
             event: ("AnalysisRunInconclusive", "Step Analysis Run 'web-c2-2-1' Status New: 'Inconclusive' Previous: 'Running'"),
         },
     ];
@@ -125,7 +125,7 @@ fn promote_out_of_an_inconclusive_step_skips_it() {
     w.deploy("c2");
     w.set_run("web-c2-2-1", AnalysisPhase::Inconclusive, "");
     w.settle();
-    assert_eq!(w.pause_reasons(), ["InconclusiveAnalysis"]);
+    assert_eq!(w.pause_reasons(), ["InconclusiveAnalysisRun"]);
     w.command(&[Command::Promote]);
     w.settle();
     assert_eq!(w.step(), Some(3));
@@ -215,7 +215,7 @@ fn background_inconclusive_pauses_and_promote_starts_a_new_run() {
     let actions = w.settle();
     assert_eq!(
         w.pause_reasons(),
-        ["CanaryPauseStep", "InconclusiveAnalysis"]
+        ["CanaryPauseStep", "InconclusiveAnalysisRun"]
     );
     assert!(has_event(
         &actions,

@@ -382,12 +382,12 @@ fn phase_is_derived_as_argo_derives_it() {
             "inconclusive",
             RolloutStatus {
                 current_pod_hash: "b".into(),
-                pause_conditions: vec![pause("InconclusiveAnalysis")],
+                pause_conditions: vec![pause("InconclusiveAnalysisRun")],
                 ..base.clone()
             },
             false,
             "Paused",
-            "InconclusiveAnalysis",
+            "InconclusiveAnalysisRun",
         ),
         (
             "manual pause wins over a pause condition",
