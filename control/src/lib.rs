@@ -1,3 +1,4 @@
 //! weir-control: the rollout engine and analysis (pure), and its adapters.
 
 pub mod analysis;
+pub mod engine;

@@ -1,0 +1,74 @@
+//! What the adapter observes and hands to the engine on each call, besides the Rollout and
+//! its saved state: the two versions, what the proxy serves, how the analysis runs stand,
+//! the analysis templates, and the user's commands.
+
+use std::collections::BTreeMap;
+
+use weir_config::argo::AnalysisTemplateSpec;
+
+use crate::analysis::AnalysisPhase;
+
+/// The world as the adapter saw it just before the call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// The version the Rollout wants: in standalone mode a short hash of the canary
+    /// service's endpoint list; in Kubernetes the new ReplicaSet's pod-template hash.
+    pub canary_hash: String,
+    /// The version the stable service serves now. Read only while `status.stableRS` is empty
+    /// (first sight of a Rollout): a non-empty value is adopted as stable; an empty one makes
+    /// the canary the stable version at once (Argo's "Initial deploy").
+    pub stable_hash: String,
+    /// The weights the proxy confirms it serves on the managed route, `None` before it has
+    /// answered. A setWeight step is done only once these equal the desired weights.
+    pub traffic: Option<ObservedTraffic>,
+    /// Analysis runs the engine asked for ([`super::Action::StartAnalysis`]), by run name.
+    /// A run the engine expects but that is missing here is asked for again.
+    pub analysis_runs: BTreeMap<String, ObservedAnalysisRun>,
+    /// AnalysisTemplates and ClusterAnalysisTemplates the engine builds runs from.
+    pub templates: AnalysisTemplates,
+}
+
+/// The managed route's weights as the proxy applied them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObservedTraffic {
+    pub canary_weight: i32,
+    pub stable_weight: i32,
+    /// The route table's generation that carries these weights (informational: the engine
+    /// compares weights, which is what the generation returned for a change stands for).
+    pub generation: u64,
+}
+
+/// How one analysis run stands (the adapter's [`crate::analysis::AnalysisRun`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedAnalysisRun {
+    pub phase: AnalysisPhase,
+    /// The run's `status.message`; empty while running.
+    pub message: String,
+}
+
+/// Templates by name: AnalysisTemplates (namespaced) and ClusterAnalysisTemplates are
+/// separate name spaces, as in Argo.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnalysisTemplates {
+    pub namespaced: BTreeMap<String, AnalysisTemplateSpec>,
+    pub cluster: BTreeMap<String, AnalysisTemplateSpec>,
+}
+
+/// What a user asks for (`weir rollouts ...`, or the same patches `kubectl argo rollouts`
+/// makes). Commands are applied, in order, to the saved state before the engine reconciles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Clear a pause (a step's, an inconclusive analysis', or a manual one); when nothing is
+    /// paused, skip the current step.
+    Promote,
+    /// Skip all remaining steps and analysis: the canary becomes stable.
+    PromoteFull,
+    /// Send all traffic back to stable and stop; the rollout is Degraded until retried.
+    Abort,
+    /// Clear an abort: the rollout starts again from step 0.
+    Retry,
+    /// Pause the rollout where it is (Argo's `spec.paused: true`).
+    Pause,
+    /// Undo [`Command::Pause`] without touching step pauses.
+    Resume,
+}

@@ -1,0 +1,183 @@
+//! The rollout engine: a pure state machine from (Rollout, saved state, observations,
+//! commands, now) to (new state, actions, when to call again). No clock, no I/O, no
+//! randomness: time is an argument and every effect is an [`Action`] value, so each Argo
+//! rule is a table test and both adapters (standalone, Kubernetes) share this code.
+//!
+//! The adapter loop:
+//!
+//! ```text
+//! let mut state: EngineState = load().unwrap_or_default();   // state file / status
+//! loop {
+//!     let observed = observe();            // versions, proxy weights, analysis runs, templates
+//!     let commands = take_commands();      // weir rollouts promote / abort / ...
+//!     let out = engine::reconcile(&rollout, &state, &observed, &commands, now());
+//!     persist(&out.state);                 // atomically
+//!     for action in out.actions { apply(action) }   // in order; all idempotent
+//!     state = out.state;
+//!     wait_until(out.requeue_at, or any observation / command change);
+//! }
+//! ```
+//!
+//! Code map: [`input`] and [`output`] are the boundary; [`state`] what is persisted;
+//! [`commands`] the user's patches; [`canary`] the step walk; [`traffic`] the managed
+//! route; [`analysis_runs`] step and background analysis; [`analysis_bridge`] templates to
+//! [`crate::analysis::AnalysisRunSpec`]; [`pause`], [`conditions`], [`phase`], [`status`]
+//! the status Argo's tools read. Blue-green and experiments slot in as further
+//! [`Strategy`] arms and step handlers without changing this boundary.
+
+pub mod analysis_bridge;
+mod analysis_runs;
+mod canary;
+pub mod clock;
+mod commands;
+pub mod conditions;
+pub mod input;
+pub mod output;
+mod pass;
+pub mod pause;
+pub mod phase;
+pub mod state;
+mod status;
+pub mod steps;
+mod traffic;
+
+#[cfg(test)]
+mod tests;
+
+pub use input::{AnalysisTemplates, Command, Observed, ObservedAnalysisRun, ObservedTraffic};
+pub use output::{Action, AnalysisKind, Event, Reconciled, StartAnalysis};
+pub use state::EngineState;
+
+use weir_config::argo::{BlueGreenStrategy, CanaryStrategy, Rollout};
+
+use crate::analysis::Timestamp;
+
+/// The Rollout's strategy, as the engine dispatches on it.
+pub enum Strategy<'a> {
+    Canary(&'a CanaryStrategy),
+    BlueGreen(&'a BlueGreenStrategy),
+    /// Neither or both set (lint reports it).
+    Invalid,
+}
+
+impl<'a> Strategy<'a> {
+    pub fn of(rollout: &'a Rollout) -> Self {
+        let s = &rollout.spec.strategy;
+        match (&s.canary, &s.blue_green) {
+            (Some(c), None) => Strategy::Canary(c),
+            (None, Some(b)) => Strategy::BlueGreen(b),
+            _ => Strategy::Invalid,
+        }
+    }
+}
+
+/// One reconcile: applies `commands` to the saved state, then walks the rollout as far as
+/// the observations allow at `now` (several steps at once when they complete at once).
+pub fn reconcile(
+    rollout: &Rollout,
+    saved: &EngineState,
+    observed: &Observed,
+    commands: &[Command],
+    now: Timestamp,
+) -> Reconciled {
+    let mut state = saved.clone();
+    if state.spec_paused != rollout.spec.paused {
+        state.spec_paused = rollout.spec.paused;
+        state.paused = None;
+    }
+    for &command in commands {
+        commands::apply(&mut state, rollout, command);
+    }
+    match Strategy::of(rollout) {
+        Strategy::Canary(canary) => settle(rollout, canary, observed, state, now),
+        Strategy::BlueGreen(_) => unsupported(
+            rollout,
+            state,
+            now,
+            "blue-green strategy is not supported yet",
+        ),
+        Strategy::Invalid => unsupported(
+            rollout,
+            state,
+            now,
+            "Rollout must have exactly one strategy: canary or blueGreen",
+        ),
+    }
+}
+
+/// Runs passes until one changes nothing, as Argo's controller requeues itself after each
+/// status change. Bounded: every pass but the last moves the rollout forward, and no
+/// rollout moves more than once per step plus a few transitions in one call.
+fn settle(
+    rollout: &Rollout,
+    canary: &CanaryStrategy,
+    observed: &Observed,
+    mut state: EngineState,
+    now: Timestamp,
+) -> Reconciled {
+    let mut actions: Vec<Action> = Vec::new();
+    let mut requeue_at = None;
+    for _ in 0..canary.steps.len() * 2 + 8 {
+        let outcome = canary::pass(rollout, canary, observed, &state, now);
+        if outcome.weights_decided {
+            // This pass decided the weights afresh: an earlier pass's request is stale.
+            actions.retain(|a| !matches!(a, Action::SetWeights { .. }));
+        }
+        for action in outcome.actions {
+            merge(&mut actions, action);
+        }
+        requeue_at = outcome.requeue_at;
+        let done = outcome.state == state;
+        state = outcome.state;
+        if done {
+            break;
+        }
+    }
+    Reconciled {
+        state,
+        actions,
+        requeue_at,
+    }
+}
+
+/// Adds an action: weights only the latest (moved last, after any promotion it follows);
+/// other repeats of an action already asked for in this call are dropped.
+fn merge(actions: &mut Vec<Action>, action: Action) {
+    if matches!(action, Action::SetWeights { .. }) {
+        actions.retain(|a| !matches!(a, Action::SetWeights { .. }));
+        actions.push(action);
+    } else if !actions.contains(&action) {
+        actions.push(action);
+    }
+}
+
+fn unsupported(
+    rollout: &Rollout,
+    mut state: EngineState,
+    now: Timestamp,
+    message: &str,
+) -> Reconciled {
+    let status = &mut state.status;
+    conditions::set(
+        status,
+        conditions::new_condition(
+            conditions::INVALID_SPEC,
+            conditions::TRUE,
+            conditions::INVALID_SPEC_REASON,
+            message,
+            now,
+        ),
+    );
+    let (phase, message) = phase::rollout_phase(
+        &rollout.spec,
+        status,
+        state.paused.unwrap_or(rollout.spec.paused),
+    );
+    status.phase = phase;
+    status.message = message;
+    Reconciled {
+        state,
+        actions: Vec::new(),
+        requeue_at: None,
+    }
+}

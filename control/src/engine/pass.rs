@@ -1,0 +1,82 @@
+//! One pass of the engine over a Rollout: what it reads (the saved state it started from,
+//! observations, time) and what it builds (the new status, actions, requeue time). Argo's
+//! `rolloutContext`, minus the clients.
+
+use weir_config::argo::{CanaryStatus, CanaryStrategy, Rollout, RolloutStatus};
+
+use super::input::Observed;
+use super::output::{Action, Event};
+use super::pause::PauseContext;
+use super::state::EngineState;
+use crate::analysis::Timestamp;
+
+pub struct Pass<'a> {
+    pub rollout: &'a Rollout,
+    pub canary: &'a CanaryStrategy,
+    pub observed: &'a Observed,
+    pub now: Timestamp,
+    /// The state this pass started from (Argo's `c.rollout.Status`).
+    pub prev: &'a EngineState,
+    /// The status being built (Argo's `newStatus`).
+    pub new: RolloutStatus,
+    /// The step index the pass ends on (Argo's local `currentStepIndex`).
+    pub index: Option<usize>,
+    pub pause: PauseContext,
+    /// Effective `spec.paused`: the spec's, unless a command overrode it.
+    pub paused: bool,
+    pub revision: u64,
+    pub managed_routes_set: bool,
+    pub actions: Vec<Action>,
+    pub requeue_at: Option<Timestamp>,
+    /// Whether this pass decided the weights (every pass but a restart does); its
+    /// SetWeights, or the absence of one, supersedes earlier passes' of the same call.
+    pub weights_decided: bool,
+    /// Why the spec cannot be acted on (a missing template, a bad argument): shown in the
+    /// InvalidSpec condition; the rollout does not move while it stands.
+    pub invalid: Option<String>,
+}
+
+/// What a pass hands back to [`super::reconcile`].
+pub struct PassOutcome {
+    pub state: EngineState,
+    pub actions: Vec<Action>,
+    pub requeue_at: Option<Timestamp>,
+    pub weights_decided: bool,
+}
+
+impl<'a> Pass<'a> {
+    pub fn prev_status(&self) -> &'a RolloutStatus {
+        &self.prev.status
+    }
+
+    pub fn rollout_name(&self) -> &'a str {
+        self.rollout.metadata.name.as_deref().unwrap_or("rollout")
+    }
+
+    /// The name Argo's messages give the canary's ReplicaSet: `<rollout>-<hash>`.
+    pub fn replica_set_name(&self) -> String {
+        format!("{}-{}", self.rollout_name(), self.new.current_pod_hash)
+    }
+
+    pub fn step_count(&self) -> usize {
+        self.canary.steps.len()
+    }
+
+    /// Argo's `IsFullyPromoted`, on the status the pass started from.
+    pub fn was_fully_promoted(&self) -> bool {
+        self.prev.status.stable_rs == self.prev.status.current_pod_hash
+    }
+
+    pub fn canary_status(&mut self) -> &mut CanaryStatus {
+        self.new.canary.get_or_insert_with(CanaryStatus::default)
+    }
+
+    pub fn event(&mut self, event: Event) {
+        self.actions.push(Action::Event(event));
+    }
+
+    /// Asks to be called again at `at` at the latest.
+    pub fn requeue(&mut self, at: Timestamp) {
+        self.requeue_at = Some(self.requeue_at.map_or(at, |r| r.min(at)));
+    }
+}
