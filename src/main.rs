@@ -4,8 +4,10 @@
 
 mod cli_lint;
 mod cli_proxy;
+mod cli_run;
 mod demo;
 mod logging;
+mod rollouts_cli;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -35,8 +37,22 @@ pub enum LogFormat {
 enum Command {
     /// Validate Argo Rollouts manifests (and weir proxy configs) with Argo's rules.
     /// Prints `file:line: field: what is wrong`; exits 1 on any problem.
+    /// Run the proxy and the rollout controller in one process (standalone mode).
+    Run {
+        /// The run file: the proxy configuration plus Argo Rollouts and AnalysisTemplates.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Where rollout status is kept across restarts (default: .weir-state beside the file).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Once listening, write the bound addresses here as JSON.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+    },
     /// A self-contained demo: built-in backends, the proxy and a load generator.
     Demo(demo::DemoArgs),
+    /// Show and drive the rollouts of a running `weir run` (through its admin API).
+    Rollouts(rollouts_cli::RolloutsArgs),
     Lint {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -79,7 +95,13 @@ fn main() -> ExitCode {
         Command::Proxy { config, ready_file } => {
             runtime.block_on(cli_proxy::run(config, ready_file))
         }
+        Command::Run {
+            config,
+            state_dir,
+            ready_file,
+        } => runtime.block_on(cli_run::run(config, state_dir, ready_file)),
         Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Rollouts(args) => runtime.block_on(rollouts_cli::run(args)),
         Command::Lint { .. } => unreachable!("handled before the runtime starts"),
     };
     match result {

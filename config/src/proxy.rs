@@ -68,7 +68,9 @@ fn default_admin_address() -> Spanned<String> {
     spanned("127.0.0.1:9901".to_string())
 }
 
-fn spanned<T>(value: T) -> Spanned<T> {
+/// A value with no source position, for configuration built by code (the controller's
+/// managed routes) rather than read from a file.
+pub fn spanned<T>(value: T) -> Spanned<T> {
     Spanned::new(
         value,
         serde_saphyr::Location::UNKNOWN,

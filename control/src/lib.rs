@@ -2,3 +2,5 @@
 
 pub mod analysis;
 pub mod engine;
+pub mod providers;
+pub mod standalone;

@@ -39,11 +39,42 @@ impl StatsRegistry {
     }
 }
 
-/// Changes made at run time on top of the file, per route.
+/// Changes made at run time on top of the file.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
     /// route -> backend -> weight.
     pub weights: HashMap<String, HashMap<String, u32>>,
+    /// service -> endpoints, replacing the file's (a promoted rollout's stable service
+    /// takes the canary's endpoints).
+    pub endpoints: HashMap<String, Vec<String>>,
+    /// route -> header routes managed by the controller (Argo setHeaderRoute), matched
+    /// before the file's own, in order.
+    pub header_routes: HashMap<String, Vec<cfg::HeaderRoute>>,
+    /// route -> mirrors managed by the controller (Argo setMirrorRoute).
+    pub mirrors: HashMap<String, Vec<cfg::Mirror>>,
+}
+
+impl Overrides {
+    /// The configuration with the endpoint, header route and mirror overrides applied.
+    pub fn apply(&self, config: &ProxyConfig) -> ProxyConfig {
+        let mut c = config.clone();
+        for (name, eps) in &self.endpoints {
+            if let Some(svc) = c.services.get_mut(name) {
+                svc.endpoints = eps.iter().cloned().map(cfg::spanned).collect();
+            }
+        }
+        for r in &mut c.routes {
+            if let Some(hr) = self.header_routes.get(&r.name.value) {
+                let mut all = hr.clone();
+                all.append(&mut r.header_routes);
+                r.header_routes = all;
+            }
+            if let Some(m) = self.mirrors.get(&r.name.value) {
+                r.mirrors.extend(m.iter().cloned());
+            }
+        }
+        c
+    }
 }
 
 pub struct Builder<'a> {
@@ -59,6 +90,8 @@ impl Builder<'_> {
         overrides: &Overrides,
         generation: u64,
     ) -> Result<RouteTable, String> {
+        let applied = overrides.apply(config);
+        let config = &applied;
         let routes = config
             .routes
             .iter()

@@ -156,7 +156,7 @@ pub async fn serve(
                 let e = ProxyError::from_client(e);
                 tried.push(endpoint.addr);
                 if matches!(e, ProxyError::Connect(_)) {
-                    endpoint.eject();
+                    endpoint.connect_failed();
                     if can_replay && tried.len() <= 8 {
                         backend.stats.record_error(e.kind());
                         continue;
@@ -174,6 +174,7 @@ pub async fn serve(
                 return Ok(fail(&backend.stats, start, e));
             }
             Ok(Ok(resp)) => {
+                endpoint.answered();
                 let status = resp.status();
                 if (status == StatusCode::BAD_GATEWAY || status == StatusCode::SERVICE_UNAVAILABLE)
                     && idempotent

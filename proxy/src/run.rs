@@ -33,6 +33,17 @@ pub struct Running {
 /// Binds and starts serving. `base` is the directory relative paths (certificates,
 /// token file) are resolved against. Errors name what could not be set up.
 pub async fn start(config: ProxyConfig, base: &Path) -> Result<Running, String> {
+    start_with(config, base, |_| Ok(())).await
+}
+
+/// Like [`start`], running `prepare` on the proxy after it is built and before any
+/// connection is accepted: the standalone controller restores its persisted weights,
+/// endpoints and managed routes there, so no request ever sees the file's defaults.
+pub async fn start_with(
+    config: ProxyConfig,
+    base: &Path,
+    prepare: impl FnOnce(&Proxy) -> Result<(), String>,
+) -> Result<Running, String> {
     let token = match &config.admin.token_file {
         None => None,
         Some(f) => {
@@ -74,6 +85,7 @@ pub async fn start(config: ProxyConfig, base: &Path) -> Result<Running, String> 
 
     let limits = config.limits;
     let proxy = Proxy::new(config)?;
+    prepare(&proxy)?;
     for svc in proxy.upstreams.all_services() {
         if svc.needs_dns() {
             svc.resolve().await;

@@ -164,6 +164,90 @@ impl Proxy {
         }
     }
 
+    /// Replaces a service's endpoints until changed again (they survive reloads: the
+    /// controller's record of a promotion wins over the file).
+    pub fn set_service_endpoints(
+        &self,
+        service: &str,
+        endpoints: Vec<String>,
+    ) -> Result<u64, String> {
+        let mut w = self.writer.lock();
+        if !w.config.services.contains_key(service) {
+            return Err(format!("no service named {service:?}"));
+        }
+        w.overrides.endpoints.insert(service.to_string(), endpoints);
+        self.rebuild(&mut w)
+    }
+
+    /// The endpoints a service has now (the override if any, else the file's).
+    pub fn service_endpoints(&self, service: &str) -> Option<Vec<String>> {
+        let w = self.writer.lock();
+        if let Some(e) = w.overrides.endpoints.get(service) {
+            return Some(e.clone());
+        }
+        w.config
+            .services
+            .get(service)
+            .map(|s| s.endpoints.iter().map(|e| e.value.clone()).collect())
+    }
+
+    /// Sets (or with `None` removes) a managed header route on `route`.
+    pub fn set_managed_header_route(
+        &self,
+        route: &str,
+        name: &str,
+        header_route: Option<weir_config::proxy::HeaderRoute>,
+    ) -> Result<u64, String> {
+        let mut w = self.writer.lock();
+        let before = w.overrides.clone();
+        let list = w
+            .overrides
+            .header_routes
+            .entry(route.to_string())
+            .or_default();
+        list.retain(|h| h.name != name);
+        if let Some(h) = header_route {
+            list.push(h);
+        }
+        self.rebuild_or_restore(&mut w, before)
+    }
+
+    /// Sets (or with `None` removes) a managed mirror on `route`.
+    pub fn set_managed_mirror(
+        &self,
+        route: &str,
+        name: &str,
+        mirror: Option<weir_config::proxy::Mirror>,
+    ) -> Result<u64, String> {
+        let mut w = self.writer.lock();
+        let before = w.overrides.clone();
+        let list = w.overrides.mirrors.entry(route.to_string()).or_default();
+        list.retain(|m| m.name != name);
+        if let Some(m) = mirror {
+            list.push(m);
+        }
+        self.rebuild_or_restore(&mut w, before)
+    }
+
+    /// Removes every managed header route and mirror of `route`.
+    pub fn clear_managed_routes(&self, route: &str) -> Result<u64, String> {
+        let mut w = self.writer.lock();
+        w.overrides.header_routes.remove(route);
+        w.overrides.mirrors.remove(route);
+        self.rebuild(&mut w)
+    }
+
+    /// Rebuilds; on failure puts `before` back so the writer state matches the live table.
+    fn rebuild_or_restore(&self, w: &mut Writer, before: Overrides) -> Result<u64, String> {
+        match self.rebuild(w) {
+            Ok(g) => Ok(g),
+            Err(e) => {
+                w.overrides = before;
+                Err(e)
+            }
+        }
+    }
+
     pub fn generation(&self) -> u64 {
         self.table.load().generation
     }

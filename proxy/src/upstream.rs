@@ -16,8 +16,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use weir_config::proxy::{Service, UpstreamProtocol};
 
-/// How long an endpoint that refused a connection is skipped.
+/// How long an endpoint is skipped once ejected.
 const EJECT_FOR: Duration = Duration::from_secs(2);
+/// Consecutive connect failures that eject an endpoint (Envoy's outlier detection uses a
+/// count too): one refused or timed-out connect can be a full accept queue, not a dead host.
+const EJECT_AFTER: u32 = 3;
 
 pub type HttpClient = Client<HttpConnector, ProxyBody>;
 
@@ -35,6 +38,8 @@ pub struct Endpoint {
     /// Passive health: skipped until this instant (ms since start) after a connect
     /// failure; 0 when live.
     ejected_until: AtomicU64,
+    /// Connect failures since the last success.
+    connect_failures: std::sync::atomic::AtomicU32,
 }
 
 impl Endpoint {
@@ -47,6 +52,7 @@ impl Endpoint {
             addr,
             authority,
             ejected_until: AtomicU64::new(0),
+            connect_failures: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -54,9 +60,25 @@ impl Endpoint {
         self.ejected_until.load(Ordering::Relaxed) <= now_ms()
     }
 
-    pub fn eject(&self) {
-        self.ejected_until
-            .store(now_ms() + EJECT_FOR.as_millis() as u64, Ordering::Relaxed);
+    /// Counts a failed connect; the endpoint is ejected for a while after
+    /// [`EJECT_AFTER`] in a row. Returns whether it is ejected now.
+    pub fn connect_failed(&self) -> bool {
+        let n = self.connect_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if n >= EJECT_AFTER {
+            self.connect_failures.store(0, Ordering::Relaxed);
+            self.ejected_until
+                .store(now_ms() + EJECT_FOR.as_millis() as u64, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Clears the failure count after a request got an answer. Reads first, so the common
+    /// case (no failures) does not write a cache line shared across threads.
+    pub fn answered(&self) {
+        if self.connect_failures.load(Ordering::Relaxed) != 0 {
+            self.connect_failures.store(0, Ordering::Relaxed);
+        }
     }
 }
 

@@ -22,7 +22,7 @@ pub enum MeasurementResult {
 }
 
 /// Argo's `Measurement`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Measurement {
     /// Running while the caller is measuring; one of the four completed phases after.
     pub phase: AnalysisPhase,
@@ -55,7 +55,7 @@ impl Measurement {
 
 /// Argo's `MetricResult`: a metric's measurements and counters. Counters keep counting after
 /// old measurements are dropped by retention.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricResult {
     pub name: String,
     pub phase: AnalysisPhase,

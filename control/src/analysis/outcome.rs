@@ -113,7 +113,7 @@ pub fn assess_metric(metric: &Metric, result: &MetricResult, terminating: bool) 
 }
 
 /// Argo's `RunSummary`: how many metrics ended how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunSummary {
     /// Metrics counted in this summary (all of them, finished or not).
     pub count: i32,

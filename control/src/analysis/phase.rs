@@ -4,7 +4,7 @@ use std::fmt;
 
 /// Argo's `AnalysisPhase`. The same type describes one measurement, one metric's result and the
 /// whole run, as in Argo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AnalysisPhase {
     /// Not started: no measurement taken yet (e.g. waiting for `initialDelay`).
     Pending,

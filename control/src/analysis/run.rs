@@ -43,7 +43,7 @@ pub struct MeasureRequest {
 }
 
 /// Argo's `AnalysisRunStatus`: what the caller persists and shows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AnalysisRunStatus {
     /// Pending until the first step, then Running until completed.
     pub phase: AnalysisPhase,

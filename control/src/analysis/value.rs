@@ -9,7 +9,10 @@ use expr::Value;
 ///
 /// JSON's shape plus IEEE floats, because Prometheus answers `NaN` and `+Inf`, which
 /// `serde_json::Value` cannot hold and which `isNaN(result)` / `isInf(result)` exist to test.
-#[derive(Debug, Clone, PartialEq)]
+/// Persisted untagged, as JSON; a NaN or infinite float is written as `null` (JSON has no
+/// such numbers), which is all a resumed run needs of a past value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum MetricValue {
     Null,
     Bool(bool),

@@ -1,0 +1,136 @@
+//! The standalone control API on the admin listener, which `weir rollouts` calls:
+//! `GET /rollouts`, `GET /rollouts/{name}` (the Rollout with its status in Argo's shape),
+//! `GET /rollouts/{name}/analysisruns`, `GET /rollouts/{name}/events`, and
+//! `POST /rollouts/{name}/promote[?full=true]|abort|retry|pause|resume` (token-guarded).
+
+use super::controller::Controller;
+use super::runs;
+use super::{documents, metrics};
+use crate::engine::Command;
+use futures_util::future::BoxFuture;
+use http::{Method, StatusCode};
+use serde_json::json;
+use std::sync::Arc;
+use weir_config::argo::Rollout;
+use weir_proxy::admin::{
+    error_response, json_response, AdminExtension, AdminRequest, AdminResponse,
+};
+
+pub struct ControlApi {
+    pub controller: Arc<Controller>,
+}
+
+impl ControlApi {
+    fn rollout_json(&self, name: &str) -> Option<Rollout> {
+        let inner = self.controller.inner.lock();
+        let slot = inner.slots.get(name)?;
+        let mut r = slot.rollout.clone();
+        r.status = Some(slot.record.engine.status.clone());
+        Some(r)
+    }
+
+    fn list(&self) -> AdminResponse {
+        let names: Vec<String> = self.controller.inner.lock().slots.keys().cloned().collect();
+        let items: Vec<Rollout> = names.iter().filter_map(|n| self.rollout_json(n)).collect();
+        json_response(StatusCode::OK, &json!({ "items": items }))
+    }
+
+    fn analysis_runs(&self, name: &str) -> Option<AdminResponse> {
+        let inner = self.controller.inner.lock();
+        let slot = inner.slots.get(name)?;
+        let ns = documents::namespace(&slot.rollout);
+        let items: Vec<_> = slot
+            .runs
+            .iter()
+            .map(|(run_name, live)| runs::to_argo(run_name, &ns, name, live))
+            .collect();
+        Some(json_response(StatusCode::OK, &json!({ "items": items })))
+    }
+
+    fn events(&self, name: &str) -> Option<AdminResponse> {
+        let inner = self.controller.inner.lock();
+        let slot = inner.slots.get(name)?;
+        Some(json_response(
+            StatusCode::OK,
+            &json!({ "items": slot.record.events }),
+        ))
+    }
+
+    async fn command(&self, name: &str, command: Command) -> AdminResponse {
+        match self.controller.command(name, command).await {
+            Ok(()) => match self.rollout_json(name) {
+                Some(r) => {
+                    json_response(StatusCode::OK, &serde_json::to_value(r).unwrap_or_default())
+                }
+                None => not_found(name),
+            },
+            Err(e) => error_response(StatusCode::NOT_FOUND, e),
+        }
+    }
+}
+
+fn not_found(name: &str) -> AdminResponse {
+    error_response(StatusCode::NOT_FOUND, format!("no rollout named {name:?}"))
+}
+
+impl AdminExtension for ControlApi {
+    fn handle<'a>(&'a self, req: &'a AdminRequest) -> BoxFuture<'a, Option<AdminResponse>> {
+        Box::pin(async move {
+            let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+            if segments.first() != Some(&"rollouts") {
+                return None;
+            }
+            let resp = match (&req.method, &segments[1..]) {
+                (&Method::GET, []) => self.list(),
+                (&Method::GET, [name]) => match self.rollout_json(name) {
+                    Some(r) => {
+                        json_response(StatusCode::OK, &serde_json::to_value(r).unwrap_or_default())
+                    }
+                    None => not_found(name),
+                },
+                (&Method::GET, [name, "analysisruns"]) => {
+                    self.analysis_runs(name).unwrap_or_else(|| not_found(name))
+                }
+                (&Method::GET, [name, "events"]) => {
+                    self.events(name).unwrap_or_else(|| not_found(name))
+                }
+                (&Method::POST, [name, action]) => {
+                    if !req.authorized {
+                        return Some(error_response(
+                            StatusCode::UNAUTHORIZED,
+                            "this call needs the admin token: send Authorization: Bearer <token>",
+                        ));
+                    }
+                    let full = req
+                        .query
+                        .get("full")
+                        .is_some_and(|v| v == "true" || v.is_empty());
+                    let command = match *action {
+                        "promote" if full => Command::PromoteFull,
+                        "promote" => Command::Promote,
+                        "abort" => Command::Abort,
+                        "retry" => Command::Retry,
+                        "pause" => Command::Pause,
+                        "resume" => Command::Resume,
+                        other => return Some(error_response(
+                            StatusCode::NOT_FOUND,
+                            format!(
+                                "no action {other:?}; use promote, abort, retry, pause or resume"
+                            ),
+                        )),
+                    };
+                    self.command(name, command).await
+                }
+                _ => error_response(
+                    StatusCode::NOT_FOUND,
+                    format!("no endpoint {} {}", req.method, req.path),
+                ),
+            };
+            Some(resp)
+        })
+    }
+
+    fn metrics(&self, out: &mut String) {
+        metrics::render(&self.controller, out);
+    }
+}

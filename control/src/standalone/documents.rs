@@ -1,0 +1,136 @@
+//! The `weir run` file: one multi-document YAML stream holding weir's proxy
+//! configuration (the document with no `kind`) and Argo kinds (Rollout, AnalysisTemplate,
+//! ClusterAnalysisTemplate). Everything is validated before anything is used: Argo's
+//! rules through `weir lint`'s checks, the proxy configuration through its own.
+
+use crate::engine::AnalysisTemplates;
+use weir_config::argo::{parse_documents_lenient, Document, Rollout};
+use weir_config::ProxyConfig;
+
+/// What one `weir run` file holds.
+#[derive(Clone, Debug)]
+pub struct RunFile {
+    pub proxy: ProxyConfig,
+    pub rollouts: Vec<Rollout>,
+    pub templates: AnalysisTemplates,
+}
+
+/// Parses and validates `text`. Errors are `file:line: field: message` lines, all of them.
+pub fn parse_run_file(file: &str, text: &str) -> Result<RunFile, String> {
+    let mut problems: Vec<String> =
+        weir_config::lint::lint_files(&[(file.to_string(), text.to_string())])
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+    let (docs, _) = parse_documents_lenient(file, text);
+    let mut proxy = None;
+    let mut rollouts = Vec::new();
+    let mut templates = AnalysisTemplates::default();
+    for doc in docs {
+        match doc {
+            Document::Untyped { text, line } => {
+                if proxy.is_some() {
+                    problems.push(format!("{file}:{line}: .: a second proxy configuration document; a run file holds one"));
+                    continue;
+                }
+                match weir_config::parse_proxy_config(file, &text, line as u64) {
+                    Ok(c) => proxy = Some(c),
+                    Err(e) => problems.extend(e.0.iter().map(|e| e.to_string())),
+                }
+            }
+            Document::Rollout(r) => rollouts.push(r.resource),
+            Document::AnalysisTemplate(t) => {
+                if let Some(name) = t.resource.metadata.name.clone() {
+                    templates.namespaced.insert(name, t.resource.spec);
+                }
+            }
+            Document::ClusterAnalysisTemplate(t) => {
+                if let Some(name) = t.resource.metadata.name.clone() {
+                    templates.cluster.insert(name, t.resource.spec);
+                }
+            }
+            // AnalysisRuns and Experiments written by hand are not driven in standalone
+            // mode; other kinds (Service, Deployment, ...) are passed over.
+            _ => {}
+        }
+    }
+    let Some(proxy) = proxy else {
+        problems.push(format!("{file}:1: .: no proxy configuration document (one with listeners, services and routes)"));
+        return Err(problems.join("\n"));
+    };
+    for r in &rollouts {
+        if let Err(e) = check_services(&proxy, r) {
+            problems.push(format!("{file}: {e}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(RunFile {
+            proxy,
+            rollouts,
+            templates,
+        })
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+pub fn rollout_name(r: &Rollout) -> String {
+    r.metadata.name.clone().unwrap_or_default()
+}
+
+pub fn namespace(r: &Rollout) -> String {
+    r.metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_string())
+}
+
+/// The stable and canary service names of a canary Rollout.
+pub fn services(r: &Rollout) -> Option<(String, String)> {
+    let c = r.spec.strategy.canary.as_ref()?;
+    let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
+    Some((non_empty(&c.stable_service)?, non_empty(&c.canary_service)?))
+}
+
+/// The routes a Rollout manages: those with both its services as backends.
+pub fn managed_routes(proxy: &ProxyConfig, r: &Rollout) -> Vec<String> {
+    let Some((stable, canary)) = services(r) else {
+        return Vec::new();
+    };
+    proxy
+        .routes
+        .iter()
+        .filter(|route| {
+            let has = |s: &str| route.backends.iter().any(|b| b.service.value == s);
+            has(&stable) && has(&canary)
+        })
+        .map(|route| route.name.value.clone())
+        .collect()
+}
+
+fn check_services(proxy: &ProxyConfig, r: &Rollout) -> Result<(), String> {
+    let name = rollout_name(r);
+    if r.spec.strategy.canary.is_none() {
+        return Err(format!(
+            "Rollout {name:?}: only the canary strategy runs in standalone mode so far"
+        ));
+    }
+    let Some((stable, canary)) = services(r) else {
+        return Err(format!(
+            "Rollout {name:?}: spec.strategy.canary needs stableService and canaryService in standalone mode"
+        ));
+    };
+    for s in [&stable, &canary] {
+        if !proxy.services.contains_key(s) {
+            return Err(format!(
+                "Rollout {name:?}: service {s:?} is not in the proxy configuration's services"
+            ));
+        }
+    }
+    if managed_routes(proxy, r).is_empty() {
+        return Err(format!(
+            "Rollout {name:?}: no route has both {stable:?} and {canary:?} as backends, so there is no traffic to shift"
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Standalone mode (`weir run`): the engine and the proxy in one process. The run file's
+//! Rollouts are reconciled by [`controller::Controller`]; status lives in a state
+//! directory ([`store`]); the control API ([`api`]) and Argo-named metrics ([`metrics`])
+//! are served on the admin listener.
+
+pub mod api;
+pub mod controller;
+pub mod documents;
+pub mod metrics;
+pub mod runs;
+pub mod store;
+pub mod traffic;
+
+pub use controller::{prepare, Controller};
+pub use documents::{parse_run_file, RunFile};
+pub use store::Store;

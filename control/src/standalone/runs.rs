@@ -1,0 +1,162 @@
+//! Analysis runs in standalone mode: the pure [`AnalysisRun`] machines the engine asked
+//! for, their providers, and their presentation as Argo `AnalysisRun` objects.
+
+use crate::analysis::{AnalysisPhase, AnalysisRun, MeasureRequest, MeasurementResult, Timestamp};
+use crate::engine::clock::format_time;
+use crate::engine::AnalysisKind;
+use weir_config::argo::{self, MetricProvider};
+
+/// One run the engine started and the controller drives.
+pub struct LiveRun {
+    pub run: AnalysisRun,
+    pub providers: Vec<MetricProvider>,
+    pub kind: AnalysisKind,
+    /// Answers that came back since the last step.
+    pub pending: Vec<(String, MeasurementResult)>,
+    /// Measurements to (re)take at once: set on resume for those that were in flight
+    /// when the process stopped, which no answer will ever reach otherwise.
+    pub redo: Vec<MeasureRequest>,
+    pub terminated: bool,
+}
+
+impl LiveRun {
+    pub fn kind_text(&self) -> String {
+        kind_text(self.kind)
+    }
+
+    /// Records pending answers, judges, and returns the measurements due now.
+    pub fn step(&mut self, now: Timestamp) -> Vec<MeasureRequest> {
+        let answers = std::mem::take(&mut self.pending);
+        let mut due = self.run.step(now, answers);
+        due.append(&mut self.redo);
+        due
+    }
+
+    /// Measurements the stored status shows in flight.
+    pub fn in_flight(&self) -> Vec<MeasureRequest> {
+        self.run
+            .metrics()
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                self.run
+                    .metric_result(&m.name)
+                    .is_some_and(|r| r.has_in_flight())
+            })
+            .map(|(index, m)| MeasureRequest {
+                metric: m.name.clone(),
+                index,
+            })
+            .collect()
+    }
+}
+
+pub fn kind_text(kind: AnalysisKind) -> String {
+    match kind {
+        AnalysisKind::Step(i) => format!("Step{i}"),
+        AnalysisKind::Background => "Background".to_string(),
+    }
+}
+
+fn count(n: i32) -> Option<i32> {
+    (n != 0).then_some(n)
+}
+
+/// The run as Argo shows an AnalysisRun: metrics (with their providers) and the status
+/// with every measurement.
+pub fn to_argo(name: &str, namespace: &str, rollout: &str, live: &LiveRun) -> argo::AnalysisRun {
+    let status = live.run.status();
+    let metrics = live
+        .run
+        .metrics()
+        .iter()
+        .zip(&live.providers)
+        .map(|(m, p)| argo::Metric {
+            name: m.name.clone(),
+            interval: m
+                .interval
+                .map(|d| argo::DurationString(format!("{}s", d.as_secs()))),
+            initial_delay: m
+                .initial_delay
+                .map(|d| argo::DurationString(format!("{}s", d.as_secs()))),
+            count: m.count.map(argo::IntOrString::Int),
+            success_condition: m.success_condition.clone(),
+            failure_condition: m.failure_condition.clone(),
+            failure_limit: m.failure_limit.map(argo::IntOrString::Int),
+            inconclusive_limit: m.inconclusive_limit.map(argo::IntOrString::Int),
+            consecutive_error_limit: m.consecutive_error_limit.map(argo::IntOrString::Int),
+            consecutive_success_limit: m.consecutive_success_limit.map(argo::IntOrString::Int),
+            provider: p.clone(),
+        })
+        .collect();
+    let summary = |s: crate::analysis::RunSummary| argo::RunSummary {
+        count: Some(s.count),
+        successful: count(s.successful),
+        failed: count(s.failed),
+        inconclusive: count(s.inconclusive),
+        error: count(s.error),
+    };
+    let metric_results = status
+        .metric_results
+        .iter()
+        .map(|r| argo::MetricResult {
+            name: r.name.clone(),
+            phase: r.phase.as_str().to_string(),
+            measurements: r
+                .measurements
+                .iter()
+                .map(|m| argo::Measurement {
+                    phase: m.phase.as_str().to_string(),
+                    message: m.message.clone(),
+                    started_at: Some(format_time(m.started_at)),
+                    finished_at: m.finished_at.map(format_time),
+                    value: m.value.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+                    ..Default::default()
+                })
+                .collect(),
+            message: r.message.clone(),
+            count: count(r.count),
+            successful: count(r.successful),
+            failed: count(r.failed),
+            inconclusive: count(r.inconclusive),
+            error: count(r.error),
+            consecutive_error: count(r.consecutive_error),
+            dry_run: r.dry_run,
+            consecutive_success: count(r.consecutive_success),
+            ..Default::default()
+        })
+        .collect();
+    let mut metadata = argo::ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(namespace.to_string()),
+        ..Default::default()
+    };
+    metadata
+        .labels
+        .insert("rollout".to_string(), rollout.to_string());
+    metadata.labels.insert("kind".to_string(), live.kind_text());
+    argo::AnalysisRun {
+        api_version: argo::API_VERSION.to_string(),
+        kind: "AnalysisRun".to_string(),
+        metadata,
+        spec: argo::AnalysisRunSpec {
+            metrics,
+            terminate: live.terminated,
+            ..Default::default()
+        },
+        status: Some(argo::AnalysisRunStatus {
+            phase: status.phase.as_str().to_string(),
+            message: status.message.clone(),
+            metric_results,
+            started_at: Some(format_time(status.started_at)),
+            run_summary: Some(summary(status.run_summary)),
+            dry_run_summary: (status.dry_run_summary.count > 0)
+                .then(|| summary(status.dry_run_summary)),
+            completed_at: status.completed_at.map(format_time),
+        }),
+    }
+}
+
+pub fn is_done(phase: AnalysisPhase) -> bool {
+    phase.is_completed()
+}
