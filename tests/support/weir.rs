@@ -15,6 +15,8 @@ pub struct Weir {
     pub listeners: Vec<SocketAddr>,
     pub admin: SocketAddr,
     admin_client: Client,
+    /// The subcommand and its flags, to start the same way again.
+    args: Vec<String>,
 }
 
 impl Weir {
@@ -34,13 +36,47 @@ impl Weir {
             std::fs::write(dir.path().join(name), content).unwrap();
         }
         std::fs::write(dir.path().join("weir.yaml"), yaml).unwrap();
+        Self::launch(dir, &["proxy"]).await
+    }
+
+    /// `weir run` (standalone: proxy and rollout controller) on `yaml`, with the state
+    /// directory inside the test's directory.
+    pub async fn start_run(yaml: &str) -> Weir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("weir.yaml"), yaml).unwrap();
+        Self::launch(dir, &["run", "--state-dir", "state"]).await
+    }
+
+    /// Kills the process with SIGKILL (no chance to save anything) and starts it again
+    /// on the same directory, configuration and state.
+    pub async fn kill9_and_restart(self) -> Weir {
+        let mut me = self;
+        me.signal("KILL");
+        let _ = me.child.wait();
+        let dir = tempfile::TempDir::new().unwrap();
+        // Move the directory out of `me` without running its Drop (which would kill again).
+        let dir = std::mem::replace(&mut me.dir, dir);
+        let args = me.args.clone();
+        let _ = std::fs::remove_file(dir.path().join("ready.json"));
+        drop(me);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Self::launch(dir, &args).await
+    }
+
+    async fn launch(dir: tempfile::TempDir, mode: &[&str]) -> Weir {
         let ready = dir.path().join("ready.json");
-        let log = std::fs::File::create(dir.path().join("weir.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("weir.log"))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args(["proxy", "-c"])
+            .args(mode)
+            .arg("-c")
             .arg(dir.path().join("weir.yaml"))
             .arg("--ready-file")
             .arg(&ready)
+            .current_dir(dir.path())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -52,6 +88,7 @@ impl Weir {
             listeners: vec![],
             admin: "127.0.0.1:1".parse().unwrap(),
             admin_client: Client::http1(),
+            args: mode.iter().map(|s| s.to_string()).collect(),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
