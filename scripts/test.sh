@@ -12,4 +12,6 @@ if ! command -v prometheus >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus >/dev/null
 fi
 
+# Tests that need the Prometheus server fail, rather than skip, when it is missing.
+export WEIR_REQUIRE_PROMETHEUS=1
 cargo test --workspace --all-targets --locked

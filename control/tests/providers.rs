@@ -445,3 +445,71 @@ async fn prometheus_unreachable_or_misconfigured_is_an_error() {
         "prometheus timeout must be positive seconds, not -1"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// TLS: verification against trusted roots, and `insecure: true`
+
+/// An HTTPS server for `localhost` with a fresh self-signed certificate, answering
+/// [`web_api`]; returns its address and the certificate to trust.
+async fn serve_tls() -> (SocketAddr, rustls::pki_types::CertificateDer<'static>) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = CertificateDer::from(certified.cert.der().to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(|req| async move {
+                    Ok::<_, Infallible>(web_api(req).await)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (addr, cert)
+}
+
+#[tokio::test]
+async fn https_is_verified_unless_the_metric_says_insecure() {
+    let (addr, cert) = serve_tls().await;
+    let url = format!("https://localhost:{}/health", addr.port());
+    let mut p = web(url);
+    web_mut(&mut p).json_path = Some("{$.data.ok}".to_owned());
+
+    // The system roots do not know a fresh self-signed certificate.
+    let ctx = context();
+    let e = error(measure(&p, &ctx).await);
+    assert!(e.contains("invalid peer certificate"), "{e}");
+    // insecure: true skips verification, as Go's InsecureSkipVerify.
+    web_mut(&mut p).insecure = true;
+    assert_eq!(value(measure(&p, &ctx).await), MetricValue::Bool(true));
+
+    // Trusting the certificate verifies it (name included).
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let mut trusting = context();
+    trusting.http = HttpClient::with_roots(roots);
+    web_mut(&mut p).insecure = false;
+    assert_eq!(value(measure(&p, &trusting).await), MetricValue::Bool(true));
+}

@@ -27,8 +27,16 @@ use tokio::time::{sleep, Instant};
 pub const INSTALL_WAIT: Duration = Duration::from_secs(180);
 
 /// The `prometheus` binary: on `PATH` or at `/usr/bin/prometheus`, waiting up to
-/// [`INSTALL_WAIT`] for it. `None` after printing why, so a test can skip.
+/// [`INSTALL_WAIT`] for it. `None` after printing why, so a test can skip, except when
+/// `WEIR_REQUIRE_PROMETHEUS` is set (the README's test command sets it after installing
+/// the package): then a missing server fails the test instead of skipping it.
 pub async fn binary() -> Option<PathBuf> {
+    if std::env::var_os("WEIR_REQUIRE_PROMETHEUS").is_some() {
+        return Some(
+            find_binary()
+                .expect("WEIR_REQUIRE_PROMETHEUS is set but no prometheus binary is installed"),
+        );
+    }
     let deadline = Instant::now() + INSTALL_WAIT;
     loop {
         if let Some(found) = find_binary() {

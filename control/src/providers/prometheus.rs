@@ -4,6 +4,10 @@
 //! (`[42]` for one series, `[]` for none, so `len(result) > 0` works); a matrix is every
 //! sample of every series, flattened; a string is an error. NaN and ±Inf stay floats so
 //! `isNaN(result)` can see them.
+//!
+//! The query is a GET without `time`, so Prometheus evaluates it at its own "now": what
+//! Argo's client asks for (`time.Now()`), minus any clock skew between the two machines.
+//! Argo's response warnings have nowhere to go in a [`MeasurementResult`] and are dropped.
 
 use std::time::Duration;
 

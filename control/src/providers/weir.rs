@@ -106,6 +106,8 @@ impl Query<'_> {
         let requests = sample.requests as f64;
         let failures = sample.failures.min(sample.requests) as f64;
         Ok(match self.kind {
+            // Over the window as written; the proxy rounds windows up to whole 5s slots, so
+            // this can overstate by up to one slot's traffic.
             WeirMetricKind::RequestRate => requests / self.window.as_secs_f64(),
             WeirMetricKind::SuccessRate => (requests - failures) / requests,
             WeirMetricKind::ErrorRate => failures / requests,

@@ -4,8 +4,7 @@
 //! `POST /rollouts/{name}/promote[?full=true]|abort|retry|pause|resume` (token-guarded).
 
 use super::controller::Controller;
-use super::runs;
-use super::{documents, metrics};
+use super::metrics;
 use crate::engine::Command;
 use futures_util::future::BoxFuture;
 use http::{Method, StatusCode};
@@ -22,28 +21,17 @@ pub struct ControlApi {
 
 impl ControlApi {
     fn rollout_json(&self, name: &str) -> Option<Rollout> {
-        let inner = self.controller.inner.lock();
-        let slot = inner.slots.get(name)?;
-        let mut r = slot.rollout.clone();
-        r.status = Some(slot.record.engine.status.clone());
-        Some(r)
+        self.controller.rollout(name)
     }
 
     fn list(&self) -> AdminResponse {
-        let names: Vec<String> = self.controller.inner.lock().slots.keys().cloned().collect();
+        let names = self.controller.rollout_names();
         let items: Vec<Rollout> = names.iter().filter_map(|n| self.rollout_json(n)).collect();
         json_response(StatusCode::OK, &json!({ "items": items }))
     }
 
     fn analysis_runs(&self, name: &str) -> Option<AdminResponse> {
-        let inner = self.controller.inner.lock();
-        let slot = inner.slots.get(name)?;
-        let ns = documents::namespace(&slot.rollout);
-        let items: Vec<_> = slot
-            .runs
-            .iter()
-            .map(|(run_name, live)| runs::to_argo(run_name, &ns, name, live))
-            .collect();
+        let items = self.controller.analysis_runs(name)?;
         Some(json_response(StatusCode::OK, &json!({ "items": items })))
     }
 
@@ -112,12 +100,14 @@ impl AdminExtension for ControlApi {
                         "retry" => Command::Retry,
                         "pause" => Command::Pause,
                         "resume" => Command::Resume,
-                        other => return Some(error_response(
-                            StatusCode::NOT_FOUND,
-                            format!(
+                        other => {
+                            return Some(error_response(
+                                StatusCode::NOT_FOUND,
+                                format!(
                                 "no action {other:?}; use promote, abort, retry, pause or resume"
                             ),
-                        )),
+                            ))
+                        }
                     };
                     self.command(name, command).await
                 }

@@ -173,6 +173,33 @@ impl Controller {
 }
 
 impl Controller {
+    /// The Rollout with its status, as the API and the CLI show it.
+    pub fn rollout(&self, name: &str) -> Option<Rollout> {
+        let inner = self.inner.lock();
+        let slot = inner.slots.get(name)?;
+        let mut r = slot.rollout.clone();
+        r.status = Some(slot.record.engine.status.clone());
+        Some(r)
+    }
+
+    pub fn rollout_names(&self) -> Vec<String> {
+        self.inner.lock().slots.keys().cloned().collect()
+    }
+
+    /// The Rollout's analysis runs in Argo's shape, oldest first.
+    pub fn analysis_runs(&self, name: &str) -> Option<Vec<weir_config::argo::AnalysisRun>> {
+        let inner = self.inner.lock();
+        let slot = inner.slots.get(name)?;
+        let ns = documents::namespace(&slot.rollout);
+        let mut runs: Vec<_> = slot
+            .runs
+            .iter()
+            .map(|(run_name, live)| super::runs::to_argo(run_name, &ns, name, live))
+            .collect();
+        runs.sort_by_key(|r| r.status.as_ref().and_then(|s| s.started_at.clone()));
+        Some(runs)
+    }
+
     /// Starts the loop on the current runtime.
     pub fn spawn(self: &Arc<Self>) {
         let me = self.clone();
