@@ -35,8 +35,6 @@ pub enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate Argo Rollouts manifests (and weir proxy configs) with Argo's rules.
-    /// Prints `file:line: field: what is wrong`; exits 1 on any problem.
     /// Run the proxy and the rollout controller in one process (standalone mode).
     Run {
         /// The run file: the proxy configuration plus Argo Rollouts and AnalysisTemplates.
@@ -49,10 +47,13 @@ enum Command {
         #[arg(long)]
         ready_file: Option<PathBuf>,
     },
-    /// A self-contained demo: built-in backends, the proxy and a load generator.
+    /// A self-contained demo: built-in backends, load, and a canary rollout driven by
+    /// analysis of the proxy's own measurements, shown live until it ends.
     Demo(demo::DemoArgs),
     /// Show and drive the rollouts of a running `weir run` (through its admin API).
     Rollouts(rollouts_cli::RolloutsArgs),
+    /// Validate Argo Rollouts manifests (and weir proxy configs) with Argo's rules.
+    /// Prints `file:line: field: what is wrong`; exits 1 on any problem.
     Lint {
         #[arg(required = true)]
         files: Vec<PathBuf>,
