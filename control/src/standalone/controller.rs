@@ -541,7 +541,16 @@ impl Controller {
                         Some(s) => AnalysisRun::resume(start.spec.clone(), s.status.clone()),
                         None => AnalysisRun::new(start.spec.clone(), now),
                     },
-                    providers: start.providers.clone(),
+                    providers: start
+                        .providers
+                        .iter()
+                        .map(|p| {
+                            super::runs::resolve_provider(p, &start.spec.args).unwrap_or_else(|e| {
+                                tracing::error!(rollout = name, run = %start.name, "{e}");
+                                p.clone()
+                            })
+                        })
+                        .collect(),
                     kind: start.kind,
                     pending: Vec::new(),
                     redo: Vec::new(),

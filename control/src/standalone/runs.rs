@@ -51,6 +51,29 @@ impl LiveRun {
     }
 }
 
+/// Substitutes `{{args.NAME}}` in every string of a provider (queries, addresses, URLs,
+/// headers, bodies, the built-in provider's route and backend), as Argo does before it
+/// measures. A provider that names an argument the run does not have is an error.
+pub fn resolve_provider(
+    provider: &MetricProvider,
+    args: &[crate::analysis::Argument],
+) -> Result<MetricProvider, String> {
+    fn walk(v: &mut serde_json::Value, args: &[crate::analysis::Argument]) -> Result<(), String> {
+        match v {
+            serde_json::Value::String(s) if s.contains("{{") => {
+                *s = crate::analysis::args::resolve_args(s, args).map_err(|e| e.to_string())?;
+            }
+            serde_json::Value::Array(a) => a.iter_mut().try_for_each(|x| walk(x, args))?,
+            serde_json::Value::Object(o) => o.values_mut().try_for_each(|x| walk(x, args))?,
+            _ => {}
+        }
+        Ok(())
+    }
+    let mut v = serde_json::to_value(provider).map_err(|e| e.to_string())?;
+    walk(&mut v, args)?;
+    serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
 pub fn kind_text(kind: AnalysisKind) -> String {
     match kind {
         AnalysisKind::Step(i) => format!("Step{i}"),
