@@ -3,13 +3,13 @@
 //! and drives the analysis runs the engine asked for, measuring through the providers.
 
 use super::documents::{self, RunFile};
-use super::runs::{kind_text, LiveRun};
-use super::store::{RolloutRecord, Store, StoredEvent, StoredRun};
+use super::measure::Work;
+use super::runs::LiveRun;
+use super::store::{RolloutRecord, Store, StoredRun};
 use super::traffic;
-use crate::analysis::{AnalysisRun, MeasureRequest, MeasurementResult, Timestamp};
-use crate::engine::clock::format_time;
-use crate::engine::{self, Action, Command, Observed, ObservedAnalysisRun};
-use crate::providers::{self, HttpClient, ProviderContext};
+use crate::analysis::Timestamp;
+use crate::engine::{self, Command, Observed, ObservedAnalysisRun};
+use crate::providers::HttpClient;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,11 +17,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{oneshot, Notify};
-use weir_config::argo::{MetricProvider, Rollout};
+use weir_config::argo::Rollout;
 use weir_proxy::Proxy;
 
-/// Events kept per rollout for `weir rollouts get`.
-const EVENTS_KEPT: usize = 50;
 /// The loop wakes at least this often, to notice file changes.
 const POLL: Duration = Duration::from_millis(500);
 
@@ -60,11 +58,11 @@ pub struct Inner {
 
 pub struct Controller {
     pub proxy: Arc<Proxy>,
-    store: Store,
+    pub(super) store: Store,
     path: PathBuf,
     pub inner: Mutex<Inner>,
     wake: Notify,
-    http: HttpClient,
+    pub(super) http: HttpClient,
 }
 
 fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
@@ -451,216 +449,6 @@ impl Controller {
             .collect();
         if let Err(e) = self.store.save(name, &slot.record) {
             tracing::error!(rollout = name, "{e}");
-        }
-    }
-
-    fn apply(
-        &self,
-        name: &str,
-        slot: &mut Slot,
-        action: Action,
-        canary_eps: &[String],
-        now: Timestamp,
-    ) {
-        let ns = documents::namespace(&slot.rollout);
-        match action {
-            Action::SetWeights { canary, stable } => {
-                match traffic::set_weights(
-                    &self.proxy,
-                    &slot.routes,
-                    &slot.stable_service,
-                    &slot.canary_service,
-                    stable,
-                    canary,
-                ) {
-                    Ok(generation) => {
-                        tracing::info!(rollout = name, canary, stable, generation, "weights set")
-                    }
-                    Err(e) => tracing::error!(rollout = name, "cannot set weights: {e}"),
-                }
-            }
-            Action::SetHeaderRoute {
-                name: route_name,
-                matches,
-            } => {
-                for route in &slot.routes {
-                    let hr = (!matches.is_empty()).then(|| {
-                        traffic::header_route(&route_name, &matches, &slot.canary_service)
-                    });
-                    if let Err(e) = self.proxy.set_managed_header_route(route, &route_name, hr) {
-                        tracing::error!(
-                            rollout = name,
-                            "cannot set header route {route_name}: {e}"
-                        );
-                    }
-                }
-                if matches.is_empty() {
-                    slot.record.header_routes.remove(&route_name);
-                } else {
-                    slot.record.header_routes.insert(route_name, matches);
-                }
-            }
-            Action::SetMirrorRoute {
-                name: route_name,
-                percentage,
-                matches,
-            } => {
-                for route in &slot.routes {
-                    let m = (!matches.is_empty()).then(|| {
-                        traffic::mirror(&route_name, percentage, &matches, &slot.canary_service)
-                    });
-                    if let Err(e) = self.proxy.set_managed_mirror(route, &route_name, m) {
-                        tracing::error!(
-                            rollout = name,
-                            "cannot set mirror route {route_name}: {e}"
-                        );
-                    }
-                }
-                if matches.is_empty() {
-                    slot.record.mirrors.remove(&route_name);
-                } else {
-                    slot.record
-                        .mirrors
-                        .insert(route_name, (percentage, matches));
-                }
-            }
-            Action::RemoveManagedRoutes => {
-                for route in &slot.routes {
-                    let _ = self.proxy.clear_managed_routes(route);
-                }
-                slot.record.header_routes.clear();
-                slot.record.mirrors.clear();
-            }
-            Action::StartAnalysis(start) => {
-                if slot.runs.contains_key(&start.name) {
-                    return;
-                }
-                let stored = slot.record.runs.get(&start.name).cloned();
-                let mut live = LiveRun {
-                    run: match &stored {
-                        Some(s) => AnalysisRun::resume(start.spec.clone(), s.status.clone()),
-                        None => AnalysisRun::new(start.spec.clone(), now),
-                    },
-                    providers: start
-                        .providers
-                        .iter()
-                        .map(|p| {
-                            super::runs::resolve_provider(p, &start.spec.args).unwrap_or_else(|e| {
-                                tracing::error!(rollout = name, run = %start.name, "{e}");
-                                p.clone()
-                            })
-                        })
-                        .collect(),
-                    kind: start.kind,
-                    pending: Vec::new(),
-                    redo: Vec::new(),
-                    terminated: stored.as_ref().is_some_and(|s| s.terminated),
-                };
-                if stored.is_some() {
-                    live.redo = live.in_flight();
-                    tracing::info!(rollout = name, run = %start.name, "analysis run resumed from the state directory");
-                } else {
-                    tracing::info!(rollout = name, run = %start.name, kind = %kind_text(start.kind), "analysis run started");
-                }
-                if live.terminated {
-                    live.run.terminate(now);
-                }
-                slot.runs.insert(start.name.clone(), live);
-            }
-            Action::TerminateAnalysis { name: run_name } => {
-                if let Some(live) = slot.runs.get_mut(&run_name) {
-                    live.terminated = true;
-                    live.run.terminate(now);
-                }
-            }
-            Action::PromoteStable { pod_hash } => {
-                match self
-                    .proxy
-                    .set_service_endpoints(&slot.stable_service, canary_eps.to_vec())
-                {
-                    Ok(_) => {
-                        slot.record.stable_endpoints = Some(canary_eps.to_vec());
-                        tracing::info!(rollout = name, %pod_hash, stable = %slot.stable_service, endpoints = ?canary_eps, "stable service now serves the promoted version");
-                    }
-                    Err(e) => tracing::error!(rollout = name, "cannot promote: {e}"),
-                }
-            }
-            Action::Event(ev) => {
-                if ev.warning {
-                    tracing::warn!(namespace = %ns, rollout = name, reason = %ev.reason, "{}", ev.message);
-                } else {
-                    tracing::info!(namespace = %ns, rollout = name, reason = %ev.reason, "{}", ev.message);
-                }
-                slot.record.events.push(StoredEvent {
-                    time: format_time(now),
-                    reason: ev.reason,
-                    message: ev.message,
-                    warning: ev.warning,
-                });
-                let excess = slot.record.events.len().saturating_sub(EVENTS_KEPT);
-                slot.record.events.drain(..excess);
-            }
-        }
-    }
-
-    /// Takes the due measurements concurrently and hands the answers to their runs.
-    async fn measure_all(&self, work: Vec<Work>) {
-        let windows: Arc<dyn providers::WindowSource> = self.proxy.clone();
-        let results = futures_util::future::join_all(work.into_iter().map(|w| {
-            let ctx = ProviderContext {
-                roles: w.roles.clone(),
-                windows: windows.clone(),
-                http: self.http.clone(),
-                now: std::time::Instant::now(),
-            };
-            async move {
-                let answer = match &w.provider {
-                    Some(p) => providers::measure(p, &ctx).await,
-                    None => MeasurementResult::Error(format!(
-                        "metric {} has no provider",
-                        w.request.metric
-                    )),
-                };
-                (w, answer)
-            }
-        }))
-        .await;
-        let mut inner = self.inner.lock();
-        for (w, answer) in results {
-            if let Some(live) = inner
-                .slots
-                .get_mut(&w.rollout)
-                .and_then(|s| s.runs.get_mut(&w.run))
-            {
-                live.pending.push((w.request.metric.clone(), answer));
-            }
-        }
-    }
-}
-
-/// One measurement to take.
-struct Work {
-    rollout: String,
-    run: String,
-    request: MeasureRequest,
-    provider: Option<MetricProvider>,
-    roles: BTreeMap<String, String>,
-}
-
-impl Work {
-    fn new(
-        rollout: &str,
-        run: &str,
-        live: &LiveRun,
-        request: MeasureRequest,
-        roles: &BTreeMap<String, String>,
-    ) -> Work {
-        Work {
-            rollout: rollout.to_string(),
-            run: run.to_string(),
-            provider: live.providers.get(request.index).cloned(),
-            request,
-            roles: roles.clone(),
         }
     }
 }

@@ -3,9 +3,11 @@
 //! directory ([`store`]); the control API ([`api`]) and Argo-named metrics ([`metrics`])
 //! are served on the admin listener.
 
+pub mod actions;
 pub mod api;
 pub mod controller;
 pub mod documents;
+mod measure;
 pub mod metrics;
 pub mod runs;
 pub mod store;
