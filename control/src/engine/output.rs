@@ -16,9 +16,12 @@ pub struct Reconciled {
     /// To carry out in order.
     pub actions: Vec<Action>,
     /// Blue-green only (always empty for a canary): which version the active and preview
-    /// services serve. Carry these out before `actions`. They are kept apart from [`Action`]
-    /// so that adapters which match [`Action`] exhaustively keep compiling; see
-    /// [`ServiceAction`].
+    /// services serve. Carry these out before `actions`. `SwitchActive` is asked for again
+    /// until observed; `SetPreview` and `ScaleDownOld` are asked for once, so an adapter
+    /// that persists `state` first and then crashes re-applies `status.blueGreen
+    /// .previewSelector` on restart (a lost release only keeps an old version routable).
+    /// They are kept apart from [`Action`] so that adapters which match [`Action`]
+    /// exhaustively keep compiling; see [`ServiceAction`].
     pub services: Vec<ServiceAction>,
     /// Call again at this instant at the latest (pause ends, progress deadline); also call
     /// again whenever an observation changes. `None`: nothing is due by time alone.

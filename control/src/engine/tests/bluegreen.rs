@@ -780,21 +780,72 @@ fn a_new_revision_during_a_blue_green_update_starts_over() {
 
 #[test]
 fn deploying_the_stable_version_again_is_a_fast_rollback() {
-    let mut w =
-        Bg::healthy(json!({"autoPromotionEnabled": false, "prePromotionAnalysis": analysis()}))
-            .with_template();
+    // Back to stable while paused before the switch, and while the new version is already
+    // active under post-promotion analysis: no pause, no analysis, the active service goes
+    // straight back. (the run left running, whether the active service switches back)
+    let rows = [("web-c2-2-pre", false), ("web-c2-2-post", true)];
+    for (run, switched) in rows {
+        let mut w = Bg::healthy(json!({
+            "autoPromotionEnabled": false,
+            "prePromotionAnalysis": analysis(),
+            "postPromotionAnalysis": analysis(),
+        }))
+        .with_template();
+        w.deploy("c2");
+        if switched {
+            w.set_run("web-c2-2-pre", AnalysisPhase::Successful, "");
+            w.settle();
+            w.command(&[Command::Promote]);
+            w.settle();
+            assert_eq!(w.selectors(), ("c2", "c2", "s1"));
+        }
+        assert_eq!(w.run(switched).map(|r| r.0), Some(run));
+        w.now = 20;
+        w.services.clear();
+        w.released.clear();
+        let actions = w.deploy("s1");
+        assert!(
+            effects(&actions).contains(&Action::TerminateAnalysis { name: run.into() }),
+            "{run}"
+        );
+        assert_eq!(
+            w.switched_to(),
+            if switched { vec!["s1"] } else { vec![] },
+            "{run}"
+        );
+        assert!(w.pause_reasons().is_empty(), "{run}");
+        assert_eq!(w.selectors(), ("s1", "s1", "s1"), "{run}");
+        assert_eq!(w.released, vec![("c2".to_string(), 20 + 30)], "{run}");
+        assert_eq!(w.phase(), ("Healthy", ""), "{run}");
+    }
+}
+
+#[test]
+fn a_service_switch_is_progress_and_the_deadline_counts_from_the_last_one() {
+    // Waiting on pre-promotion analysis is not a pause: the progress deadline runs (after the
+    // switch the rollout is Healthy by Argo's rule and no deadline applies).
+    let mut w = Bg::healthy(json!({"prePromotionAnalysis": analysis()})).with_template();
+    w.rollout.spec.progress_deadline_seconds = Some(60);
+    w.now = 10;
     w.deploy("c2");
-    w.now = 20;
-    w.services.clear();
-    let actions = w.deploy("s1");
-    assert!(effects(&actions).contains(&Action::TerminateAnalysis {
-        name: "web-c2-2-pre".into()
-    }));
-    assert!(w.switched_to().is_empty());
-    assert!(w.pause_reasons().is_empty());
-    assert_eq!(w.selectors(), ("s1", "s1", "s1"));
-    assert_eq!(w.released, vec![("c2".to_string(), 20 + 30)]);
-    assert_eq!(w.phase(), ("Healthy", ""));
+    // The preview's switch at 50 s is progress: the deadline is 50 + 60 s, not 10 + 60 s.
+    w.now = 50;
+    w.deploy("c3");
+    w.now = 100;
+    w.settle();
+    assert_eq!(w.phase(), ("Progressing", "active service cutover pending"));
+    assert_eq!(w.requeue_at, Some(Timestamp::from_millis(T0 + 110_001)));
+    w.now = 111;
+    w.settle();
+    assert_eq!(
+        w.condition("Progressing"),
+        (
+            "False",
+            "ProgressDeadlineExceeded",
+            "ReplicaSet \"web-c3\" has timed out progressing."
+        )
+    );
+    assert_eq!(w.phase().0, "Degraded");
 }
 
 #[test]
