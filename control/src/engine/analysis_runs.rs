@@ -145,7 +145,7 @@ fn background_run(
     Some(run)
 }
 
-fn failure_message(prefix: &str, run: &RolloutAnalysisRunStatus) -> String {
+pub(super) fn failure_message(prefix: &str, run: &RolloutAnalysisRunStatus) -> String {
     if run.message.is_empty() {
         prefix.to_string()
     } else {
@@ -154,7 +154,7 @@ fn failure_message(prefix: &str, run: &RolloutAnalysisRunStatus) -> String {
 }
 
 /// Argo's run names: `<rollout>-<hash>-<revision>`, then `-<step index>` for a step.
-fn run_base(p: &Pass<'_>) -> String {
+pub(super) fn run_base(p: &Pass<'_>) -> String {
     format!(
         "{}-{}-{}",
         p.rollout_name(),
@@ -174,7 +174,7 @@ fn is_named(name: &str, base: &str) -> bool {
 
 /// Argo's `needsNewAnalysisRun` for an existing run: after a promotion out of an
 /// inconclusive pause, or after a retry.
-fn needs_new_run(prev: &RolloutStatus, run: &RolloutAnalysisRunStatus) -> bool {
+pub(super) fn needs_new_run(prev: &RolloutStatus, run: &RolloutAnalysisRunStatus) -> bool {
     if prev.controller_pause
         && pause_condition(prev, CANARY_PAUSE_STEP).is_none()
         && pause_condition(prev, BLUE_GREEN_PAUSE).is_none()
@@ -185,7 +185,7 @@ fn needs_new_run(prev: &RolloutStatus, run: &RolloutAnalysisRunStatus) -> bool {
 }
 
 /// Asks for a new run under a name no observed run has (Argo's `CreateWithCollisionCounter`).
-fn start(
+pub(super) fn start(
     p: &mut Pass<'_>,
     reference: &AnalysisRef<'_>,
     kind: AnalysisKind,
@@ -239,7 +239,7 @@ fn request(p: &mut Pass<'_>, reference: &AnalysisRef<'_>, kind: AnalysisKind, na
 /// Refreshes a run's status from what the adapter reports, with Argo's event on a phase
 /// change. A run the adapter does not know (lost in a crash) is asked for again when
 /// `restart` says how.
-fn observe(
+pub(super) fn observe(
     p: &mut Pass<'_>,
     mut run: RolloutAnalysisRunStatus,
     label: &str,
@@ -271,7 +271,7 @@ fn observe(
 }
 
 /// Argo's `cancelAnalysisRuns`: stop a run that has not completed.
-fn terminate(p: &mut Pass<'_>, run: Option<&RolloutAnalysisRunStatus>) {
+pub(super) fn terminate(p: &mut Pass<'_>, run: Option<&RolloutAnalysisRunStatus>) {
     let Some(run) = run else { return };
     let completed = p
         .observed

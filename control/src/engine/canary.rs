@@ -40,6 +40,7 @@ pub fn pass(
     let mut p = Pass {
         rollout,
         canary,
+        blue_green: None,
         observed,
         now,
         prev: state,
@@ -50,6 +51,7 @@ pub fn pass(
         revision: state.revision,
         managed_routes_set: state.managed_routes_set,
         actions: Vec::new(),
+        services: Vec::new(),
         requeue_at: None,
         weights_decided: false,
         invalid: None,

@@ -39,6 +39,7 @@ pub const TRAFFIC_WEIGHT_UPDATED_REASON: &str = "TrafficWeightUpdated";
 pub const NEW_RS_AVAILABLE_REASON: &str = "NewReplicaSetAvailable";
 pub const TIMED_OUT_REASON: &str = "ProgressDeadlineExceeded";
 pub const SKIP_STEPS_REASON: &str = "SkipSteps";
+pub const SWITCH_SERVICE_REASON: &str = "SwitchService";
 
 /// Argo's default `progressDeadlineSeconds`.
 pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
@@ -132,6 +133,18 @@ pub fn rollout_progressing(prev: &RolloutStatus, new: &RolloutStatus) -> bool {
         || step_changed
         || new.current_step_hash != prev.current_step_hash
         || (verified(new) && !verified(prev))
+}
+
+/// Argo's `RolloutProgressing` for blue-green: the active or the preview service changed
+/// version (standalone has no replicas becoming available to count as progress).
+pub fn blue_green_progressing(prev: &RolloutStatus, new: &RolloutStatus) -> bool {
+    let selectors = |s: &RolloutStatus| {
+        s.blue_green
+            .as_ref()
+            .map(|b| (b.active_selector.clone(), b.preview_selector.clone()))
+            .unwrap_or_default()
+    };
+    selectors(prev) != selectors(new)
 }
 
 /// Argo's `RolloutTimedOut`: the Progressing condition says so already, or was last

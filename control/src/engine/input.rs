@@ -11,12 +11,16 @@ use crate::analysis::AnalysisPhase;
 /// The world as the adapter saw it just before the call.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
-    /// The version the Rollout wants: in standalone mode a short hash of the canary
-    /// service's endpoint list; in Kubernetes the new ReplicaSet's pod-template hash.
+    /// The version the Rollout wants: in standalone mode a short hash of the canary (for
+    /// blue-green: preview) service's endpoint list; in Kubernetes the new ReplicaSet's
+    /// pod-template hash.
     pub canary_hash: String,
-    /// The version the stable service serves now. Read only while `status.stableRS` is empty
-    /// (first sight of a Rollout): a non-empty value is adopted as stable; an empty one makes
-    /// the canary the stable version at once (Argo's "Initial deploy").
+    /// The version the stable service serves now. Canary: read only while `status.stableRS`
+    /// is empty (first sight of a Rollout): a non-empty value is adopted as stable; an empty
+    /// one makes the canary the stable version at once (Argo's "Initial deploy").
+    /// Blue-green: the version the active service serves, read on every call: adopted at
+    /// first sight as above, and afterwards the proof that a
+    /// [`super::ServiceAction::SwitchActive`] took effect.
     pub stable_hash: String,
     /// The weights the proxy confirms it serves on the managed route, `None` before it has
     /// answered. A setWeight step is done only once these equal the desired weights.

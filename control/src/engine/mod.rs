@@ -20,13 +20,17 @@
 //!
 //! Code map: [`input`] and [`output`] are the boundary; [`state`] what is persisted;
 //! [`commands`] the user's patches; [`canary`] the step walk; [`traffic`] the managed
-//! route; [`analysis_runs`] step and background analysis; [`analysis_bridge`] templates to
+//! route; [`analysis_runs`] step and background analysis; [`bluegreen`] the blue-green
+//! strategy (preview, pause, switch, promotion) and [`bluegreen_analysis`] its pre- and
+//! post-promotion analysis; [`analysis_bridge`] templates to
 //! [`crate::analysis::AnalysisRunSpec`]; [`pause`], [`conditions`], [`phase`], [`status`]
-//! the status Argo's tools read. Blue-green and experiments slot in as further
-//! [`Strategy`] arms and step handlers without changing this boundary.
+//! the status Argo's tools read. Experiments slot in as step handlers without changing this
+//! boundary.
 
 pub mod analysis_bridge;
 mod analysis_runs;
+mod bluegreen;
+mod bluegreen_analysis;
 mod canary;
 pub mod clock;
 mod commands;
@@ -45,7 +49,7 @@ mod traffic;
 mod tests;
 
 pub use input::{AnalysisTemplates, Command, Observed, ObservedAnalysisRun, ObservedTraffic};
-pub use output::{Action, AnalysisKind, Event, Reconciled, StartAnalysis};
+pub use output::{Action, AnalysisKind, Event, Reconciled, ServiceAction, StartAnalysis};
 pub use state::EngineState;
 
 use weir_config::argo::{BlueGreenStrategy, CanaryStrategy, Rollout};
@@ -89,13 +93,13 @@ pub fn reconcile(
         commands::apply(&mut state, rollout, command);
     }
     match Strategy::of(rollout) {
-        Strategy::Canary(canary) => settle(rollout, canary, observed, state, now),
-        Strategy::BlueGreen(_) => unsupported(
-            rollout,
-            state,
-            now,
-            "blue-green strategy is not supported yet",
-        ),
+        Strategy::Canary(canary) => settle(canary.steps.len() * 2 + 8, state, |state| {
+            canary::pass(rollout, canary, observed, state, now)
+        }),
+        // Restart, pause, switch, post-promotion analysis, promotion: a few passes at most.
+        Strategy::BlueGreen(blue_green) => settle(8, state, |state| {
+            bluegreen::pass(rollout, blue_green, observed, state, now)
+        }),
         Strategy::Invalid => unsupported(
             rollout,
             state,
@@ -106,25 +110,27 @@ pub fn reconcile(
 }
 
 /// Runs passes until one changes nothing, as Argo's controller requeues itself after each
-/// status change. Bounded: every pass but the last moves the rollout forward, and no
-/// rollout moves more than once per step plus a few transitions in one call.
+/// status change. Bounded by `max_passes`: every pass but the last moves the rollout
+/// forward, and no rollout moves more than once per step plus a few transitions in one call.
 fn settle(
-    rollout: &Rollout,
-    canary: &CanaryStrategy,
-    observed: &Observed,
+    max_passes: usize,
     mut state: EngineState,
-    now: Timestamp,
+    pass: impl Fn(&EngineState) -> pass::PassOutcome,
 ) -> Reconciled {
     let mut actions: Vec<Action> = Vec::new();
+    let mut services: Vec<ServiceAction> = Vec::new();
     let mut requeue_at = None;
-    for _ in 0..canary.steps.len() * 2 + 8 {
-        let outcome = canary::pass(rollout, canary, observed, &state, now);
+    for _ in 0..max_passes {
+        let outcome = pass(&state);
         if outcome.weights_decided {
             // This pass decided the weights afresh: an earlier pass's request is stale.
             actions.retain(|a| !matches!(a, Action::SetWeights { .. }));
         }
         for action in outcome.actions {
             merge(&mut actions, action);
+        }
+        for service in outcome.services {
+            merge_service(&mut services, service);
         }
         requeue_at = outcome.requeue_at;
         let done = outcome.state == state;
@@ -136,8 +142,28 @@ fn settle(
     Reconciled {
         state,
         actions,
+        services,
         requeue_at,
     }
+}
+
+/// Adds a service switch: a later switch of the same service supersedes an earlier one of
+/// this call (the last word is the one to carry out); releases accumulate.
+fn merge_service(services: &mut Vec<ServiceAction>, service: ServiceAction) {
+    match &service {
+        ServiceAction::SwitchActive { .. } => {
+            services.retain(|s| !matches!(s, ServiceAction::SwitchActive { .. }));
+        }
+        ServiceAction::SetPreview { .. } => {
+            services.retain(|s| !matches!(s, ServiceAction::SetPreview { .. }));
+        }
+        ServiceAction::ScaleDownOld { .. } => {
+            if services.contains(&service) {
+                return;
+            }
+        }
+    }
+    services.push(service);
 }
 
 /// Adds an action: weights only the latest (moved last, after any promotion it follows);
@@ -178,6 +204,7 @@ fn unsupported(
     Reconciled {
         state,
         actions: Vec::new(),
+        services: Vec::new(),
         requeue_at: None,
     }
 }

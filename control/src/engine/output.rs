@@ -15,6 +15,14 @@ pub struct Reconciled {
     pub state: EngineState,
     /// To carry out in order.
     pub actions: Vec<Action>,
+    /// Blue-green only (always empty for a canary): which version the active and preview
+    /// services serve. Carry these out before `actions`. `SwitchActive` is asked for again
+    /// until observed; `SetPreview` and `ScaleDownOld` are asked for once, so an adapter
+    /// that persists `state` first and then crashes re-applies `status.blueGreen
+    /// .previewSelector` on restart (a lost release only keeps an old version routable).
+    /// They are kept apart from [`Action`] so that adapters which match [`Action`]
+    /// exhaustively keep compiling; see [`ServiceAction`].
+    pub services: Vec<ServiceAction>,
     /// Call again at this instant at the latest (pause ends, progress deadline); also call
     /// again whenever an observation changes. `None`: nothing is due by time alone.
     pub requeue_at: Option<Timestamp>,
@@ -52,6 +60,36 @@ pub enum Action {
     Event(Event),
 }
 
+/// What a blue-green rollout asks of its two services (Argo's `activeService` and
+/// `previewService`). A version is named by its hash ([`super::Observed::canary_hash`]): the
+/// adapter keeps the endpoints of every version named here until a [`ScaleDownOld`] for it
+/// falls due, so that it can route to any of them again (a switch back on abort).
+///
+/// [`ScaleDownOld`]: ServiceAction::ScaleDownOld
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceAction {
+    /// The preview service serves `pod_hash` (the new version) from now on. Standalone: the
+    /// preview service's endpoints are the new version's, so the adapter only records it;
+    /// Kubernetes: patch the preview Service's `rollouts-pod-template-hash` selector. Asked
+    /// for once per change (status `blueGreen.previewSelector` records it); halted while
+    /// `spec.paused` or an inconclusive-analysis pause stands, as in Argo.
+    SetPreview { pod_hash: String },
+    /// The active service serves `pod_hash`'s endpoints, all of them at once: one route-table
+    /// swap (Kubernetes: one selector patch), never a blend. Asked for again on every call
+    /// until [`super::Observed::stable_hash`] reports that the active service serves
+    /// `pod_hash`; until then the engine neither starts post-promotion analysis nor marks the
+    /// version stable. Used to promote, and to switch back to the stable version on abort or a
+    /// failed post-promotion analysis.
+    SwitchActive { pod_hash: String },
+    /// `pod_hash` is no longer stable, active, preview or desired: keep it routable until
+    /// `at` (`scaleDownDelaySeconds` after now, default 30 s), so requests in flight finish
+    /// and clients with cached connections drain; after `at` its endpoints may be released
+    /// (Kubernetes: the ReplicaSet's `scale-down-deadline` annotation, then scale to 0). A
+    /// later `SetPreview` or `SwitchActive` naming `pod_hash` cancels the release. Asked for
+    /// once, when the version leaves.
+    ScaleDownOld { pod_hash: String, at: Timestamp },
+}
+
 /// An analysis run to start: the pure spec plus each metric's provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartAnalysis {
@@ -71,7 +109,9 @@ pub struct StartAnalysis {
 pub enum AnalysisKind {
     /// An `analysis` step, at this index.
     Step(usize),
-    /// `strategy.canary.analysis`, running from its startingStep until the rollout ends.
+    /// `strategy.canary.analysis`, running from its startingStep until the rollout ends; also
+    /// blue-green's `prePromotionAnalysis` and `postPromotionAnalysis` runs (names ending in
+    /// `-pre` and `-post`), until the adapters learn kinds of their own for them.
     Background,
 }
 

@@ -2,17 +2,23 @@
 //! observations, time) and what it builds (the new status, actions, requeue time). Argo's
 //! `rolloutContext`, minus the clients.
 
-use weir_config::argo::{CanaryStatus, CanaryStrategy, Rollout, RolloutStatus};
+use weir_config::argo::{
+    BlueGreenStatus, BlueGreenStrategy, CanaryStatus, CanaryStrategy, Rollout, RolloutStatus,
+};
 
 use super::input::Observed;
-use super::output::{Action, Event};
+use super::output::{Action, Event, ServiceAction};
 use super::pause::PauseContext;
 use super::state::EngineState;
 use crate::analysis::Timestamp;
 
 pub struct Pass<'a> {
     pub rollout: &'a Rollout,
+    /// The canary strategy; for a blue-green rollout an empty one (no steps, no analysis), so
+    /// the step-based code shared with the end of a pass finds nothing to do.
     pub canary: &'a CanaryStrategy,
+    /// The blue-green strategy, when the rollout has one.
+    pub blue_green: Option<&'a BlueGreenStrategy>,
     pub observed: &'a Observed,
     pub now: Timestamp,
     /// The state this pass started from (Argo's `c.rollout.Status`).
@@ -27,6 +33,8 @@ pub struct Pass<'a> {
     pub revision: u64,
     pub managed_routes_set: bool,
     pub actions: Vec<Action>,
+    /// Blue-green's service switches (see [`ServiceAction`]).
+    pub services: Vec<ServiceAction>,
     pub requeue_at: Option<Timestamp>,
     /// Whether this pass decided the weights (every pass but a restart does); its
     /// SetWeights, or the absence of one, supersedes earlier passes' of the same call.
@@ -40,6 +48,7 @@ pub struct Pass<'a> {
 pub struct PassOutcome {
     pub state: EngineState,
     pub actions: Vec<Action>,
+    pub services: Vec<ServiceAction>,
     pub requeue_at: Option<Timestamp>,
     pub weights_decided: bool,
 }
@@ -69,6 +78,12 @@ impl<'a> Pass<'a> {
 
     pub fn canary_status(&mut self) -> &mut CanaryStatus {
         self.new.canary.get_or_insert_with(CanaryStatus::default)
+    }
+
+    pub fn blue_green_status(&mut self) -> &mut BlueGreenStatus {
+        self.new
+            .blue_green
+            .get_or_insert_with(BlueGreenStatus::default)
     }
 
     pub fn event(&mut self, event: Event) {

@@ -41,12 +41,30 @@ pub fn rollout_phase(spec: &RolloutSpec, status: &RolloutStatus, paused: bool) -
         }
     }
     if status.stable_rs.is_empty() || status.stable_rs != status.current_pod_hash {
-        let message = if strategy.blue_green.is_some() {
-            "waiting for post-promotion verification to complete"
+        let message = if let Some(bg) = &strategy.blue_green {
+            if bg.post_promotion_analysis.is_some() && !post_promotion_completed(status) {
+                "waiting for analysis to complete"
+            } else {
+                "waiting for post-promotion verification to complete"
+            }
         } else {
             "waiting for all steps to complete"
         };
         return (PROGRESSING.into(), message.into());
     }
     (HEALTHY.into(), String::new())
+}
+
+/// Whether the post-promotion analysis run ended (Argo's `AnalysisPhase.Completed`).
+fn post_promotion_completed(status: &RolloutStatus) -> bool {
+    status
+        .blue_green
+        .as_ref()
+        .and_then(|b| b.post_promotion_analysis_run_status.as_ref())
+        .is_some_and(|r| {
+            matches!(
+                r.status.as_str(),
+                "Successful" | "Failed" | "Error" | "Inconclusive"
+            )
+        })
 }

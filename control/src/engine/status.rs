@@ -23,7 +23,7 @@ pub fn finish(mut p: Pass<'_>) -> PassOutcome {
     if p.rollout.spec.progress_deadline_abort
         && !p.pause.is_aborted(prev)
         && !cond::rollout_completed(&p.new)
-        && !cond::rollout_progressing(prev, &p.new)
+        && !progressing(&p, prev)
         && !indefinite_step(&p, prev)
         && cond::timed_out(prev, deadline, p.now)
     {
@@ -84,8 +84,18 @@ pub fn finish(mut p: Pass<'_>) -> PassOutcome {
     PassOutcome {
         state,
         actions: p.actions,
+        services: p.services,
         requeue_at: p.requeue_at,
         weights_decided: p.weights_decided,
+    }
+}
+
+/// Argo's `RolloutProgressing`, by strategy.
+fn progressing(p: &Pass<'_>, prev: &RolloutStatus) -> bool {
+    if p.blue_green.is_some() {
+        cond::blue_green_progressing(prev, &p.new)
+    } else {
+        cond::rollout_progressing(prev, &p.new)
     }
 }
 
@@ -164,8 +174,16 @@ fn paused_conditions(p: &mut Pass<'_>) {
     }
 }
 
-/// Argo's `RolloutHealthy` for a canary (replica counts aside).
+/// Argo's `RolloutHealthy` (replica counts aside). Blue-green: the active service, and the
+/// preview service if there is one, serve the desired version (whether or not it is stable
+/// yet, as in Argo).
 fn healthy(p: &Pass<'_>) -> bool {
+    if let Some(bg) = p.blue_green {
+        let selectors = p.new.blue_green.clone().unwrap_or_default();
+        let current = &p.new.current_pod_hash;
+        return selectors.active_selector == *current
+            && (bg.preview_service.is_empty() || selectors.preview_selector == *current);
+    }
     let steps = p.step_count();
     let all_steps = steps == 0
         || p.new
@@ -232,7 +250,7 @@ fn rollout_conditions(p: &mut Pass<'_>, deadline: i32) {
             now,
         );
         cond::set(&mut p.new, c);
-    } else if cond::rollout_progressing(prev, &p.new) || became_unhealthy {
+    } else if progressing(p, prev) || became_unhealthy {
         let mut c = cond::new_condition(
             cond::PROGRESSING,
             cond::TRUE,

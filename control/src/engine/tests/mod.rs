@@ -2,6 +2,7 @@
 //! argument) and a fake adapter that does what the actions say.
 
 mod analysis;
+mod bluegreen;
 mod bridge;
 mod lifecycle;
 mod resume;
@@ -329,28 +330,6 @@ fn initial_deploy_without_a_stable_version_promotes_at_once() {
     ));
     assert_eq!(w.status().stable_rs, "c1");
     assert_eq!(w.phase(), ("Healthy", ""));
-}
-
-#[test]
-fn blue_green_is_reported_as_not_supported_yet() {
-    let r: Rollout = serde_json::from_value(json!({
-        "apiVersion": API_VERSION, "kind": "Rollout", "metadata": {"name": "web"},
-        "spec": {"strategy": {"blueGreen": {"activeService": "web"}}},
-    }))
-    .unwrap();
-    let out = reconcile(
-        &r,
-        &EngineState::default(),
-        &Observed::default(),
-        &[],
-        Timestamp::from_millis(T0),
-    );
-    assert!(out.actions.is_empty());
-    assert_eq!(out.state.status.phase, "Degraded");
-    assert_eq!(
-        out.state.status.message,
-        "InvalidSpec: blue-green strategy is not supported yet"
-    );
 }
 
 /// One metric over Prometheus, taking the service as an argument.
