@@ -249,3 +249,32 @@ async fn no_route_is_404_and_all_zero_weights_503_with_reasons() {
         2.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_most_specific_host_then_the_longest_prefix_wins() {
+    let any = Backend::start("any").await;
+    let api = Backend::start("api").await;
+    let wild = Backend::start("wild").await;
+    let deep = Backend::start("deep").await;
+    let yaml = format!(
+        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nservices:\n  any: {{endpoints: [\"{}\"]}}\n  api: {{endpoints: [\"{}\"]}}\n  wild: {{endpoints: [\"{}\"]}}\n  deep: {{endpoints: [\"{}\"]}}\nroutes:\n  - name: any\n    backends: [{{service: any, weight: 1}}]\n  - name: wild\n    hosts: [\"*.example.com\"]\n    backends: [{{service: wild, weight: 1}}]\n  - name: api\n    hosts: [\"api.example.com\"]\n    backends: [{{service: api, weight: 1}}]\n  - name: deep\n    pathPrefix: /deep\n    backends: [{{service: deep, weight: 1}}]\n",
+        any.addr, api.addr, wild.addr, deep.addr
+    );
+    let weir = Weir::start(&yaml).await;
+    let c = Client::http1();
+    let a = weir.authority();
+    let to = async |host: &str, path: &str| {
+        c.get(&a, path, &[("host", host)])
+            .await
+            .unwrap()
+            .backend
+            .unwrap()
+    };
+    assert_eq!(to("api.example.com", "/").await, "api");
+    assert_eq!(to("API.example.com:443", "/x").await, "api");
+    assert_eq!(to("www.example.com", "/").await, "wild");
+    assert_eq!(to("other.test", "/").await, "any");
+    assert_eq!(to("other.test", "/deep/x").await, "deep");
+    // A specific host beats a longer prefix on the catch-all host.
+    assert_eq!(to("api.example.com", "/deep").await, "api");
+}

@@ -129,6 +129,15 @@ impl HostMatch {
         }
     }
 
+    /// How specific the pattern is: exact beats a suffix beats any.
+    pub fn rank(&self) -> u8 {
+        match self {
+            HostMatch::Any => 0,
+            HostMatch::Suffix(_) => 1,
+            HostMatch::Exact(_) => 2,
+        }
+    }
+
     /// `host` must already be lowercase without a port.
     pub fn matches(&self, host: &str) -> bool {
         match self {

@@ -111,18 +111,30 @@ impl Route {
 }
 
 impl RouteTable {
-    /// The route for this host and path: the longest matching prefix, first in
-    /// configuration order on a tie.
+    /// The route for this host and path: the most specific host match first (exact, then
+    /// `*.suffix`, then `*`, as nginx and Envoy pick virtual hosts), then the longest
+    /// matching prefix, then configuration order.
     pub fn find(&self, host: &str, path: &str) -> Option<&Route> {
-        let mut best: Option<&Route> = None;
+        let mut best: Option<(&Route, (u8, usize))> = None;
         for r in &self.routes {
-            if r.matches(host, path)
-                && best.is_none_or(|b| r.path_prefix.len() > b.path_prefix.len())
-            {
-                best = Some(r);
+            if !path.starts_with(r.path_prefix.as_str()) {
+                continue;
+            }
+            let Some(rank) = r
+                .hosts
+                .iter()
+                .filter(|h| h.matches(host))
+                .map(HostMatch::rank)
+                .max()
+            else {
+                continue;
+            };
+            let score = (rank, r.path_prefix.len());
+            if best.is_none_or(|(_, b)| score > b) {
+                best = Some((r, score));
             }
         }
-        best
+        best.map(|(r, _)| r)
     }
 
     pub fn route(&self, name: &str) -> Option<&Route> {

@@ -8,7 +8,7 @@ use super::store::StoredEvent;
 use super::traffic;
 use crate::analysis::{AnalysisRun, Timestamp};
 use crate::engine::clock::format_time;
-use crate::engine::Action;
+use crate::engine::{Action, ServiceAction};
 
 /// Events kept per rollout for `weir rollouts get`.
 const EVENTS_KEPT: usize = 50;
@@ -159,6 +159,40 @@ impl Controller {
                 });
                 let excess = slot.record.events.len().saturating_sub(EVENTS_KEPT);
                 slot.record.events.drain(..excess);
+            }
+        }
+    }
+
+    /// Blue-green's service actions. In standalone mode a version is an endpoint list, so
+    /// the switch is one endpoint override of the active service: one route-table swap.
+    pub(super) fn apply_service(&self, name: &str, slot: &mut Slot, action: ServiceAction) {
+        match action {
+            ServiceAction::SetPreview { pod_hash } => {
+                tracing::info!(rollout = name, %pod_hash, preview = %slot.canary_service, "preview service serves the new version");
+            }
+            ServiceAction::SwitchActive { pod_hash } => {
+                let Some(eps) = slot.record.versions.get(&pod_hash).cloned() else {
+                    tracing::error!(rollout = name, %pod_hash, "cannot switch: no endpoints recorded for this version");
+                    return;
+                };
+                match self
+                    .proxy
+                    .set_service_endpoints(&slot.stable_service, eps.clone())
+                {
+                    Ok(generation) => {
+                        tracing::info!(rollout = name, %pod_hash, active = %slot.stable_service, endpoints = ?eps, generation, "active service switched");
+                        slot.record.stable_endpoints = Some(eps);
+                    }
+                    Err(e) => {
+                        tracing::error!(rollout = name, "cannot switch the active service: {e}")
+                    }
+                }
+            }
+            ServiceAction::ScaleDownOld { pod_hash, at } => {
+                // Pools outlive route tables, so requests in flight on the old version
+                // finish on their connections; the endpoints stay recorded so a later
+                // switch back is still possible.
+                tracing::info!(rollout = name, %pod_hash, until = %format_time(at), "old version leaves the active service; it stays known for a switch back");
             }
         }
     }

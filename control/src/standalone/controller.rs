@@ -323,6 +323,8 @@ impl Controller {
             let roles: BTreeMap<String, String> = [
                 ("canary".to_string(), slot.canary_service.clone()),
                 ("stable".to_string(), slot.stable_service.clone()),
+                ("preview".to_string(), slot.canary_service.clone()),
+                ("active".to_string(), slot.stable_service.clone()),
             ]
             .into();
             // Record answers and judge runs first, so the engine sees their phases.
@@ -344,9 +346,18 @@ impl Controller {
                 .proxy
                 .service_endpoints(&slot.stable_service)
                 .unwrap_or_default();
+            let (canary_hash, stable_hash) = (
+                traffic::version_hash(&canary_eps),
+                traffic::version_hash(&stable_eps),
+            );
+            for (hash, eps) in [(&canary_hash, &canary_eps), (&stable_hash, &stable_eps)] {
+                if !eps.is_empty() && !slot.record.versions.contains_key(hash) {
+                    slot.record.versions.insert(hash.clone(), eps.clone());
+                }
+            }
             let observed = Observed {
-                canary_hash: traffic::version_hash(&canary_eps),
-                stable_hash: traffic::version_hash(&stable_eps),
+                canary_hash,
+                stable_hash,
                 traffic: traffic::observe(
                     &self.proxy,
                     &slot.routes,
@@ -370,6 +381,9 @@ impl Controller {
             };
             let out = engine::reconcile(&slot.rollout, &slot.record.engine, &observed, &mine, now);
             slot.record.engine = out.state;
+            for service_action in out.services {
+                self.apply_service(name, slot, service_action);
+            }
             for action in out.actions {
                 self.apply(name, slot, action, &canary_eps, now);
             }

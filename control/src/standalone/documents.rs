@@ -85,24 +85,43 @@ pub fn namespace(r: &Rollout) -> String {
         .unwrap_or_else(|| "default".to_string())
 }
 
-/// The stable and canary service names of a canary Rollout.
-pub fn services(r: &Rollout) -> Option<(String, String)> {
-    let c = r.spec.strategy.canary.as_ref()?;
-    let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
-    Some((non_empty(&c.stable_service)?, non_empty(&c.canary_service)?))
+/// The Rollout's strategy name as Argo's metrics label it.
+pub fn strategy(r: &Rollout) -> &'static str {
+    if r.spec.strategy.blue_green.is_some() {
+        "blueGreen"
+    } else {
+        "canary"
+    }
 }
 
-/// The routes a Rollout manages: those with both its services as backends.
+/// The two services of a Rollout, as (the one serving the stable version, the one
+/// serving the new version): canary's stableService and canaryService, or blue-green's
+/// activeService and previewService.
+pub fn services(r: &Rollout) -> Option<(String, String)> {
+    let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
+    if let Some(c) = &r.spec.strategy.canary {
+        return Some((non_empty(&c.stable_service)?, non_empty(&c.canary_service)?));
+    }
+    let b = r.spec.strategy.blue_green.as_ref()?;
+    Some((
+        non_empty(&b.active_service)?,
+        non_empty(&b.preview_service)?,
+    ))
+}
+
+/// The routes a Rollout manages: for a canary, those with both its services as backends
+/// (their weights shift); for blue-green, those that route to its active service.
 pub fn managed_routes(proxy: &ProxyConfig, r: &Rollout) -> Vec<String> {
     let Some((stable, canary)) = services(r) else {
         return Vec::new();
     };
+    let blue_green = r.spec.strategy.blue_green.is_some();
     proxy
         .routes
         .iter()
         .filter(|route| {
             let has = |s: &str| route.backends.iter().any(|b| b.service.value == s);
-            has(&stable) && has(&canary)
+            has(&stable) && (blue_green || has(&canary))
         })
         .map(|route| route.name.value.clone())
         .collect()
@@ -110,15 +129,13 @@ pub fn managed_routes(proxy: &ProxyConfig, r: &Rollout) -> Vec<String> {
 
 fn check_services(proxy: &ProxyConfig, r: &Rollout) -> Result<(), String> {
     let name = rollout_name(r);
-    if r.spec.strategy.canary.is_none() {
-        return Err(format!(
-            "Rollout {name:?}: only the canary strategy runs in standalone mode so far"
-        ));
-    }
+    let blue_green = r.spec.strategy.blue_green.is_some();
     let Some((stable, canary)) = services(r) else {
-        return Err(format!(
-            "Rollout {name:?}: spec.strategy.canary needs stableService and canaryService in standalone mode"
-        ));
+        return Err(if blue_green {
+            format!("Rollout {name:?}: spec.strategy.blueGreen needs activeService and previewService in standalone mode (the preview service's endpoints are the new version)")
+        } else {
+            format!("Rollout {name:?}: spec.strategy.canary needs stableService and canaryService in standalone mode")
+        });
     };
     for s in [&stable, &canary] {
         if !proxy.services.contains_key(s) {
@@ -128,9 +145,11 @@ fn check_services(proxy: &ProxyConfig, r: &Rollout) -> Result<(), String> {
         }
     }
     if managed_routes(proxy, r).is_empty() {
-        return Err(format!(
-            "Rollout {name:?}: no route has both {stable:?} and {canary:?} as backends, so there is no traffic to shift"
-        ));
+        return Err(if blue_green {
+            format!("Rollout {name:?}: no route sends traffic to the active service {stable:?}")
+        } else {
+            format!("Rollout {name:?}: no route has both {stable:?} and {canary:?} as backends, so there is no traffic to shift")
+        });
     }
     Ok(())
 }

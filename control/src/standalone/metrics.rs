@@ -20,9 +20,10 @@ pub fn render(controller: &Controller, out: &mut String) {
         let phase = slot.record.engine.status.phase.clone();
         let _ = writeln!(
             out,
-            "rollout_info{{namespace=\"{}\",name=\"{}\",strategy=\"canary\",phase=\"{}\"}} 1",
+            "rollout_info{{namespace=\"{}\",name=\"{}\",strategy=\"{}\",phase=\"{}\"}} 1",
             esc(&ns),
             esc(name),
+            documents::strategy(&slot.rollout),
             esc(&phase)
         );
     }

@@ -20,6 +20,10 @@ pub struct RolloutRecord {
     /// file on restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stable_endpoints: Option<Vec<String>>,
+    /// Endpoint lists by version hash, so blue-green can switch the active service to any
+    /// version it has seen (forward to the new one, back to the old one).
+    #[serde(default)]
+    pub versions: BTreeMap<String, Vec<String>>,
     /// Managed header routes and mirrors in force, re-applied before traffic on restart.
     #[serde(default)]
     pub header_routes: BTreeMap<String, Vec<HeaderRoutingMatch>>,
