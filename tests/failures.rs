@@ -185,3 +185,29 @@ async fn idempotent_requests_are_retried_on_503_on_another_endpoint() {
     }
     assert!(saw_503);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_backend_dead_answers_fast_instead_of_bouncing_between_them() {
+    let mut dead = Vec::new();
+    for _ in 0..2 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        dead.push(l.local_addr().unwrap());
+    }
+    // Listeners dropped: both addresses refuse connections.
+    let weir = Weir::start(&config(&[("a", dead[0], 50), ("b", dead[1], 50)], "", "")).await;
+    let c = Client::http1();
+    for _ in 0..6 {
+        let o = tokio::time::timeout(Duration::from_secs(5), c.get(&weir.authority(), "/", &[]))
+            .await
+            .expect("answered, not stuck retrying")
+            .unwrap();
+        assert!(o.elapsed < Duration::from_secs(1), "took {:?}", o.elapsed);
+        assert!(
+            matches!(
+                (o.status, o.weir_error.as_deref()),
+                (502, Some("connect")) | (503, Some("no_endpoints"))
+            ),
+            "{o:?}"
+        );
+    }
+}

@@ -119,8 +119,10 @@ pub async fn serve(
         let Some(endpoint) = backend.pool.pick(&tried) else {
             // This backend has nothing live (left to try): spill to the others by weight.
             if !forced && route.on_no_endpoints == NoEndpoints::Spill {
+                // Only backends with an endpoint this request has not tried: two backends
+                // whose endpoints all refused must not bounce the request between them.
                 let next = route.pick.pick_among(&route.weights, |i| {
-                    i != choice && route.backends[i].pool.has_live_endpoint()
+                    i != choice && route.backends[i].pool.has_untried_endpoint(&tried)
                 });
                 if let Some(next) = next {
                     backend.stats.record_spill();

@@ -105,6 +105,14 @@ impl ServicePool {
         self.endpoints.load().iter().any(|e| e.is_live())
     }
 
+    /// Whether a live endpoint is left that this request has not tried yet.
+    pub fn has_untried_endpoint(&self, tried: &[SocketAddr]) -> bool {
+        self.endpoints
+            .load()
+            .iter()
+            .any(|e| e.is_live() && !tried.contains(&e.addr))
+    }
+
     /// The next live endpoint, round robin, avoiding `tried` where possible.
     pub fn pick(&self, tried: &[SocketAddr]) -> Option<Arc<Endpoint>> {
         let eps = self.endpoints.load();
