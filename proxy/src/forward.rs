@@ -25,12 +25,8 @@ use weir_config::proxy::{NoEndpoints, UpstreamProtocol};
 /// be retried or mirrored; larger or streamed bodies are forwarded as they arrive.
 const BUFFER_LIMIT: u64 = 64 * 1024;
 
-/// What the connection knows about the client.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientInfo {
-    pub addr: SocketAddr,
-    pub tls: bool,
-}
+pub use crate::headers::ClientInfo;
+use crate::headers::{prepare_headers, strip_hop_by_hop};
 
 /// The request body as the proxy holds it.
 enum HeldBody {
@@ -66,8 +62,8 @@ pub async fn serve(
     let start = Instant::now();
     let table = proxy.table_full();
     let (mut parts, body) = req.into_parts();
-    let host = request_host(&parts);
-    let Some(route) = table.find(&host, parts.uri.path()) else {
+    let found = table.find(&request_host(&parts), parts.uri.path());
+    let Some(route) = found else {
         proxy.no_route.fetch_add(1, Ordering::Relaxed);
         return Ok(ProxyError::NoRoute.into_response());
     };
@@ -93,7 +89,7 @@ pub async fn serve(
         HeldBody::Streaming(body)
     };
 
-    prepare_headers(&mut parts.headers, &host, client, upgrade);
+    prepare_headers(&mut parts.headers, parts.uri.authority(), &client, upgrade);
     if !route.mirrors.is_empty() {
         let body = match &held {
             HeldBody::Empty => Some(Bytes::new()),
@@ -323,8 +319,9 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// The host the client asked for: lowercase, without a port.
-fn request_host(parts: &Parts) -> String {
+/// The host the client asked for, without a port, lowercase (borrowed unless it had
+/// uppercase letters).
+fn request_host(parts: &Parts) -> std::borrow::Cow<'_, str> {
     let raw = parts
         .headers
         .get(header::HOST)
@@ -335,65 +332,15 @@ fn request_host(parts: &Parts) -> String {
         Some(i) if !raw.ends_with(']') => &raw[..i],
         _ => raw,
     };
-    without_port.to_ascii_lowercase()
+    if without_port.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(without_port.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(without_port)
+    }
 }
 
 fn is_upgrade(parts: &Parts) -> bool {
     parts.version == Version::HTTP_11 && parts.headers.contains_key(header::UPGRADE)
-}
-
-const HOP_BY_HOP: [header::HeaderName; 7] = [
-    header::CONNECTION,
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
-fn strip_hop_by_hop(h: &mut HeaderMap) {
-    if let Some(conn) = h.get(header::CONNECTION).cloned() {
-        if let Ok(list) = conn.to_str() {
-            for name in list.split(',') {
-                h.remove(name.trim());
-            }
-        }
-    }
-    for name in HOP_BY_HOP {
-        h.remove(name);
-    }
-    h.remove("keep-alive");
-}
-
-fn prepare_headers(h: &mut HeaderMap, host: &str, client: ClientInfo, upgrade: bool) {
-    let upgrade_value = if upgrade {
-        h.get(header::UPGRADE).cloned()
-    } else {
-        None
-    };
-    strip_hop_by_hop(h);
-    if let Some(u) = upgrade_value {
-        h.insert(header::UPGRADE, u);
-        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    }
-    if !h.contains_key(header::HOST) {
-        if let Ok(v) = HeaderValue::from_str(host) {
-            h.insert(header::HOST, v);
-        }
-    }
-    let ip = client.addr.ip().to_string();
-    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {ip}"),
-        None => ip,
-    };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        h.insert("x-forwarded-for", v);
-    }
-    h.insert(
-        "x-forwarded-proto",
-        HeaderValue::from_static(if client.tls { "https" } else { "http" }),
-    );
 }
 
 /// The request as the upstream sees it: origin-form URI on the endpoint, the version the

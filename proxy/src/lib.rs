@@ -15,6 +15,7 @@ mod build;
 pub mod error;
 pub mod forward;
 pub mod hdr;
+pub mod headers;
 pub mod matching;
 pub mod metrics;
 mod mirror;

@@ -82,11 +82,8 @@ pub async fn accept_loop(
         let handshake_timeout = ctx.limits.header_read_timeout.get();
         tokio::spawn(async move {
             let _permit = permit;
-            let client = ClientInfo {
-                addr,
-                tls: tls.is_some(),
-            };
-            let svc = service_fn(move |req| forward::serve(proxy.clone(), client, req));
+            let client = ClientInfo::new(addr, tls.is_some());
+            let svc = service_fn(move |req| forward::serve(proxy.clone(), client.clone(), req));
             let result = match tls {
                 None => {
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
