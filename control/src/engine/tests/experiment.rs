@@ -964,3 +964,43 @@ fn a_standalone_experiment_runs_through_the_same_machine() {
     assert!(observed.available.is_empty());
     assert_eq!(requeue, None);
 }
+
+#[test]
+fn a_paused_rollout_keeps_its_successful_experiment_and_moves_on_when_resumed() {
+    let mut r = Ro::healthy();
+    r.deploy("c2");
+    r.w.advance(10);
+    r.settle(&[Command::Pause]);
+    r.w.advance(300);
+    r.settle(&[]);
+    assert_eq!(r.experiment_phase(EXP), "Successful");
+    assert_eq!(r.w.step(), Some(1), "paused: the step waits");
+    assert_eq!(r.w.state.experiments.len(), 1, "no second experiment");
+    assert_eq!(
+        r.backend_history
+            .iter()
+            .filter(|a| matches!(a, ExperimentAction::Start { .. }))
+            .count(),
+        1
+    );
+    r.w.advance(5);
+    r.settle(&[Command::Resume]);
+    assert_eq!(r.w.step(), Some(2));
+    assert_eq!(r.w.state.experiments.len(), 1);
+}
+
+#[test]
+fn the_experiment_survives_a_restart_of_the_adapter() {
+    let mut r = Ro::healthy();
+    r.deploy("c2");
+    r.w.advance(30);
+    r.settle(&[]);
+    let text = serde_json::to_string(&r.w.state).expect("serialize");
+    let back: EngineState = serde_json::from_str(&text).expect("deserialize");
+    assert_eq!(back, r.w.state);
+    assert!(text.contains("\"experiments\":[{\"step\":1,"), "{text}");
+    r.w.state = back;
+    r.w.advance(270);
+    r.settle(&[]);
+    assert_eq!(r.w.step(), Some(2));
+}
