@@ -26,7 +26,7 @@ use weir_config::argo::{
     AnalysisRunArgument, DryRun, DurationString, ExperimentStatus, MeasurementRetention,
 };
 
-pub use machine::{reconcile, ExperimentOutcome};
+pub use machine::{reconcile, ExperimentInputs, ExperimentOutcome};
 pub use resource::run_experiment;
 
 /// Argo's `DefaultExperimentProgressDeadlineSeconds`: how long a template may take to serve.
@@ -40,7 +40,9 @@ pub enum ExperimentAction {
     /// `spec_ref` names (`stable` / `canary`: the Rollout's stable / canary service; for a
     /// `kind: Experiment`, a service of the config), with `weight` when set (a template
     /// without one gets no traffic of its own, only analysis). The stable share is reduced
-    /// by the engine's own `SetWeights` while the experiment runs.
+    /// by the engine's own `SetWeights` while the experiment runs; status records each
+    /// weighted template as the backend `<experiment>-<template>`, the name an adapter
+    /// should give it.
     Start {
         name: String,
         templates: Vec<ExperimentBackend>,
