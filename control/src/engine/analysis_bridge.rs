@@ -70,6 +70,17 @@ pub fn build_run(
     catalog: &AnalysisTemplates,
     hashes: &Hashes<'_>,
 ) -> Result<(AnalysisRunSpec, Vec<MetricProvider>), BridgeError> {
+    let incoming = rollout_args(rollout, analysis.args, hashes)?;
+    build_run_with_args(analysis, catalog, &incoming)
+}
+
+/// [`build_run`] with the incoming arguments already resolved (an Experiment's analyses,
+/// whose arguments were fixed when the experiment was made); `analysis.args` is not read.
+pub fn build_run_with_args(
+    analysis: &AnalysisRef<'_>,
+    catalog: &AnalysisTemplates,
+    incoming: &[Argument],
+) -> Result<(AnalysisRunSpec, Vec<MetricProvider>), BridgeError> {
     let mut namespaced = Vec::new();
     let mut cluster = Vec::new();
     collect_templates(
@@ -92,8 +103,7 @@ pub fn build_run(
         metrics.push(metric);
     }
     let template_args = flatten_args(&templates)?;
-    let incoming = rollout_args(rollout, analysis.args, hashes)?;
-    let args = merge_args(&incoming, &template_args)?;
+    let args = merge_args(incoming, &template_args)?;
 
     let dry_run = analysis
         .dry_run
@@ -207,7 +217,7 @@ fn template_arg(arg: &argo::Argument) -> Argument {
 
 /// Argo's `BuildArgumentsForRolloutAnalysisRun`: every Rollout argument gets a value, from
 /// `value`, the stable or latest version's hash, or a metadata field.
-fn rollout_args(
+pub fn rollout_args(
     rollout: &Rollout,
     args: &[AnalysisRunArgument],
     hashes: &Hashes<'_>,

@@ -63,6 +63,9 @@ pub fn pass(
         requeue_at: None,
         weights_decided: false,
         invalid: None,
+        experiments: state.experiments.clone(),
+        observed_experiments: None,
+        experiment_actions: Vec::new(),
     };
     let halt = halted(&p);
     reconcile_preview(&mut p, halt);

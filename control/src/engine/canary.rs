@@ -10,7 +10,8 @@ use super::conditions::{
     ROLLOUT_COMPLETED_REASON, ROLLOUT_STEP_COMPLETED_REASON, ROLLOUT_UPDATED_REASON,
     SKIP_STEPS_REASON,
 };
-use super::input::Observed;
+use super::experiment;
+use super::input::{Observed, ObservedExperiments};
 use super::output::{Action, Event};
 use super::pass::{Pass, PassOutcome};
 use super::pause::{pause_condition, PauseContext, CANARY_PAUSE_STEP};
@@ -25,6 +26,7 @@ pub fn pass(
     rollout: &Rollout,
     canary: &CanaryStrategy,
     observed: &Observed,
+    experiments: Option<&ObservedExperiments>,
     state: &EngineState,
     now: Timestamp,
 ) -> PassOutcome {
@@ -55,6 +57,9 @@ pub fn pass(
         requeue_at: None,
         weights_decided: false,
         invalid: None,
+        experiments: state.experiments.clone(),
+        observed_experiments: experiments,
+        experiment_actions: Vec::new(),
     };
     step_through(&mut p);
     status::finish(p)
@@ -78,6 +83,7 @@ fn step_through(p: &mut Pass<'_>) {
     }
     let awaiting_full_weight = traffic::reconcile(p);
     analysis_runs::reconcile(p);
+    experiment::step::reconcile(p);
     if p.invalid.is_some() || p.pause.has_added_pause() {
         return;
     }
@@ -259,7 +265,11 @@ fn current_step_completed(p: &Pass<'_>) -> bool {
             _ => false,
         };
     }
-    if is_passed_over(step) {
+    if step.experiment.is_some() && p.observed_experiments.is_some() {
+        let (_, index) = current_step(p.canary, prev);
+        return index.is_some_and(|i| experiment::step::step_completed(p, i));
+    }
+    if is_passed_over(step) || step.experiment.is_some() {
         return true;
     }
     if step.set_weight.is_some() {

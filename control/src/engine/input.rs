@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use weir_config::argo::AnalysisTemplateSpec;
 
+use super::experiment::ObservedExperiment;
 use crate::analysis::AnalysisPhase;
 
 /// The world as the adapter saw it just before the call.
@@ -31,6 +32,11 @@ pub struct Observed {
     /// AnalysisTemplates and ClusterAnalysisTemplates the engine builds runs from.
     pub templates: AnalysisTemplates,
 }
+
+/// The experiments' backends as the proxy serves them, by experiment name (after
+/// [`super::experiment::ExperimentAction`]s); an experiment missing here serves none. Kept
+/// out of [`Observed`] so that adapters which build it field by field keep compiling.
+pub type ObservedExperiments = BTreeMap<String, ObservedExperiment>;
 
 /// The managed route's weights as the proxy applied them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -24,8 +24,8 @@
 //! strategy (preview, pause, switch, promotion) and [`bluegreen_analysis`] its pre- and
 //! post-promotion analysis; [`analysis_bridge`] templates to
 //! [`crate::analysis::AnalysisRunSpec`]; [`pause`], [`conditions`], [`phase`], [`status`]
-//! the status Argo's tools read. Experiments slot in as step handlers without changing this
-//! boundary.
+//! the status Argo's tools read; [`experiment`] the experiment machine, the canary
+//! `experiment` step and standalone `kind: Experiment`s.
 
 pub mod analysis_bridge;
 mod analysis_runs;
@@ -35,6 +35,7 @@ mod canary;
 pub mod clock;
 mod commands;
 pub mod conditions;
+pub mod experiment;
 pub mod input;
 pub mod output;
 mod pass;
@@ -48,7 +49,10 @@ mod traffic;
 #[cfg(test)]
 mod tests;
 
-pub use input::{AnalysisTemplates, Command, Observed, ObservedAnalysisRun, ObservedTraffic};
+pub use experiment::{ExperimentAction, ExperimentBackend, ObservedExperiment};
+pub use input::{
+    AnalysisTemplates, Command, Observed, ObservedAnalysisRun, ObservedExperiments, ObservedTraffic,
+};
 pub use output::{Action, AnalysisKind, Event, Reconciled, ServiceAction, StartAnalysis};
 pub use state::EngineState;
 
@@ -77,10 +81,37 @@ impl<'a> Strategy<'a> {
 
 /// One reconcile: applies `commands` to the saved state, then walks the rollout as far as
 /// the observations allow at `now` (several steps at once when they complete at once).
+///
+/// Canary `experiment` steps are passed over, as before weir ran experiments: an adapter
+/// that carries out [`Reconciled::experiments`] calls [`reconcile_with_experiments`].
 pub fn reconcile(
     rollout: &Rollout,
     saved: &EngineState,
     observed: &Observed,
+    commands: &[Command],
+    now: Timestamp,
+) -> Reconciled {
+    reconcile_inner(rollout, saved, observed, None, commands, now)
+}
+
+/// [`reconcile`] that also runs canary `experiment` steps: the adapter serves the backends
+/// [`Reconciled::experiments`] asks for and reports them in `experiments`.
+pub fn reconcile_with_experiments(
+    rollout: &Rollout,
+    saved: &EngineState,
+    observed: &Observed,
+    experiments: &ObservedExperiments,
+    commands: &[Command],
+    now: Timestamp,
+) -> Reconciled {
+    reconcile_inner(rollout, saved, observed, Some(experiments), commands, now)
+}
+
+fn reconcile_inner(
+    rollout: &Rollout,
+    saved: &EngineState,
+    observed: &Observed,
+    experiments: Option<&ObservedExperiments>,
     commands: &[Command],
     now: Timestamp,
 ) -> Reconciled {
@@ -94,7 +125,7 @@ pub fn reconcile(
     }
     match Strategy::of(rollout) {
         Strategy::Canary(canary) => settle(canary.steps.len() * 2 + 8, state, |state| {
-            canary::pass(rollout, canary, observed, state, now)
+            canary::pass(rollout, canary, observed, experiments, state, now)
         }),
         // Restart, pause, switch, post-promotion analysis, promotion: a few passes at most.
         Strategy::BlueGreen(blue_green) => settle(8, state, |state| {
@@ -119,6 +150,7 @@ fn settle(
 ) -> Reconciled {
     let mut actions: Vec<Action> = Vec::new();
     let mut services: Vec<ServiceAction> = Vec::new();
+    let mut experiments: Vec<ExperimentAction> = Vec::new();
     let mut requeue_at = None;
     for _ in 0..max_passes {
         let outcome = pass(&state);
@@ -132,6 +164,9 @@ fn settle(
         for service in outcome.services {
             merge_service(&mut services, service);
         }
+        for action in outcome.experiment_actions {
+            merge_experiment(&mut experiments, action);
+        }
         requeue_at = outcome.requeue_at;
         let done = outcome.state == state;
         state = outcome.state;
@@ -143,8 +178,20 @@ fn settle(
         state,
         actions,
         services,
+        experiments,
         requeue_at,
     }
+}
+
+/// Adds an experiment action: the latest word on an experiment supersedes an earlier one of
+/// this call (a Start made stale by a Stop, or the reverse).
+fn merge_experiment(experiments: &mut Vec<ExperimentAction>, action: ExperimentAction) {
+    let name = |a: &ExperimentAction| match a {
+        ExperimentAction::Start { name, .. } | ExperimentAction::Stop { name } => name.clone(),
+    };
+    let this = name(&action);
+    experiments.retain(|a| name(a) != this);
+    experiments.push(action);
 }
 
 /// Adds a service switch: a later switch of the same service supersedes an earlier one of
@@ -205,6 +252,7 @@ fn unsupported(
         state,
         actions: Vec::new(),
         services: Vec::new(),
+        experiments: Vec::new(),
         requeue_at: None,
     }
 }

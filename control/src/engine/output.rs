@@ -3,6 +3,7 @@
 
 use weir_config::argo::{HeaderRoutingMatch, MetricProvider, RouteMatch};
 
+use super::experiment::ExperimentAction;
 use super::state::EngineState;
 use crate::analysis::{AnalysisRunSpec, Timestamp};
 
@@ -23,6 +24,11 @@ pub struct Reconciled {
     /// They are kept apart from [`Action`] so that adapters which match [`Action`]
     /// exhaustively keep compiling; see [`ServiceAction`].
     pub services: Vec<ServiceAction>,
+    /// Canary `experiment` steps: the experiments' backends to serve or remove. Carry these
+    /// out with `actions` (either order); each is asked for again until observed in
+    /// [`super::Observed::experiments`]. Kept apart from [`Action`] for the same reason as
+    /// `services`.
+    pub experiments: Vec<ExperimentAction>,
     /// Call again at this instant at the latest (pause ends, progress deadline); also call
     /// again whenever an observation changes. `None`: nothing is due by time alone.
     pub requeue_at: Option<Timestamp>,

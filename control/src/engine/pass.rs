@@ -6,7 +6,8 @@ use weir_config::argo::{
     BlueGreenStatus, BlueGreenStrategy, CanaryStatus, CanaryStrategy, Rollout, RolloutStatus,
 };
 
-use super::input::Observed;
+use super::experiment::{ExperimentAction, StepExperiment};
+use super::input::{Observed, ObservedExperiments};
 use super::output::{Action, Event, ServiceAction};
 use super::pause::PauseContext;
 use super::state::EngineState;
@@ -42,6 +43,13 @@ pub struct Pass<'a> {
     /// Why the spec cannot be acted on (a missing template, a bad argument): shown in the
     /// InvalidSpec condition; the rollout does not move while it stands.
     pub invalid: Option<String>,
+    /// What the adapter observes of the experiments' backends; `None` when it does not run
+    /// experiments (experiment steps are then passed over).
+    pub observed_experiments: Option<&'a ObservedExperiments>,
+    /// The experiments the Rollout owns, as this pass leaves them.
+    pub experiments: Vec<StepExperiment>,
+    /// What the pass asks of the experiments' backends.
+    pub experiment_actions: Vec<ExperimentAction>,
 }
 
 /// What a pass hands back to [`super::reconcile`].
@@ -51,6 +59,7 @@ pub struct PassOutcome {
     pub services: Vec<ServiceAction>,
     pub requeue_at: Option<Timestamp>,
     pub weights_decided: bool,
+    pub experiment_actions: Vec<ExperimentAction>,
 }
 
 impl<'a> Pass<'a> {

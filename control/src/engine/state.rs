@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use weir_config::argo::RolloutStatus;
 
+use super::experiment::StepExperiment;
+
 /// The engine's whole memory. Serialize it after every call; a restarted adapter that
 /// deserializes it continues exactly where the engine left off.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -27,4 +29,8 @@ pub struct EngineState {
     /// and not on every call.
     #[serde(default)]
     pub managed_routes_set: bool,
+    /// The experiments the Rollout made (Argo's Experiment objects it owns), with their
+    /// status: the current step's, and older ones until they have ended and stopped serving.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub experiments: Vec<StepExperiment>,
 }

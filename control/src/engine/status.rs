@@ -80,6 +80,7 @@ pub fn finish(mut p: Pass<'_>) -> PassOutcome {
         paused: p.prev.paused,
         spec_paused: p.prev.spec_paused,
         managed_routes_set: p.managed_routes_set,
+        experiments: p.experiments,
     };
     PassOutcome {
         state,
@@ -87,6 +88,7 @@ pub fn finish(mut p: Pass<'_>) -> PassOutcome {
         services: p.services,
         requeue_at: p.requeue_at,
         weights_decided: p.weights_decided,
+        experiment_actions: p.experiment_actions,
     }
 }
 

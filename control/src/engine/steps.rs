@@ -112,8 +112,8 @@ pub fn step_hash(canary: &CanaryStrategy) -> String {
         .collect()
 }
 
-/// Steps that do nothing in standalone mode and complete at once: experiments (until
-/// experiments are run), setCanaryScale (no replicas to scale) and step plugins.
+/// Steps that do nothing in standalone mode and complete at once: setCanaryScale (no
+/// replicas to scale) and step plugins.
 pub fn is_passed_over(step: &CanaryStep) -> bool {
-    step.experiment.is_some() || step.set_canary_scale.is_some() || step.plugin.is_some()
+    step.set_canary_scale.is_some() || step.plugin.is_some()
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use weir_config::argo::{TrafficWeights, WeightDestination};
 
 use super::conditions::TRAFFIC_WEIGHT_UPDATED_REASON;
+use super::experiment;
 use super::output::{Action, Event};
 use super::pass::Pass;
 use super::steps::{current_set_weight, current_step, max_weight};
@@ -47,7 +48,20 @@ pub fn reconcile(p: &mut Pass<'_>) -> bool {
             None => 0,
         }
     };
-    let stable = max - desired;
+    // Argo's experiment weights: a running experiment's templates take their share from
+    // stable.
+    let additional: Vec<WeightDestination> = experiment::step::running_weights(p)
+        .into_iter()
+        .map(|(template, experiment)| WeightDestination {
+            weight: template.weight.unwrap_or(0),
+            service_name: format!("{experiment}-{}", template.name),
+            pod_template_hash: match template.spec_ref.as_str() {
+                "stable" => p.new.stable_rs.clone(),
+                _ => p.new.current_pod_hash.clone(),
+            },
+        })
+        .collect();
+    let stable = max - desired - additional.iter().map(|d| d.weight).sum::<i32>();
     let verified = p
         .observed
         .traffic
@@ -64,12 +78,15 @@ pub fn reconcile(p: &mut Pass<'_>) -> bool {
             service_name: p.canary.stable_service.clone(),
             pod_template_hash: p.new.stable_rs.clone(),
         },
-        additional: Vec::new(),
+        additional,
         verified: Some(verified),
     };
     let previous = prev.canary.as_ref().and_then(|c| c.weights.as_ref());
-    let modified =
-        previous.is_none_or(|w| w.canary != weights.canary || w.stable != weights.stable);
+    let modified = previous.is_none_or(|w| {
+        w.canary != weights.canary
+            || w.stable != weights.stable
+            || w.additional != weights.additional
+    });
     if modified {
         let detail = match previous {
             None => format!("to {desired}"),

@@ -4,6 +4,7 @@
 mod analysis;
 mod bluegreen;
 mod bridge;
+mod experiment;
 mod lifecycle;
 mod resume;
 mod steps;
