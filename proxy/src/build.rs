@@ -52,6 +52,17 @@ pub struct Overrides {
     pub header_routes: HashMap<String, Vec<cfg::HeaderRoute>>,
     /// route -> mirrors managed by the controller (Argo setMirrorRoute).
     pub mirrors: HashMap<String, Vec<cfg::Mirror>>,
+    /// route -> owner (an experiment) -> backends added to the route while it runs.
+    pub extra_backends: HashMap<String, std::collections::BTreeMap<String, Vec<ExtraBackend>>>,
+}
+
+/// A backend that exists only at run time (an experiment's baseline or canary): a
+/// service of its own over some endpoints, with a weight on the route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraBackend {
+    pub name: String,
+    pub endpoints: Vec<String>,
+    pub weight: u32,
 }
 
 impl Overrides {
@@ -64,6 +75,27 @@ impl Overrides {
             }
         }
         for r in &mut c.routes {
+            for extra in self
+                .extra_backends
+                .get(&r.name.value)
+                .into_iter()
+                .flat_map(|m| m.values())
+                .flatten()
+            {
+                c.services.insert(
+                    extra.name.clone(),
+                    cfg::Service {
+                        endpoints: extra.endpoints.iter().cloned().map(cfg::spanned).collect(),
+                        resolve_interval: weir_config::Duration::from_secs(30),
+                        protocol: Default::default(),
+                    },
+                );
+                r.backends.retain(|b| b.service.value != extra.name);
+                r.backends.push(cfg::Backend {
+                    service: cfg::spanned(extra.name.clone()),
+                    weight: extra.weight,
+                });
+            }
             if let Some(hr) = self.header_routes.get(&r.name.value) {
                 let mut all = hr.clone();
                 all.append(&mut r.header_routes);

@@ -29,4 +29,5 @@ pub mod table;
 pub mod tls;
 pub mod upstream;
 
+pub use build::ExtraBackend;
 pub use state::{Proxy, WeightsError};

@@ -229,6 +229,29 @@ impl Proxy {
         self.rebuild_or_restore(&mut w, before)
     }
 
+    /// Adds (or with an empty list removes) the run-time backends `owner` (an experiment)
+    /// serves on `route`.
+    pub fn set_extra_backends(
+        &self,
+        route: &str,
+        owner: &str,
+        backends: Vec<crate::build::ExtraBackend>,
+    ) -> Result<u64, String> {
+        let mut w = self.writer.lock();
+        let before = w.overrides.clone();
+        let map = w
+            .overrides
+            .extra_backends
+            .entry(route.to_string())
+            .or_default();
+        if backends.is_empty() {
+            map.remove(owner);
+        } else {
+            map.insert(owner.to_string(), backends);
+        }
+        self.rebuild_or_restore(&mut w, before)
+    }
+
     /// Removes every managed header route and mirror of `route`.
     pub fn clear_managed_routes(&self, route: &str) -> Result<u64, String> {
         let mut w = self.writer.lock();

@@ -4,10 +4,12 @@
 use super::controller::{Controller, Slot};
 use super::documents;
 use super::runs::{kind_text, LiveRun};
+use super::store::StoredBackend;
 use super::store::StoredEvent;
 use super::traffic;
 use crate::analysis::{AnalysisRun, Timestamp};
 use crate::engine::clock::format_time;
+use crate::engine::experiment::ExperimentAction;
 use crate::engine::{Action, ServiceAction};
 
 /// Events kept per rollout for `weir rollouts get`.
@@ -196,4 +198,69 @@ impl Controller {
             }
         }
     }
+
+    /// An experiment's backends join the managed routes while it runs (one table swap),
+    /// and leave when it ends.
+    pub(super) fn apply_experiment(
+        &self,
+        name: &str,
+        slot: &mut Slot,
+        action: ExperimentAction,
+        canary_eps: &[String],
+        stable_eps: &[String],
+    ) {
+        match action {
+            ExperimentAction::Start {
+                name: experiment,
+                templates,
+                ..
+            } => {
+                let backends: Vec<StoredBackend> = templates
+                    .iter()
+                    .map(|t| StoredBackend {
+                        template: t.name.clone(),
+                        backend: format!("{experiment}-{}", t.name),
+                        endpoints: match t.spec_ref.as_str() {
+                            "stable" => stable_eps.to_vec(),
+                            "canary" => canary_eps.to_vec(),
+                            other => self.proxy.service_endpoints(other).unwrap_or_default(),
+                        },
+                        weight: t.weight.unwrap_or(0).max(0) as u32,
+                    })
+                    .collect();
+                for route in &slot.routes {
+                    if let Err(e) =
+                        self.proxy
+                            .set_extra_backends(route, &experiment, extra_backends(&backends))
+                    {
+                        tracing::error!(rollout = name, %experiment, "cannot add the experiment's backends: {e}");
+                        return;
+                    }
+                }
+                tracing::info!(rollout = name, %experiment, backends = ?backends.iter().map(|b| (&b.backend, b.weight)).collect::<Vec<_>>(), "experiment backends serving");
+                slot.record.experiments.insert(experiment, backends);
+            }
+            ExperimentAction::Stop { name: experiment } => {
+                for route in &slot.routes {
+                    let _ = self
+                        .proxy
+                        .set_extra_backends(route, &experiment, Vec::new());
+                }
+                if slot.record.experiments.remove(&experiment).is_some() {
+                    tracing::info!(rollout = name, %experiment, "experiment backends removed");
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn extra_backends(stored: &[StoredBackend]) -> Vec<weir_proxy::ExtraBackend> {
+    stored
+        .iter()
+        .map(|b| weir_proxy::ExtraBackend {
+            name: b.backend.clone(),
+            endpoints: b.endpoints.clone(),
+            weight: b.weight,
+        })
+        .collect()
 }

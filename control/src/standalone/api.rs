@@ -65,6 +65,29 @@ impl AdminExtension for ControlApi {
     fn handle<'a>(&'a self, req: &'a AdminRequest) -> BoxFuture<'a, Option<AdminResponse>> {
         Box::pin(async move {
             let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+            if segments.first() == Some(&"experiments") && req.method == Method::GET {
+                let all = self.controller.experiments();
+                return Some(match &segments[1..] {
+                    [] => json_response(StatusCode::OK, &json!({ "items": all })),
+                    [name] => match all
+                        .iter()
+                        .find(|e| e.metadata.name.as_deref() == Some(*name))
+                    {
+                        Some(e) => json_response(
+                            StatusCode::OK,
+                            &serde_json::to_value(e).unwrap_or_default(),
+                        ),
+                        None => error_response(
+                            StatusCode::NOT_FOUND,
+                            format!("no experiment named {name:?}"),
+                        ),
+                    },
+                    _ => error_response(
+                        StatusCode::NOT_FOUND,
+                        format!("no endpoint GET {}", req.path),
+                    ),
+                });
+            }
             if segments.first() != Some(&"rollouts") {
                 return None;
             }

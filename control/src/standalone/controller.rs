@@ -126,6 +126,13 @@ pub fn restore(proxy: &Proxy, slot: &Slot) -> Result<(), String> {
         )?;
     }
     for route in &slot.routes {
+        for (experiment, backends) in &rec.experiments {
+            proxy.set_extra_backends(
+                route,
+                experiment,
+                super::actions::extra_backends(backends),
+            )?;
+        }
         for (name, matches) in &rec.header_routes {
             proxy.set_managed_header_route(
                 route,
@@ -196,6 +203,72 @@ impl Controller {
             .collect();
         runs.sort_by_key(|r| r.status.as_ref().and_then(|s| s.started_at.clone()));
         Some(runs)
+    }
+
+    /// The experiments the Rollouts' experiment steps made, as Argo `Experiment` objects.
+    /// Each template's route backend and weight are in the annotations
+    /// `weir.dev/backend.<template>` (`<backend> weight=<n>`).
+    pub fn experiments(&self) -> Vec<weir_config::argo::Experiment> {
+        use weir_config::argo;
+        let inner = self.inner.lock();
+        let mut out = Vec::new();
+        for (rollout, slot) in &inner.slots {
+            for e in &slot.record.engine.experiments {
+                let mut metadata = argo::ObjectMeta {
+                    name: Some(e.plan.name.clone()),
+                    namespace: Some(documents::namespace(&slot.rollout)),
+                    ..Default::default()
+                };
+                metadata
+                    .labels
+                    .insert("rollout".to_string(), rollout.clone());
+                for t in &e.plan.templates {
+                    metadata.annotations.insert(
+                        format!("weir.dev/backend.{}", t.name),
+                        format!(
+                            "{}-{} weight={}",
+                            e.plan.name,
+                            t.name,
+                            t.weight.unwrap_or(0)
+                        ),
+                    );
+                }
+                out.push(argo::Experiment {
+                    api_version: argo::API_VERSION.to_string(),
+                    kind: "Experiment".to_string(),
+                    metadata,
+                    spec: argo::ExperimentSpec {
+                        templates: e
+                            .plan
+                            .templates
+                            .iter()
+                            .map(|t| argo::ExperimentTemplate {
+                                name: t.name.clone(),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        duration: e.plan.duration.clone(),
+                        progress_deadline_seconds: e.plan.progress_deadline_seconds,
+                        terminate: e.plan.terminate,
+                        analyses: e
+                            .plan
+                            .analyses
+                            .iter()
+                            .map(|a| argo::ExperimentAnalysis {
+                                name: a.name.clone(),
+                                template_name: a.template_name.clone(),
+                                cluster_scope: a.cluster_scope,
+                                required_for_completion: a.required_for_completion,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    },
+                    status: Some(e.status.clone()),
+                });
+            }
+        }
+        out
     }
 
     /// Starts the loop on the current runtime.
@@ -329,6 +402,7 @@ impl Controller {
             .into();
             // Record answers and judge runs first, so the engine sees their phases.
             for (run_name, live) in slot.runs.iter_mut() {
+                let roles = experiment_roles(&slot.record.experiments, run_name, &roles);
                 for req in live.step(now) {
                     work.push(Work::new(name, run_name, live, req, &roles));
                 }
@@ -379,8 +453,27 @@ impl Controller {
                     .collect(),
                 templates: templates.clone(),
             };
-            let out = engine::reconcile(&slot.rollout, &slot.record.engine, &observed, &mine, now);
+            let experiments: engine::ObservedExperiments = slot
+                .record
+                .experiments
+                .iter()
+                .map(|(name, backends)| {
+                    let available = backends.iter().map(|b| b.template.clone()).collect();
+                    (name.clone(), engine::ObservedExperiment { available })
+                })
+                .collect();
+            let out = engine::reconcile_with_experiments(
+                &slot.rollout,
+                &slot.record.engine,
+                &observed,
+                &experiments,
+                &mine,
+                now,
+            );
             slot.record.engine = out.state;
+            for experiment_action in out.experiments {
+                self.apply_experiment(name, slot, experiment_action, &canary_eps, &stable_eps);
+            }
             for service_action in out.services {
                 self.apply_service(name, slot, service_action);
             }
@@ -391,6 +484,7 @@ impl Controller {
             // the file's weights back).
             self.correct_drift(slot);
             for (run_name, live) in slot.runs.iter_mut() {
+                let roles = experiment_roles(&slot.record.experiments, run_name, &roles);
                 for req in live.step(now) {
                     work.push(Work::new(name, run_name, live, req, &roles));
                 }
@@ -465,4 +559,23 @@ impl Controller {
             tracing::error!(rollout = name, "{e}");
         }
     }
+}
+
+/// An experiment's analysis runs (named `<experiment>-<analysis>`) can name the
+/// experiment's templates as backends: `backend: canary, baseline: baseline` measure the
+/// experiment's own canary and baseline backends, not the Rollout's services.
+fn experiment_roles(
+    experiments: &BTreeMap<String, Vec<super::store::StoredBackend>>,
+    run: &str,
+    roles: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut roles = roles.clone();
+    for (experiment, backends) in experiments {
+        if run.starts_with(&format!("{experiment}-")) {
+            for b in backends {
+                roles.insert(b.template.clone(), b.backend.clone());
+            }
+        }
+    }
+    roles
 }

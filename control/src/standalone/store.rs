@@ -24,6 +24,9 @@ pub struct RolloutRecord {
     /// version it has seen (forward to the new one, back to the old one).
     #[serde(default)]
     pub versions: BTreeMap<String, Vec<String>>,
+    /// Experiments whose backends are on the managed routes: experiment -> its backends.
+    #[serde(default)]
+    pub experiments: BTreeMap<String, Vec<StoredBackend>>,
     /// Managed header routes and mirrors in force, re-applied before traffic on restart.
     #[serde(default)]
     pub header_routes: BTreeMap<String, Vec<HeaderRoutingMatch>>,
@@ -35,6 +38,18 @@ pub struct RolloutRecord {
     /// The most recent events, newest last.
     #[serde(default)]
     pub events: Vec<StoredEvent>,
+}
+
+/// One experiment backend on the managed routes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredBackend {
+    /// The experiment template's name (`baseline`, `canary`, ...).
+    pub template: String,
+    /// The route backend's name: `<experiment>-<template>`.
+    pub backend: String,
+    pub endpoints: Vec<String>,
+    pub weight: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

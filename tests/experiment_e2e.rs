@@ -1,0 +1,203 @@
+//! The canonical experiment: a Rollout step runs a baseline (the stable version) and a
+//! canary at 5% each, and an AnalysisTemplate with the built-in provider's `baseline`
+//! comparison decides it. A slower canary aborts the rollout; a healthy one continues.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::client::Load;
+use support::{Backend, BackendOptions, Weir};
+
+fn run_file(stable: std::net::SocketAddr, canary: std::net::SocketAddr) -> String {
+    format!(
+        r#"listeners:
+  - address: 127.0.0.1:0
+admin:
+  address: 127.0.0.1:0
+services:
+  web-stable:
+    endpoints: ["{stable}"]
+  web-canary:
+    endpoints: ["{canary}"]
+routes:
+  - name: web
+    backends:
+      - {{service: web-stable, weight: 100}}
+      - {{service: web-canary, weight: 0}}
+    retries: {{attempts: 0}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers: [{{name: web, image: "web:2"}}]
+  strategy:
+    canary:
+      stableService: web-stable
+      canaryService: web-canary
+      trafficRouting:
+        managedRoutes: []
+      steps:
+        - experiment:
+            duration: 6s
+            templates:
+              - {{name: baseline, specRef: stable, weight: 5}}
+              - {{name: canary, specRef: canary, weight: 5}}
+            analyses:
+              - name: compare
+                templateName: canary-vs-baseline
+                requiredForCompletion: true
+        - setWeight: 40
+        - pause: {{}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: canary-vs-baseline
+spec:
+  metrics:
+    - name: p99-vs-baseline
+      initialDelay: 2s
+      interval: 1s
+      count: 2
+      successCondition: result.value <= result.baseline * 1.5
+      provider:
+        weir:
+          route: web
+          backend: canary
+          baseline: baseline
+          metric: latency
+          quantile: 0.99
+          window: 10s
+          minRequests: 10
+"#
+    )
+}
+
+async fn status(weir: &Weir) -> serde_json::Value {
+    weir.admin_json("/rollouts/web").await["status"].clone()
+}
+
+async fn until(
+    weir: &Weir,
+    what: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = status(weir).await;
+        if check(&s) {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let exps = weir.admin_json("/experiments").await;
+            let runs = weir.admin_json("/rollouts/web/analysisruns").await;
+            panic!(
+                "never {what}: {s}\nexperiments: {exps}\nruns: {runs}\n{}",
+                weir.logs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slower_canary_than_its_baseline_aborts_the_rollout() {
+    let stable = Backend::start("v1").await;
+    let canary = Backend::start_with(
+        "v2",
+        BackendOptions {
+            delay: Duration::from_millis(60),
+            status: 0,
+        },
+    )
+    .await;
+    let weir = Weir::start_run(&run_file(stable.addr, canary.addr)).await;
+    let load = Load::start(&weir.authority(), 16);
+    // While the experiment runs, its two backends are on the route at 5% each.
+    let s = until(&weir, "running the experiment", |s| {
+        s["canary"]["currentExperiment"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    })
+    .await;
+    let experiment = s["canary"]["currentExperiment"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let routes = weir.admin_json("/routes").await;
+        let backends = routes["routes"][0]["backends"].as_array().unwrap().clone();
+        if backends.len() == 4 {
+            let weight = |n: String| {
+                backends
+                    .iter()
+                    .find(|b| b["service"] == n.as_str())
+                    .map(|b| b["weight"].clone())
+            };
+            assert_eq!(
+                weight(format!("{experiment}-baseline")),
+                Some(serde_json::json!(5)),
+                "{routes}"
+            );
+            assert_eq!(
+                weight(format!("{experiment}-canary")),
+                Some(serde_json::json!(5)),
+                "{routes}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "experiment backends never appeared: {routes}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let s = until(&weir, "aborted", |s| s["phase"] == "Degraded").await;
+    assert!(s["message"].as_str().unwrap().contains("Experiment"), "{s}");
+    let _ = load.stop().await;
+    // The experiment's backends are gone from the route; all traffic on stable.
+    let routes = weir.admin_json("/routes").await;
+    let names: Vec<_> = routes["routes"][0]["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["service"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            serde_json::json!("web-stable"),
+            serde_json::json!("web-canary")
+        ],
+        "{routes}"
+    );
+    let exps = weir.admin_json("/experiments").await;
+    assert_eq!(exps["items"][0]["status"]["phase"], "Failed", "{exps}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_as_fast_as_its_baseline_continues() {
+    let stable = Backend::start("v1").await;
+    let canary = Backend::start("v2").await;
+    let weir = Weir::start_run(&run_file(stable.addr, canary.addr)).await;
+    let load = Load::start(&weir.authority(), 16);
+    let s = until(&weir, "past the experiment", |s| {
+        s["currentStepIndex"] == 2 && s["phase"] == "Paused"
+    })
+    .await;
+    let _ = load.stop().await;
+    assert_eq!(s["canary"]["weights"]["canary"]["weight"], 40, "{s}");
+    let exps = weir.admin_json("/experiments").await;
+    assert_eq!(exps["items"][0]["status"]["phase"], "Successful", "{exps}");
+    let runs = weir.admin_json("/rollouts/web/analysisruns").await;
+    assert_eq!(runs["items"][0]["status"]["phase"], "Successful", "{runs}");
+}
