@@ -6,6 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::client::Load;
+use support::rollout::{rollout_doc, wait_status as until};
 use support::{Backend, BackendOptions, Client, Weir};
 
 fn run_file(
@@ -14,6 +15,7 @@ fn run_file(
     strategy: &str,
     templates: &str,
 ) -> String {
+    let rollout = rollout_doc(&format!("    blueGreen:\n      activeService: web-active\n      previewService: web-preview\n{strategy}"));
     format!(
         r#"listeners:
   - address: 127.0.0.1:0
@@ -33,51 +35,13 @@ routes:
     hosts: ["preview.local"]
     backends:
       - {{service: web-preview, weight: 1}}
----
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers: [{{name: web, image: "web:2"}}]
-  strategy:
-    blueGreen:
-      activeService: web-active
-      previewService: web-preview
-{strategy}
+{rollout}
 {templates}"#
     )
 }
 
 async fn status(weir: &Weir) -> serde_json::Value {
     weir.admin_json("/rollouts/web").await["status"].clone()
-}
-
-async fn until(
-    weir: &Weir,
-    what: &str,
-    within: Duration,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let s = status(weir).await;
-        if check(&s) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never {what}: {s}\n{}",
-            weir.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

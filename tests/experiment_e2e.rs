@@ -6,7 +6,16 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::client::Load;
+use support::rollout::wait_status;
 use support::{Backend, BackendOptions, Weir};
+
+async fn until(
+    weir: &Weir,
+    what: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    wait_status(weir, what, Duration::from_secs(30), check).await
+}
 
 fn run_file(stable: std::net::SocketAddr, canary: std::net::SocketAddr) -> String {
     format!(
@@ -79,33 +88,6 @@ spec:
           minRequests: 10
 "#
     )
-}
-
-async fn status(weir: &Weir) -> serde_json::Value {
-    weir.admin_json("/rollouts/web").await["status"].clone()
-}
-
-async fn until(
-    weir: &Weir,
-    what: &str,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = status(weir).await;
-        if check(&s) {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let exps = weir.admin_json("/experiments").await;
-            let runs = weir.admin_json("/rollouts/web/analysisruns").await;
-            panic!(
-                "never {what}: {s}\nexperiments: {exps}\nruns: {runs}\n{}",
-                weir.logs()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

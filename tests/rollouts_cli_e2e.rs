@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{Backend, Client, Weir};
 
 fn run_file(stable: std::net::SocketAddr, canary: std::net::SocketAddr) -> String {
@@ -31,15 +31,7 @@ async fn cli(weir: &Weir, args: &[&str]) -> (i32, String) {
 }
 
 async fn until(weir: &Weir, what: &str, check: impl Fn(&serde_json::Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = weir.admin_json("/rollouts/web").await;
-        if check(&r["status"]) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never {what}: {}", r["status"]);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    support::rollout::wait_status(weir, what, Duration::from_secs(10), check).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

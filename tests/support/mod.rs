@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod client;
+pub mod rollout;
 pub mod weir;
 
 pub use backend::{Backend, BackendOptions};

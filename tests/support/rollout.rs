@@ -1,0 +1,42 @@
+//! Helpers for `weir run` tests: the Rollout document every test starts from, and waiting
+//! for a rollout's status to reach a condition.
+
+use super::Weir;
+use std::time::{Duration, Instant};
+
+/// A Rollout named `web` (with the selector and pod template Argo requires) whose
+/// `spec.strategy` is `strategy`, indented as a mapping under `strategy:`.
+pub fn rollout_doc(strategy: &str) -> String {
+    format!(
+        "---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers: [{{name: web, image: \"web:2\"}}]\n  strategy:\n{strategy}"
+    )
+}
+
+/// Polls `GET /rollouts/web` until `check` holds on its status; panics after `within`
+/// with the status, the experiments, the analysis runs and weir's log.
+pub async fn wait_status(
+    weir: &Weir,
+    what: &str,
+    within: Duration,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let s = weir.admin_json("/rollouts/web").await["status"].clone();
+        if check(&s) {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let exps = weir.admin_call("GET", "/experiments", "", None).await.1;
+            let runs = weir
+                .admin_call("GET", "/rollouts/web/analysisruns", "", None)
+                .await
+                .1;
+            panic!(
+                "never {what}: {s}\nexperiments: {exps}\nruns: {runs}\n{}",
+                weir.logs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
