@@ -52,6 +52,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Show and drive the rollouts of a running `weir run` (through its admin API).
     Rollouts(rollouts_cli::RolloutsArgs),
+    /// Show the experiments of a running `weir run` (through its admin API).
+    Experiments(rollouts_cli::ExperimentsArgs),
     /// Validate Argo Rollouts manifests (and weir proxy configs) with Argo's rules.
     /// Prints `file:line: field: what is wrong`; exits 1 on any problem.
     Lint {
@@ -103,6 +105,7 @@ fn main() -> ExitCode {
         } => runtime.block_on(cli_run::run(config, state_dir, ready_file)),
         Command::Demo(args) => runtime.block_on(demo::run(args)),
         Command::Rollouts(args) => runtime.block_on(rollouts_cli::run(args)),
+        Command::Experiments(args) => runtime.block_on(rollouts_cli::run_experiments(args)),
         Command::Lint { .. } => unreachable!("handled before the runtime starts"),
     };
     match result {

@@ -7,6 +7,7 @@ use weir_config::argo::{
     AnalysisRun, Measurement, MetricResult, Rollout, RolloutAnalysisRunStatus,
 };
 
+use super::experiment_view::{self, ExperimentInfo};
 use super::view::{
     table, Summary, ICON_BAD, ICON_OK, ICON_PROGRESSING, ICON_UNKNOWN, ICON_WAITING, ICON_WARNING,
 };
@@ -21,7 +22,13 @@ const VALUE_WIDTH: usize = 24;
 /// The annotation Argo puts on the runs of a revision.
 const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
 
-pub fn render(r: &Rollout, s: &Summary, runs: &[AnalysisRun]) -> String {
+/// The tree: the rollout, the experiment its current step runs (if any), then its runs.
+pub fn render(
+    r: &Rollout,
+    s: &Summary,
+    runs: &[AnalysisRun],
+    experiment: Option<&ExperimentInfo>,
+) -> String {
     let mut rows: Vec<[String; 4]> = vec![
         ["NAME", "KIND", "STATUS", "INFO"].map(str::to_owned),
         [
@@ -35,6 +42,10 @@ pub fn render(r: &Rollout, s: &Summary, runs: &[AnalysisRun]) -> String {
         ],
     ];
     let runs = sorted(runs);
+    if let Some(experiment) = experiment {
+        let (branch, indent) = prefixes(runs.is_empty(), "");
+        rows.extend(experiment_view::tree_rows(experiment, &branch, &indent));
+    }
     for (i, run) in runs.iter().enumerate() {
         let (prefix, child) = prefixes(i + 1 == runs.len(), "");
         rows.push(run_row(r, run, &prefix));
@@ -234,7 +245,7 @@ fn counts(successful: i32, failed: i32, inconclusive: i32, error: i32) -> String
 }
 
 /// Argo's `analysisIcon`, for runs, metrics and measurements alike.
-fn icon(phase: &str) -> &'static str {
+pub(super) fn icon(phase: &str) -> &'static str {
     match phase {
         "Successful" => ICON_OK,
         "Inconclusive" => ICON_UNKNOWN,
@@ -247,7 +258,7 @@ fn icon(phase: &str) -> &'static str {
 }
 
 /// Argo's `getPrefixes`: the branch for this row and the indent for its children.
-fn prefixes(is_last: bool, parent: &str) -> (String, String) {
+pub(super) fn prefixes(is_last: bool, parent: &str) -> (String, String) {
     if is_last {
         (format!("{parent}└──"), format!("{parent}   "))
     } else {

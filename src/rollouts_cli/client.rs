@@ -15,6 +15,8 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use weir_config::argo::{AnalysisRun, Rollout};
 
+use super::experiment_view::ExperimentInfo;
+
 /// A refused or unroutable address fails fast instead of hanging the terminal.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Bounds a whole call (connect, headers, body) so `--watch` never stalls on one request.
@@ -224,6 +226,48 @@ impl AdminClient {
             "a list of AnalysisRuns",
             serde_json::from_value(items),
         )
+    }
+
+    /// `GET /experiments`.
+    pub async fn experiments(&self) -> Result<Vec<ExperimentInfo>, AdminError> {
+        let path = "/experiments";
+        let body = self.call(Method::GET, path).await?;
+        let items: Vec<Value> = decode(
+            path,
+            "a list of Experiments",
+            serde_json::from_value(items(path, &body)?),
+        )?;
+        items
+            .into_iter()
+            .map(|item| {
+                decode(
+                    path,
+                    "a list of Experiments",
+                    ExperimentInfo::from_json(item),
+                )
+            })
+            .collect()
+    }
+
+    /// `GET /experiments/{name}`.
+    pub async fn experiment(&self, name: &str) -> Result<ExperimentInfo, AdminError> {
+        let path = format!("/experiments/{}", path_segment(name));
+        let body = self.call(Method::GET, &path).await?;
+        let value = decode(&path, "an Experiment", serde_json::from_slice(&body))?;
+        decode(&path, "an Experiment", ExperimentInfo::from_json(value))
+    }
+
+    /// [`Self::experiment`], `None` when weir does not know it (gone, or a weir without
+    /// experiments).
+    pub async fn experiment_if_any(
+        &self,
+        name: &str,
+    ) -> Result<Option<ExperimentInfo>, AdminError> {
+        match self.experiment(name).await {
+            Ok(info) => Ok(Some(info)),
+            Err(AdminError::Api { status, .. }) if status == StatusCode::NOT_FOUND => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /rollouts/{name}/{action}`: the rollout as the command left it.

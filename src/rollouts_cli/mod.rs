@@ -6,6 +6,11 @@
 //     Rollouts(rollouts_cli::RolloutsArgs),
 //
 //     Command::Rollouts(args) => runtime.block_on(rollouts_cli::run(args)),
+//
+//     /// Show the experiments of a running `weir run` (through its admin API).
+//     Experiments(rollouts_cli::ExperimentsArgs),
+//
+//     Command::Experiments(args) => runtime.block_on(rollouts_cli::run_experiments(args)),
 
 //! `weir rollouts list | get NAME [--watch] | promote NAME [--full] | abort NAME | retry NAME
 //! | pause NAME`: a client of the standalone control API on the admin listener of a running
@@ -18,11 +23,15 @@
 
 mod analysis_tree;
 mod client;
+mod experiment_view;
 pub mod view;
 
 #[cfg(test)]
+mod experiments_tests;
+#[cfg(test)]
 mod tests;
 
+use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +40,7 @@ use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 
 use client::{Action, AdminClient, AdminError};
+use experiment_view::ExperimentInfo;
 use weir_config::argo::{AnalysisRun, Rollout};
 
 /// How often `--watch` redraws.
@@ -107,8 +117,11 @@ pub async fn run(args: RolloutsArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         RolloutsCommand::Get { name, watch: false } => {
-            let (rollout, runs) = snapshot(&client, &name).await?;
-            print!("{}", view::rollout(&rollout, &runs));
+            let (rollout, runs, experiment) = snapshot(&client, &name).await?;
+            print!(
+                "{}",
+                view::rollout_with_experiment(&rollout, &runs, experiment.as_ref())
+            );
             return Ok(());
         }
         RolloutsCommand::Get { name, watch: true } => return watch(&client, &name).await,
@@ -142,18 +155,62 @@ fn read_token(file: Option<&Path>, env: Option<String>) -> anyhow::Result<Option
     Ok(Some(token.to_owned()))
 }
 
-/// The rollout and its analysis runs, fetched together.
+/// The rollout and its analysis runs, fetched together, then the experiment its current step
+/// runs (`status.canary.currentExperiment`), unless weir no longer knows it.
 async fn snapshot(
     client: &AdminClient,
     name: &str,
-) -> Result<(Rollout, Vec<AnalysisRun>), AdminError> {
-    tokio::try_join!(client.rollout(name), client.analysis_runs(name))
+) -> Result<(Rollout, Vec<AnalysisRun>, Option<ExperimentInfo>), AdminError> {
+    let (rollout, runs) = tokio::try_join!(client.rollout(name), client.analysis_runs(name))?;
+    let current = rollout
+        .status
+        .as_ref()
+        .and_then(|s| s.canary.as_ref())
+        .map(|c| c.current_experiment.as_str())
+        .filter(|e| !e.is_empty());
+    let experiment = match current {
+        Some(e) => client
+            .experiment_if_any(e)
+            .await?
+            .map(|info| info.with_step_weights(&rollout)),
+        None => None,
+    };
+    Ok((rollout, runs, experiment))
 }
 
-/// `get --watch`: redraw every second; stop at Healthy or Degraded (showing the final view),
-/// or on Ctrl-C. When stdout is not a terminal, print a view only when it changed, without
-/// escape codes, so the output can be logged.
+/// One redraw of `--watch`: the view, and once nothing more will change, how the command
+/// ends.
+struct Frame {
+    text: String,
+    done: Option<anyhow::Result<()>>,
+}
+
+/// `get --watch` of a rollout: stop at Healthy or Degraded (exit status 1).
 async fn watch(client: &AdminClient, name: &str) -> anyhow::Result<()> {
+    redraw(|| async move {
+        let (rollout, runs, experiment) = snapshot(client, name).await?;
+        let summary = view::Summary::of(&rollout);
+        let done = summary.is_finished().then(|| {
+            if summary.is_degraded() {
+                Err(anyhow!("rollout '{name}' is Degraded: {}", summary.message))
+            } else {
+                Ok(())
+            }
+        });
+        let text = view::rollout_with_experiment(&rollout, &runs, experiment.as_ref());
+        Ok(Frame { text, done })
+    })
+    .await
+}
+
+/// Redraw every second what `fetch` gives until it says it is done (showing the final
+/// view), or until Ctrl-C. When stdout is not a terminal, print a view only when it changed,
+/// without escape codes, so the output can be logged.
+async fn redraw<F, Fut>(mut fetch: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Frame, AdminError>>,
+{
     let tty = std::io::stdout().is_terminal();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -164,13 +221,13 @@ async fn watch(client: &AdminClient, name: &str) -> anyhow::Result<()> {
     let mut first = true;
     loop {
         let fetched = tokio::select! {
-            fetched = snapshot(client, name) => fetched,
+            fetched = fetch() => fetched,
             _ = &mut ctrl_c => return Ok(()),
         };
-        let (text, summary) = match fetched {
-            Ok((rollout, runs)) => {
-                last_view = view::rollout(&rollout, &runs);
-                (last_view.clone(), Some(view::Summary::of(&rollout)))
+        let (text, done) = match fetched {
+            Ok(frame) => {
+                last_view = frame.text;
+                (last_view.clone(), frame.done)
             }
             // The first answer says whether the name and the token are right; later, a weir
             // restarting only interrupts the view.
@@ -185,15 +242,83 @@ async fn watch(client: &AdminClient, name: &str) -> anyhow::Result<()> {
             printed = text;
         }
         std::io::stdout().flush().ok();
-        if let Some(summary) = summary.filter(view::Summary::is_finished) {
-            if summary.is_degraded() {
-                return Err(anyhow!("rollout '{name}' is Degraded: {}", summary.message));
-            }
-            return Ok(());
+        if let Some(result) = done {
+            return result;
         }
         tokio::select! {
             _ = tokio::time::sleep(WATCH_INTERVAL) => {}
             _ = &mut ctrl_c => return Ok(()),
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ExperimentsArgs {
+    /// Admin listener of the running `weir run` (host:port or http://host:port).
+    #[arg(
+        long,
+        global = true,
+        env = "WEIR_ADMIN",
+        default_value = "127.0.0.1:9901",
+        value_name = "ADDR"
+    )]
+    admin: String,
+    /// File holding the admin token, sent as `Authorization: Bearer`. Without it the token
+    /// is taken from WEIR_ADMIN_TOKEN when set.
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: ExperimentsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ExperimentsCommand {
+    /// List the experiments: those of Rollout experiment steps and standalone ones.
+    List,
+    /// Show an experiment: status, duration, its templates (weir backends) and analysis runs.
+    Get {
+        /// The experiment's name (metadata.name).
+        name: String,
+        /// Redraw every second until the experiment is Successful, Failed, Error or
+        /// Inconclusive (exit status 1 unless Successful), or until Ctrl-C.
+        #[arg(short, long)]
+        watch: bool,
+    },
+}
+
+/// `weir experiments list | get NAME [--watch]`.
+pub async fn run_experiments(args: ExperimentsArgs) -> anyhow::Result<()> {
+    let token = read_token(
+        args.token_file.as_deref(),
+        std::env::var("WEIR_ADMIN_TOKEN").ok(),
+    )?;
+    let client = AdminClient::new(&args.admin, token)?;
+    match args.command {
+        ExperimentsCommand::List => {
+            print!("{}", experiment_view::list(&client.experiments().await?));
+        }
+        ExperimentsCommand::Get { name, watch: false } => {
+            print!(
+                "{}",
+                experiment_view::experiment(&client.experiment(&name).await?)
+            );
+        }
+        ExperimentsCommand::Get { name, watch: true } => {
+            let (client, name) = (&client, name.as_str());
+            redraw(|| async move {
+                let info = client.experiment(name).await?;
+                let done = info.is_finished().then(|| match info.phase() {
+                    "Successful" => Ok(()),
+                    phase => Err(anyhow!(
+                        "experiment '{name}' is {phase}: {}",
+                        info.message()
+                    )),
+                });
+                let text = experiment_view::experiment(&info);
+                Ok(Frame { text, done })
+            })
+            .await?;
+        }
+    }
+    Ok(())
 }

@@ -427,16 +427,16 @@ fn admin_and_token_file_go_before_or_after_the_subcommand() {
 
 /// What the test server saw of one request.
 #[derive(Clone, Debug, PartialEq)]
-struct Seen {
-    method: Method,
-    path_and_query: String,
-    authorization: Option<String>,
+pub(super) struct Seen {
+    pub(super) method: Method,
+    pub(super) path_and_query: String,
+    pub(super) authorization: Option<String>,
 }
 
-type Handler = dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync;
+pub(super) type Handler = dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync;
 
 /// An HTTP/1.1 server on 127.0.0.1:0 answering with `handler`.
-async fn serve(handler: Arc<Handler>) -> SocketAddr {
+pub(super) async fn serve(handler: Arc<Handler>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -615,8 +615,8 @@ async fn list_get_and_analysis_runs_decode_the_apis_json() {
         client.rollouts().await.expect("list"),
         [rollout.clone(), other]
     );
-    let (got, got_runs) = super::snapshot(&client, "web").await.expect("get");
-    assert_eq!((got, got_runs), (rollout, runs));
+    let (got, got_runs, experiment) = super::snapshot(&client, "web").await.expect("get");
+    assert_eq!((got, got_runs, experiment), (rollout, runs, None));
     let e = client.rollout("odd").await.expect_err("not a Rollout");
     assert!(
         e.to_string()

@@ -12,6 +12,7 @@ use std::fmt::{self, Write};
 use weir_config::argo::{AnalysisRun, CanaryStep, IntOrString, Rollout};
 
 use super::analysis_tree;
+use super::experiment_view::ExperimentInfo;
 
 /// Argo's status icons (`info.go`), so users of `kubectl argo rollouts` read them at a glance.
 pub const ICON_OK: &str = "✔";
@@ -169,13 +170,29 @@ fn set_weight(r: &Rollout) -> i32 {
 
 /// `weir rollouts get NAME`: the header block, the steps, then the tree of analysis runs.
 pub fn rollout(r: &Rollout, runs: &[AnalysisRun]) -> String {
+    rollout_with_experiment(r, runs, None)
+}
+
+/// [`rollout`], with the experiment of `status.canary.currentExperiment` in the tree.
+pub fn rollout_with_experiment(
+    r: &Rollout,
+    runs: &[AnalysisRun],
+    experiment: Option<&ExperimentInfo>,
+) -> String {
     let summary = Summary::of(r);
     let mut out = String::new();
-    write_rollout(&mut out, r, &summary, runs).expect("writing to a String cannot fail");
+    write_rollout(&mut out, r, &summary, runs, experiment)
+        .expect("writing to a String cannot fail");
     out
 }
 
-fn write_rollout(out: &mut String, r: &Rollout, s: &Summary, runs: &[AnalysisRun]) -> fmt::Result {
+fn write_rollout(
+    out: &mut String,
+    r: &Rollout,
+    s: &Summary,
+    runs: &[AnalysisRun],
+    experiment: Option<&ExperimentInfo>,
+) -> fmt::Result {
     let field =
         |out: &mut String, key: &str, value: &dyn fmt::Display| writeln!(out, "{key:<17}{value}");
     field(out, "Name:", &name(r))?;
@@ -219,7 +236,7 @@ fn write_rollout(out: &mut String, r: &Rollout, s: &Summary, runs: &[AnalysisRun
         }
     }
     writeln!(out)?;
-    out.push_str(&analysis_tree::render(r, s, runs));
+    out.push_str(&analysis_tree::render(r, s, runs, experiment));
     Ok(())
 }
 
