@@ -164,6 +164,21 @@ async fn a_slower_canary_than_its_baseline_aborts_the_rollout() {
     );
     let exps = weir.admin_json("/experiments").await;
     assert_eq!(exps["items"][0]["status"]["phase"], "Failed", "{exps}");
+    // The CLI shows it too, with its two backends.
+    let admin = weir.admin.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(["experiments", "get", &experiment, "--admin", &admin])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Failed") && text.contains("-baseline") && text.contains("-canary"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
