@@ -121,3 +121,95 @@ async fn split_over_tls_h2() {
     )
     .await;
 }
+
+fn cert_for(name: &str) -> (String, String, Vec<u8>) {
+    let c = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+    (
+        c.cert.pem(),
+        c.signing_key.serialize_pem(),
+        c.cert.der().to_vec(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_picks_the_certificate_by_sni_and_defaults_to_the_first() {
+    let b = Backend::start("b0").await;
+    let (a_pem, a_key, a_der) = cert_for("a.test");
+    let (b_pem, b_key, b_der) = cert_for("b.test");
+    let yaml = config(&[("b0", b.addr, 1)], "", "").replace(
+        "  - address: 127.0.0.1:0\nadmin",
+        "  - address: 127.0.0.1:0\n    tls:\n      certificates:\n        - {cert: a.pem, key: a.key}\n        - {cert: b.pem, key: b.key}\nadmin",
+    );
+    let weir = Weir::start_with_files(
+        &yaml,
+        &[
+            ("a.pem", a_pem.as_bytes()),
+            ("a.key", a_key.as_bytes()),
+            ("b.pem", b_pem.as_bytes()),
+            ("b.key", b_key.as_bytes()),
+        ],
+    )
+    .await;
+    let addr = weir.listeners[0];
+    // Each client trusts only one certificate: the handshake succeeds only if weir
+    // presents the one for the SNI name it sent.
+    for (name, der) in [("a.test", &a_der), ("b.test", &b_der)] {
+        let c = Client::tls(addr, name, der).await;
+        let o = c
+            .get(&format!("{name}:{}", addr.port()), "/", &[])
+            .await
+            .unwrap();
+        assert_eq!(o.status, 200);
+    }
+    // An unknown name gets the first certificate (a.test's).
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from(a_der.clone()))
+        .unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Verification is against the name a.test, but the SNI sent is other.test.
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));
+    let wrong = connector
+        .connect(
+            rustls_pki_types::ServerName::try_from("other.test").unwrap(),
+            tcp,
+        )
+        .await;
+    let err = wrong
+        .expect_err("other.test is in neither certificate")
+        .to_string();
+    assert!(
+        err.contains("NotValidForName") || err.contains("not valid for name"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_may_be_dns_names() {
+    let b = Backend::start("named").await;
+    let yaml = config(&[("named", b.addr, 1)], "", "")
+        .replace(&b.addr.to_string(), &format!("localhost:{}", b.addr.port()));
+    assert!(yaml.contains("localhost:"));
+    let weir = Weir::start(&yaml).await;
+    let o = Client::http1()
+        .get(&weir.authority(), "/", &[])
+        .await
+        .unwrap();
+    assert_eq!((o.status, o.backend.as_deref()), (200, Some("named")));
+    let routes = weir.admin_json("/routes").await;
+    let eps = routes["routes"][0]["backends"][0]["endpoints"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        eps.iter().any(|e| e["address"] == b.addr.to_string()),
+        "{routes}"
+    );
+}
