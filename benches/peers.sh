@@ -254,20 +254,22 @@ for a quiet machine first); a run that shared the machine with, say, a compiler 
 text = open(path).read() if os.path.exists(path) else intro
 body = open(body_file).read().rstrip("\n")
 mark = lambda m, e: f"<!-- weir-bench:{m}:{e} -->"
-sections = {}
-for m in order:
-    r = re.search(re.escape(mark(m, "begin")) + r"\n(.*?)\n" + re.escape(mark(m, "end")), text, re.S)
-    if r:
-        sections[m] = r.group(1)
-sections[mode] = body
-starts = [text.find(mark(m, "begin")) for m in order if mark(m, "begin") in text]
-ends = [text.find(mark(m, "end")) + len(mark(m, "end")) for m in order if mark(m, "end") in text]
-head = text[:min(starts)] if starts else text
-tail = text[max(ends):] if ends else ""
-out = head.rstrip("\n") + "\n\n" + "\n\n".join(
-    f"{mark(m, 'begin')}\n{sections[m]}\n{mark(m, 'end')}" for m in order if m in sections
-) + "\n" + tail.lstrip("\n")
-open(path, "w").write(out.rstrip("\n") + "\n")
+block = f"{mark(mode, 'begin')}\n{body}\n{mark(mode, 'end')}"
+# Only this mode's block changes; text anywhere else in the file (other sections, notes) stays.
+i, j = text.find(mark(mode, "begin")), text.find(mark(mode, "end"))
+if i >= 0 and j > i:
+    text = text[:i] + block + text[j + len(mark(mode, "end")):]
+else:  # new section: after the nearest earlier mode's block, else before the nearest later one
+    k = order.index(mode)
+    before = [text.find(mark(m, "end")) + len(mark(m, "end")) for m in reversed(order[:k]) if mark(m, "end") in text]
+    after = [text.find(mark(m, "begin")) for m in order[k + 1:] if mark(m, "begin") in text]
+    if before:
+        text = text[:before[0]] + "\n\n" + block + text[before[0]:]
+    elif after:
+        text = text[:after[0]] + block + "\n\n" + text[after[0]:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+open(path, "w").write(text.rstrip("\n") + "\n")
 EOF
   echo ">> updated the '$1' section of $BENCHMARKS_MD" >&2
 }
