@@ -64,7 +64,7 @@ async fn mirror_copies_a_percentage_without_slowing_the_primary() {
     let shadow = Backend::start_with(
         "shadow",
         BackendOptions {
-            delay: Duration::from_millis(300),
+            delay: Duration::from_millis(1000),
             status: 0,
         },
     )
@@ -89,15 +89,15 @@ async fn mirror_copies_a_percentage_without_slowing_the_primary() {
         Some(&N),
         "every answer comes from the primary"
     );
-    // A 300 ms mirror must not show in the primary's latency: no primary request waits
+    // A 1 s mirror must not show in the primary's latency: no primary request waits
     // for it (each took far less than the mirror's delay).
     let slowest = outcomes.iter().map(|o| o.elapsed).max().unwrap();
     assert!(
-        slowest < Duration::from_millis(300),
+        slowest < Duration::from_millis(700),
         "a primary request took {slowest:?}; the whole run took {took:?}"
     );
     // Wait for the copies in flight, then count what the mirror received.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_binomial("mirrored copies", shadow.hits(), N, 0.30);
     let sent = weir
         .metric("weir_mirror_requests_total{route=\"web\",backend=\"shadow\",outcome=\"sent\"}")

@@ -13,23 +13,36 @@ pub use backend::{Backend, BackendOptions};
 pub use client::{Client, Outcome};
 pub use weir::Weir;
 
-/// Asserts `count` successes of `n` trials are within three standard deviations of a
+/// Whether `count` successes of `n` trials are within three standard deviations of a
 /// binomial with probability `p`; `p == 0` or `p == 1` demand exactly 0 or `n`.
-pub fn assert_binomial(what: &str, count: u64, n: u64, p: f64) {
+pub fn binomial_band(what: &str, count: u64, n: u64, p: f64) -> Result<(), String> {
     if p == 0.0 {
-        assert_eq!(count, 0, "{what}: a 0-weight backend got {count} of {n}");
-        return;
+        return match count {
+            0 => Ok(()),
+            _ => Err(format!("{what}: a 0-weight backend got {count} of {n}")),
+        };
     }
     if p == 1.0 {
-        assert_eq!(count, n, "{what}: expected all {n}, got {count}");
-        return;
+        return match count == n {
+            true => Ok(()),
+            false => Err(format!("{what}: expected all {n}, got {count}")),
+        };
     }
     let mean = n as f64 * p;
     let sigma = (n as f64 * p * (1.0 - p)).sqrt();
-    let diff = (count as f64 - mean).abs();
-    assert!(
-        diff <= 3.0 * sigma,
-        "{what}: {count} of {n} is outside {mean:.1} ± {:.1} (3 sigma, p = {p})",
-        3.0 * sigma
-    );
+    if (count as f64 - mean).abs() <= 3.0 * sigma {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {count} of {n} is outside {mean:.1} ± {:.1} (3 sigma, p = {p})",
+            3.0 * sigma
+        ))
+    }
+}
+
+/// Asserts [`binomial_band`].
+pub fn assert_binomial(what: &str, count: u64, n: u64, p: f64) {
+    if let Err(e) = binomial_band(what, count, n, p) {
+        panic!("{e}");
+    }
 }
