@@ -14,7 +14,7 @@ use super::bluegreen_analysis;
 use super::clock::{format_time, parse_time};
 use super::conditions::{ROLLOUT_COMPLETED_REASON, ROLLOUT_UPDATED_REASON, SWITCH_SERVICE_REASON};
 use super::input::Observed;
-use super::output::{Action, Event, ServiceAction};
+use super::output::{Event, ServiceAction};
 use super::pass::{Pass, PassOutcome};
 use super::pause::{pause_condition, PauseContext, BLUE_GREEN_PAUSE, INCONCLUSIVE_ANALYSIS};
 use super::state::EngineState;
@@ -147,16 +147,7 @@ fn restart(p: &mut Pass<'_>) {
         .flatten()
         .cloned()
         .collect();
-    for run in runs {
-        let done = p
-            .observed
-            .analysis_runs
-            .get(&run.name)
-            .is_some_and(|r| r.phase.is_completed());
-        if !done {
-            p.actions.push(Action::TerminateAnalysis { name: run.name });
-        }
-    }
+    p.terminate_unfinished(&runs);
     let selectors = p.blue_green_status();
     selectors.pre_promotion_analysis_run_status = None;
     selectors.post_promotion_analysis_run_status = None;

@@ -147,16 +147,7 @@ fn restart(p: &mut Pass<'_>) {
         .flatten()
         .cloned()
         .collect();
-    for run in runs {
-        let done = p
-            .observed
-            .analysis_runs
-            .get(&run.name)
-            .is_some_and(|r| r.phase.is_completed());
-        if !done {
-            p.actions.push(Action::TerminateAnalysis { name: run.name });
-        }
-    }
+    p.terminate_unfinished(&runs);
     let canary = p.canary_status();
     canary.current_step_analysis_run_status = None;
     canary.current_background_analysis_run_status = None;

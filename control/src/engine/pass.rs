@@ -99,6 +99,26 @@ impl<'a> Pass<'a> {
         self.actions.push(Action::Event(event));
     }
 
+    /// Asks the adapter to terminate each of `runs` that has not completed (a restart or a
+    /// new version leaves them behind).
+    pub fn terminate_unfinished<'r>(
+        &mut self,
+        runs: impl IntoIterator<Item = &'r weir_config::argo::RolloutAnalysisRunStatus>,
+    ) {
+        for run in runs {
+            let done = self
+                .observed
+                .analysis_runs
+                .get(&run.name)
+                .is_some_and(|r| r.phase.is_completed());
+            if !done {
+                self.actions.push(Action::TerminateAnalysis {
+                    name: run.name.clone(),
+                });
+            }
+        }
+    }
+
     /// Asks to be called again at `at` at the latest.
     pub fn requeue(&mut self, at: Timestamp) {
         self.requeue_at = Some(self.requeue_at.map_or(at, |r| r.min(at)));
