@@ -12,7 +12,7 @@ use weir_config::argo::{BlueGreenStrategy, CanaryStrategy, Rollout};
 
 use super::bluegreen_analysis;
 use super::clock::{format_time, parse_time};
-use super::conditions::{ROLLOUT_COMPLETED_REASON, ROLLOUT_UPDATED_REASON, SWITCH_SERVICE_REASON};
+use super::conditions::{ROLLOUT_COMPLETED_REASON, SWITCH_SERVICE_REASON};
 use super::input::Observed;
 use super::output::{Event, ServiceAction};
 use super::pass::{Pass, PassOutcome};
@@ -126,15 +126,7 @@ fn reconcile_preview(p: &mut Pass<'_>, halt: bool) {
 fn restart(p: &mut Pass<'_>) {
     let prev = p.prev_status();
     p.revision += 1;
-    if !prev.current_pod_hash.is_empty() || p.new.stable_rs != p.new.current_pod_hash {
-        p.event(Event::normal(
-            ROLLOUT_UPDATED_REASON,
-            format!("Rollout updated to revision {}", p.revision),
-        ));
-    }
-    p.pause.clear_pauses();
-    p.pause.remove_abort();
-    p.new.promote_full = false;
+    p.begin_revision(&prev.current_pod_hash);
     let runs: Vec<_> = prev
         .blue_green
         .iter()

@@ -7,8 +7,7 @@ use weir_config::argo::{CanaryStrategy, Rollout, RolloutAnalysisRunStatus};
 use super::analysis_runs;
 use super::clock::parse_time;
 use super::conditions::{
-    ROLLOUT_COMPLETED_REASON, ROLLOUT_STEP_COMPLETED_REASON, ROLLOUT_UPDATED_REASON,
-    SKIP_STEPS_REASON,
+    ROLLOUT_COMPLETED_REASON, ROLLOUT_STEP_COMPLETED_REASON, SKIP_STEPS_REASON,
 };
 use super::experiment;
 use super::input::{Observed, ObservedExperiments};
@@ -125,16 +124,11 @@ fn restart(p: &mut Pass<'_>) {
     let prev = p.prev_status();
     if prev.current_pod_hash != p.new.current_pod_hash {
         p.revision += 1;
-        if !prev.current_pod_hash.is_empty() || p.new.stable_rs != p.new.current_pod_hash {
-            p.event(Event::normal(
-                ROLLOUT_UPDATED_REASON,
-                format!("Rollout updated to revision {}", p.revision),
-            ));
-        }
+        p.begin_revision(&prev.current_pod_hash);
+    } else {
+        // New steps, same version: no new revision, but the old pauses and abort go.
+        p.drop_progress();
     }
-    p.pause.clear_pauses();
-    p.pause.remove_abort();
-    p.new.promote_full = false;
     let runs: Vec<RolloutAnalysisRunStatus> = prev
         .canary
         .iter()

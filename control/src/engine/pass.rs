@@ -99,6 +99,26 @@ impl<'a> Pass<'a> {
         self.actions.push(Action::Event(event));
     }
 
+    /// Says a new revision began (Argo's RolloutUpdated; not for the initial deploy of the
+    /// stable version) and drops what belonged to the old one: pauses, the abort and
+    /// promote --full. `prev_pod_hash` is the version this pass started from.
+    pub fn begin_revision(&mut self, prev_pod_hash: &str) {
+        if !prev_pod_hash.is_empty() || self.new.stable_rs != self.new.current_pod_hash {
+            self.event(Event::normal(
+                super::conditions::ROLLOUT_UPDATED_REASON,
+                format!("Rollout updated to revision {}", self.revision),
+            ));
+        }
+        self.drop_progress();
+    }
+
+    /// Drops the pauses, the abort and promote --full of the walk so far (a restart).
+    pub fn drop_progress(&mut self) {
+        self.pause.clear_pauses();
+        self.pause.remove_abort();
+        self.new.promote_full = false;
+    }
+
     /// Asks the adapter to terminate each of `runs` that has not completed (a restart or a
     /// new version leaves them behind).
     pub fn terminate_unfinished<'r>(
