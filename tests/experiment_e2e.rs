@@ -2,7 +2,7 @@
 //! canary at 5% each, and an AnalysisTemplate with the built-in provider's `baseline`
 //! comparison decides it. A slower canary aborts the rollout; a healthy one continues.
 //! The condition allows 50% plus 50 ms over the baseline's p99: a loaded CI machine makes a
-//! p99 over a few dozen requests noisy, and the slow canary is 200 ms slower.
+//! p99 over a few dozen requests noisy, and the slow canary is 500 ms slower.
 
 mod support;
 
@@ -20,54 +20,22 @@ async fn until(
 }
 
 fn run_file(stable: std::net::SocketAddr, canary: std::net::SocketAddr) -> String {
-    format!(
-        r#"listeners:
-  - address: 127.0.0.1:0
-admin:
-  address: 127.0.0.1:0
-services:
-  web-stable:
-    endpoints: ["{stable}"]
-  web-canary:
-    endpoints: ["{canary}"]
-routes:
-  - name: web
-    backends:
-      - {{service: web-stable, weight: 100}}
-      - {{service: web-canary, weight: 0}}
-    retries: {{attempts: 0}}
----
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers: [{{name: web, image: "web:2"}}]
-  strategy:
-    canary:
-      stableService: web-stable
-      canaryService: web-canary
-      trafficRouting:
+    const CANARY: &str = r#"      trafficRouting:
         managedRoutes: []
       steps:
         - experiment:
             duration: 6s
             templates:
-              - {{name: baseline, specRef: stable, weight: 5}}
-              - {{name: canary, specRef: canary, weight: 5}}
+              - {name: baseline, specRef: stable, weight: 5}
+              - {name: canary, specRef: canary, weight: 5}
             analyses:
               - name: compare
                 templateName: canary-vs-baseline
                 requiredForCompletion: true
         - setWeight: 40
-        - pause: {{}}
----
+        - pause: {}
+"#;
+    const TEMPLATES: &str = r#"---
 apiVersion: argoproj.io/v1alpha1
 kind: AnalysisTemplate
 metadata:
@@ -88,8 +56,8 @@ spec:
           quantile: 0.99
           window: 10s
           minRequests: 10
-"#
-    )
+"#;
+    support::rollout::canary_run_file("127.0.0.1:0", stable, canary, CANARY, TEMPLATES)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +66,7 @@ async fn a_slower_canary_than_its_baseline_aborts_the_rollout() {
     let canary = Backend::start_with(
         "v2",
         BackendOptions {
-            delay: Duration::from_millis(200),
+            delay: Duration::from_millis(500),
             status: 0,
         },
     )

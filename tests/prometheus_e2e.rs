@@ -38,48 +38,9 @@ async fn prometheus_analysis_over_weirs_own_metrics_aborts_a_failing_canary() {
     let prom = support_prometheus::Prometheus::start(&binary, &[admin])
         .await
         .unwrap();
-    let yaml = format!(
-        r#"listeners:
-  - address: 127.0.0.1:0
-admin:
-  address: {admin}
-services:
-  web-stable:
-    endpoints: ["{s}"]
-  web-canary:
-    endpoints: ["{c}"]
-routes:
-  - name: web
-    backends:
-      - service: web-stable
-        weight: 100
-      - service: web-canary
-        weight: 0
-    retries: {{attempts: 0}}
----
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers: [{{name: web, image: "web:2"}}]
-  strategy:
-    canary:
-      stableService: web-stable
-      canaryService: web-canary
-      steps:
-        - setWeight: 30
-        - analysis:
-            templates: [{{templateName: error-ratio}}]
-            args: [{{name: service, value: web-canary}}]
-        - setWeight: 60
----
+    let steps = "      steps:\n        - setWeight: 30\n        - analysis:\n            templates: [{templateName: error-ratio}]\n            args: [{name: service, value: web-canary}]\n        - setWeight: 60\n";
+    let template = format!(
+        r#"---
 apiVersion: argoproj.io/v1alpha1
 kind: AnalysisTemplate
 metadata:
@@ -99,9 +60,14 @@ spec:
           address: {prom_url}
           query: sum(weir_requests_total{{route="web",backend="{{{{args.service}}}}",code=~"5.."}}) / sum(weir_requests_total{{route="web",backend="{{{{args.service}}}}"}})
 "#,
-        s = stable.addr,
-        c = canary.addr,
         prom_url = prom.url,
+    );
+    let yaml = support::rollout::canary_run_file(
+        &admin.to_string(),
+        stable.addr,
+        canary.addr,
+        steps,
+        &template,
     );
     let weir = Weir::start_run(&yaml).await;
     let load = Load::start(&weir.authority(), 4);

@@ -15,44 +15,12 @@ fn run_file(
     steps: &str,
     templates: &str,
 ) -> String {
-    format!(
-        r#"listeners:
-  - address: 127.0.0.1:0
-admin:
-  address: 127.0.0.1:0
-services:
-  web-stable:
-    endpoints: ["{stable}"]
-  web-canary:
-    endpoints: ["{canary}"]
-routes:
-  - name: web
-    backends:
-      - service: web-stable
-        weight: 100
-      - service: web-canary
-        weight: 0
-    retries: {{attempts: 0}}
----
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers: [{{name: web, image: "web:2"}}]
-  strategy:
-    canary:
-      stableService: web-stable
-      canaryService: web-canary
-      steps:
-{steps}
-{templates}"#
+    support::rollout::canary_run_file(
+        "127.0.0.1:0",
+        stable,
+        canary,
+        &format!("      steps:\n{steps}"),
+        templates,
     )
 }
 

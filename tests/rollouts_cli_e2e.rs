@@ -7,9 +7,8 @@ use std::time::Duration;
 use support::{Backend, Client, Weir};
 
 fn run_file(stable: std::net::SocketAddr, canary: std::net::SocketAddr) -> String {
-    format!(
-        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nservices:\n  web-stable:\n    endpoints: [\"{stable}\"]\n  web-canary:\n    endpoints: [\"{canary}\"]\nroutes:\n  - name: web\n    backends:\n      - {{service: web-stable, weight: 100}}\n      - {{service: web-canary, weight: 0}}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers: [{{name: web, image: \"web:2\"}}]\n  strategy:\n    canary:\n      stableService: web-stable\n      canaryService: web-canary\n      steps:\n        - setWeight: 25\n        - pause: {{}}\n        - setWeight: 75\n        - pause: {{}}\n"
-    )
+    let steps = "      steps:\n        - setWeight: 25\n        - pause: {}\n        - setWeight: 75\n        - pause: {}\n";
+    support::rollout::canary_run_file("127.0.0.1:0", stable, canary, steps, "")
 }
 
 /// Runs `weir rollouts ARGS --admin ADDR`; returns (exit code, stdout + stderr).

@@ -40,3 +40,23 @@ pub async fn wait_status(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A `weir run` file: services `web-stable` and `web-canary` on the given addresses, one
+/// route `web` over both (100/0, no retries, so every failure shows), the admin listener
+/// on `admin`, then a canary Rollout whose `spec.strategy.canary` continues with
+/// `canary_body` (lines indented six spaces: `steps:`, `trafficRouting:`, ...), then `rest`
+/// (AnalysisTemplates and so on).
+pub fn canary_run_file(
+    admin: &str,
+    stable: std::net::SocketAddr,
+    canary: std::net::SocketAddr,
+    canary_body: &str,
+    rest: &str,
+) -> String {
+    let rollout = rollout_doc(&format!(
+        "    canary:\n      stableService: web-stable\n      canaryService: web-canary\n{canary_body}"
+    ));
+    format!(
+        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: {admin}\nservices:\n  web-stable:\n    endpoints: [\"{stable}\"]\n  web-canary:\n    endpoints: [\"{canary}\"]\nroutes:\n  - name: web\n    backends:\n      - {{service: web-stable, weight: 100}}\n      - {{service: web-canary, weight: 0}}\n    retries: {{attempts: 0}}\n{rollout}\n{rest}"
+    )
+}
