@@ -145,9 +145,6 @@ impl Builder<'_> {
         let pool = self.upstreams.service(service, svc);
         Ok(Backend {
             name: Arc::from(service),
-            client: self
-                .upstreams
-                .client(route.timeouts.connect.get(), svc.protocol),
             pool,
             stats: self.stats.get(&route.name.value, service),
         })

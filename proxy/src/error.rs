@@ -51,17 +51,20 @@ impl ProxyError {
         }
     }
 
-    /// Classifies an error of the upstream client.
-    pub fn from_client(e: hyper_util::client::legacy::Error) -> Self {
-        if e.is_connect() {
-            return ProxyError::Connect(source_text(&e));
-        }
-        let text = source_text(&e);
+    /// Classifies an error of an upstream call.
+    pub fn from_upstream(e: crate::pool::UpstreamError) -> Self {
+        use crate::pool::UpstreamError;
+        let text = e.to_string();
+        let UpstreamError::Http(h) = &e else {
+            return ProxyError::Connect(text);
+        };
         let lower = text.to_ascii_lowercase();
-        if lower.contains("reset")
-            || lower.contains("closed")
+        if h.is_incomplete_message()
+            || h.is_canceled()
+            || h.is_closed()
+            || h.is_body_write_aborted()
+            || lower.contains("reset")
             || lower.contains("broken pipe")
-            || lower.contains("incomplete")
         {
             ProxyError::Reset(text)
         } else {
@@ -87,7 +90,8 @@ impl ProxyError {
     }
 }
 
-fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its chain of causes, on one line.
+pub(crate) fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {

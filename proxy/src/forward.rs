@@ -5,6 +5,7 @@
 use crate::body::{empty, ProxyBody};
 use crate::error::ProxyError;
 use crate::mirror;
+use crate::pool::UpstreamBody;
 use crate::state::Proxy;
 use crate::stats::BackendStats;
 use crate::table::{Route, StickySource, BUCKETS};
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::{BodyExt, Either, Full, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -44,11 +45,11 @@ impl HeldBody {
         match std::mem::replace(self, HeldBody::Empty) {
             HeldBody::Empty => empty(),
             HeldBody::Buffered(b) => {
-                let body = Either::Right(Full::new(b.clone()));
+                let body = ProxyBody::Full(Full::new(b.clone()));
                 *self = HeldBody::Buffered(b);
                 body
             }
-            HeldBody::Streaming(s) => Either::Left(s),
+            HeldBody::Streaming(s) => ProxyBody::Client(s),
         }
     }
 }
@@ -143,7 +144,8 @@ pub async fn serve(
             backend.pool.protocol,
             held.take(),
         );
-        let result = tokio::time::timeout(route.request_timeout, backend.client.request(up)).await;
+        let call = endpoint.send(backend.pool.protocol, route.connect_timeout, up);
+        let result = tokio::time::timeout(route.request_timeout, call).await;
         let can_replay = held.replayable();
         match result {
             Err(_) => {
@@ -151,7 +153,7 @@ pub async fn serve(
                 return Ok(fail(&backend.stats, start, e));
             }
             Ok(Err(e)) => {
-                let e = ProxyError::from_client(e);
+                let e = ProxyError::from_upstream(e);
                 tried.push(endpoint.addr);
                 if matches!(e, ProxyError::Connect(_)) {
                     endpoint.connect_failed();
@@ -213,7 +215,7 @@ fn fail(stats: &BackendStats, start: Instant, e: ProxyError) -> Response<ProxyBo
 fn respond(
     stats: &BackendStats,
     start: Instant,
-    resp: Response<Incoming>,
+    resp: Response<UpstreamBody>,
     cookie: Option<&HeaderValue>,
     _route: &Route,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
@@ -237,7 +239,7 @@ fn respond(
         status.is_server_error(),
         start.elapsed(),
     );
-    Response::from_parts(parts, Either::Left(body))
+    Response::from_parts(parts, ProxyBody::Upstream(body))
 }
 
 /// Joins an upgraded client connection (WebSocket, ...) to the upgraded upstream one.
@@ -343,8 +345,10 @@ fn is_upgrade(parts: &Parts) -> bool {
     parts.version == Version::HTTP_11 && parts.headers.contains_key(header::UPGRADE)
 }
 
-/// The request as the upstream sees it: origin-form URI on the endpoint, the version the
-/// upstream speaks, the client's headers.
+/// The request as the upstream sees it: the client's method, headers and body, in the
+/// form the upstream's protocol wants: origin-form (`/path?query`, with a `Host` header)
+/// for HTTP/1.1, absolute form on the endpoint for HTTP/2 (hyper derives `:authority`
+/// from it).
 pub(crate) fn upstream_request(
     parts: &Parts,
     authority: &http::uri::Authority,
@@ -356,22 +360,33 @@ pub(crate) fn upstream_request(
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-    let uri = Uri::builder()
-        .scheme("http")
-        .authority(authority.clone())
-        .path_and_query(pq)
-        .build()
-        .expect("scheme, authority and path are valid");
     let mut req = Request::new(body);
     *req.method_mut() = parts.method.clone();
-    *req.uri_mut() = uri;
-    *req.version_mut() = match protocol {
-        UpstreamProtocol::Http1 => Version::HTTP_11,
-        UpstreamProtocol::H2c => Version::HTTP_2,
-    };
     *req.headers_mut() = parts.headers.clone();
-    if protocol == UpstreamProtocol::H2c {
-        req.headers_mut().remove(header::HOST);
+    match protocol {
+        UpstreamProtocol::Http1 => {
+            *req.uri_mut() = Uri::from(pq);
+            *req.version_mut() = Version::HTTP_11;
+            if !req.headers().contains_key(header::HOST) {
+                if let Ok(v) = HeaderValue::from_str(authority.as_str()) {
+                    req.headers_mut().insert(header::HOST, v);
+                }
+            }
+        }
+        UpstreamProtocol::H2c => {
+            // The client's host travels as `:authority`, as Host does over HTTP/1.1.
+            let host = req
+                .headers_mut()
+                .remove(header::HOST)
+                .and_then(|h| http::uri::Authority::try_from(h.as_bytes()).ok());
+            *req.uri_mut() = Uri::builder()
+                .scheme("http")
+                .authority(host.unwrap_or_else(|| authority.clone()))
+                .path_and_query(pq)
+                .build()
+                .expect("scheme, authority and path are valid");
+            *req.version_mut() = Version::HTTP_2;
+        }
     }
     req
 }

@@ -20,6 +20,7 @@ pub mod matching;
 pub mod metrics;
 mod mirror;
 pub mod pick;
+pub mod pool;
 pub mod reload;
 pub mod run;
 pub mod server;

@@ -40,11 +40,12 @@ pub fn maybe_mirror(proxy: &Proxy, route: &Route, parts: &Parts, body: Option<By
             rule.target.pool.protocol,
             full(body),
         );
-        let client = rule.target.client.clone();
-        let timeout = route.request_timeout;
+        let protocol = rule.target.pool.protocol;
+        let (connect_timeout, timeout) = (route.connect_timeout, route.request_timeout);
         tokio::spawn(async move {
             let _permit = permit;
-            let outcome = match tokio::time::timeout(timeout, client.request(req)).await {
+            let call = endpoint.send(protocol, connect_timeout, req);
+            let outcome = match tokio::time::timeout(timeout, call).await {
                 Ok(Ok(resp)) => {
                     // Read the answer so the connection can be reused; it is not
                     // recorded in the request statistics, which describe real traffic.

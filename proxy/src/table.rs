@@ -6,7 +6,7 @@
 use crate::matching::{HeaderRoute, HostMatch, RequestMatch};
 use crate::pick::WeightedPick;
 use crate::stats::BackendStats;
-use crate::upstream::{HttpClient, ServicePool};
+use crate::upstream::ServicePool;
 use http::HeaderName;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,13 +39,12 @@ pub struct Route {
     pub unrouted: Arc<BackendStats>,
 }
 
-/// A backend of a route: a service, its weight, the client that reaches it and the
+/// A backend of a route: a service (its endpoints and their connections) and the
 /// measurements of this (route, backend) pair.
 #[derive(Clone)]
 pub struct Backend {
     pub name: Arc<str>,
     pub pool: Arc<ServicePool>,
-    pub client: HttpClient,
     pub stats: Arc<BackendStats>,
 }
 

@@ -1,13 +1,13 @@
-//! Upstream services: their endpoints (resolved, with passive health), and the pooled
-//! HTTP clients that reach them.
+//! Upstream services: their endpoints (resolved, with passive health), each with its
+//! pooled connections ([`crate::pool`]).
 //!
 //! Pools outlive route tables: a weight or route change builds a new table that points
 //! at the same `ServicePool`s and the same clients, so no connection is dropped.
 
 use crate::body::ProxyBody;
+use crate::pool::{Connections, UpstreamBody, UpstreamError};
 use arc_swap::ArcSwap;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use http::{Request, Response};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,8 +21,6 @@ const EJECT_FOR: Duration = Duration::from_secs(2);
 /// Consecutive connect failures that eject an endpoint (Envoy's outlier detection uses a
 /// count too): one refused or timed-out connect can be a full accept queue, not a dead host.
 const EJECT_AFTER: u32 = 3;
-
-pub type HttpClient = Client<HttpConnector, ProxyBody>;
 
 fn now_ms() -> u64 {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
@@ -40,10 +38,12 @@ pub struct Endpoint {
     ejected_until: AtomicU64,
     /// Connect failures since the last success.
     connect_failures: std::sync::atomic::AtomicU32,
+    /// Pooled connections to this address.
+    conns: Arc<Connections>,
 }
 
 impl Endpoint {
-    fn new(addr: SocketAddr) -> Arc<Self> {
+    pub fn new(addr: SocketAddr) -> Arc<Self> {
         let authority = addr
             .to_string()
             .parse()
@@ -53,7 +53,26 @@ impl Endpoint {
             authority,
             ejected_until: AtomicU64::new(0),
             connect_failures: std::sync::atomic::AtomicU32::new(0),
+            conns: Arc::default(),
         })
+    }
+
+    /// Sends `req` to this endpoint over a pooled connection of `protocol`.
+    pub async fn send(
+        &self,
+        protocol: UpstreamProtocol,
+        connect_timeout: Duration,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        match protocol {
+            UpstreamProtocol::Http1 => self.conns.send_h1(self.addr, connect_timeout, req).await,
+            UpstreamProtocol::H2c => self.conns.send_h2(self.addr, connect_timeout, req).await,
+        }
+    }
+
+    /// Idle HTTP/1.1 connections pooled for this endpoint.
+    pub fn idle_connections(&self) -> usize {
+        self.conns.idle_count()
     }
 
     pub fn is_live(&self) -> bool {
@@ -176,7 +195,6 @@ impl ServicePool {
 #[derive(Default)]
 pub struct Upstreams {
     services: Mutex<HashMap<String, Arc<ServicePool>>>,
-    clients: Mutex<HashMap<(Duration, UpstreamProtocol), HttpClient>>,
 }
 
 impl Upstreams {
@@ -207,27 +225,5 @@ impl Upstreams {
 
     pub fn all_services(&self) -> Vec<Arc<ServicePool>> {
         self.services.lock().values().cloned().collect()
-    }
-
-    /// The shared client for this connect timeout and protocol.
-    pub fn client(&self, connect_timeout: Duration, protocol: UpstreamProtocol) -> HttpClient {
-        self.clients
-            .lock()
-            .entry((connect_timeout, protocol))
-            .or_insert_with(|| {
-                let mut conn = HttpConnector::new();
-                conn.set_nodelay(true);
-                conn.set_connect_timeout(Some(connect_timeout));
-                conn.set_keepalive(Some(Duration::from_secs(60)));
-                let mut b = Client::builder(TokioExecutor::new());
-                b.pool_idle_timeout(Duration::from_secs(90))
-                    .pool_timer(TokioTimer::new())
-                    .timer(TokioTimer::new());
-                if protocol == UpstreamProtocol::H2c {
-                    b.http2_only(true);
-                }
-                b.build(conn)
-            })
-            .clone()
     }
 }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# benches/profile.sh - instructions per proxied request, and where they go, under callgrind.
+#
+#   benches/profile.sh                  # HTTP/1.1 keep-alive, 90/10 split, 4 connections
+#   REQUESTS_SECS=20 CONNS=8 benches/profile.sh
+#
+# Starts two nginx backends (:38081 stable, :38082 canary), runs target/release/weir under
+# valgrind --tool=callgrind (instruction counts do not depend on how busy the machine is),
+# warms up, zeroes the counters, drives wrk for REQUESTS_SECS, dumps, and prints the
+# instructions per request and the top functions by inclusive cost. Stops only what it started.
+# Needs: nginx, wrk, valgrind (Debian packages) and a release build (SKIP_BUILD=1 to reuse it).
+set -euo pipefail
+REPO=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
+OUT=${OUT:-/tmp/weir-profile}
+CONNS=${CONNS:-4}
+REQUESTS_SECS=${REQUESTS_SECS:-15}
+TOP=${TOP:-45}
+mkdir -p "$OUT"
+[[ ${SKIP_BUILD:-0} == 1 ]] || (cd "$REPO" && cargo build --release --quiet)
+
+cat >"$OUT/nginx.conf" <<NG
+worker_processes 1;
+daemon off;
+pid $OUT/nginx.pid;
+error_log $OUT/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:38081; location / { return 200 "stable\n"; } }
+  server { listen 127.0.0.1:38082; location / { return 200 "canary\n"; } }
+}
+NG
+cat >"$OUT/weir.yaml" <<W
+listeners:
+  - address: 127.0.0.1:28080
+admin:
+  address: 127.0.0.1:29901
+services:
+  stable: {endpoints: ["127.0.0.1:38081"]}
+  canary: {endpoints: ["127.0.0.1:38082"]}
+routes:
+  - name: web
+    backends: [{service: stable, weight: 90}, {service: canary, weight: 10}]
+    timeouts: {connect: 30s, request: 60s}
+W
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+nginx -c "$OUT/nginx.conf" -e "$OUT/nginx-error.log" & pids+=($!)
+rm -f "$OUT"/callgrind.out*
+valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
+  "$REPO/target/release/weir" proxy -c "$OUT/weir.yaml" >"$OUT/weir.log" 2>&1 & vg=$!; pids+=($vg)
+for _ in $(seq 1 120); do curl -fsS -o /dev/null http://127.0.0.1:28080/ 2>/dev/null && break; sleep 0.5; done
+wrk -t1 -c"$CONNS" -d3s http://127.0.0.1:28080/ >/dev/null        # warm-up: pools, caches
+callgrind_control -z "$vg" >/dev/null
+wrk -t1 -c"$CONNS" -d"${REQUESTS_SECS}s" http://127.0.0.1:28080/ | tee "$OUT/wrk.txt"
+callgrind_control -d "$vg" >/dev/null
+sleep 1
+requests=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
+dump=$(ls -t "$OUT"/callgrind.out.* | head -1)
+total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
+echo "requests: $requests  instructions: $total  per request: $(( total / requests ))"
+callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | sed -n '1,/^-- Auto/p' | head -n $((TOP + 20)) \
+  | awk -v n="$requests" '/^ *[0-9,]+ / { c=$1; gsub(",","",c); printf "%8.0f/req  %s\n", c/n, substr($0, index($0,$2)) ; next } { print }' \
+  | cut -c1-200
