@@ -300,3 +300,35 @@ async fn a_healthy_canary_succeeds_when_its_duration_has_passed_even_across_a_re
     assert!(text.contains("Status:          ✔ Successful"), "{text}");
     assert!(text.contains("service web-baseline"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_written_into_the_file_ends_a_running_experiment() {
+    let stable = Backend::start("stable").await;
+    let baseline = Backend::start("baseline").await;
+    let canary = Backend::start("canary").await;
+    let yaml = run_file(stable.addr, baseline.addr, canary.addr, "10m");
+    let weir = Weir::start_run(&yaml).await;
+    let load = Load::start(&weir.authority(), 8);
+    wait_experiment(&weir, "compare", "Running", WITHIN, |e| {
+        phase(e) == "Running"
+    })
+    .await;
+    // Argo's `spec.terminate`, as `kubectl argo rollouts terminate` patches it: here, an
+    // edit of the run file, picked up like any other.
+    weir.write_config(&yaml.replacen(
+        "  duration: 10m\n",
+        "  duration: 10m\n  terminate: true\n",
+        1,
+    ));
+    let done = wait_experiment(&weir, "compare", "terminated", WITHIN, |e| {
+        phase(e) != "Running"
+    })
+    .await;
+    let _ = load.stop().await;
+    assert_eq!(phase(&done), "Successful", "{done}");
+    assert_eq!(done["spec"]["terminate"], true, "{done}");
+    for t in done["status"]["templateStatuses"].as_array().unwrap() {
+        assert_eq!(t["status"], "Successful", "{done}");
+    }
+    assert_eq!(route_weights(&weir).await, configured());
+}
