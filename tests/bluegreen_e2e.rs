@@ -192,25 +192,6 @@ async fn a_failing_post_promotion_analysis_switches_back() {
     assert_eq!(s["blueGreen"]["activeSelector"], s["stableRS"], "{s}");
 }
 
-/// `weir rollouts ARGS --admin ADDR`: exit status and stdout.
-async fn rollouts_cli(weir: &Weir, args: &[&str]) -> (Option<i32>, String) {
-    let mut all: Vec<String> = vec!["rollouts".into()];
-    all.extend(args.iter().map(|a| a.to_string()));
-    all.extend(["--admin".into(), weir.admin.to_string()]);
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args(&all)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
 async fn backend_of(c: &Client, weir: &Weir, headers: &[(&str, &str)]) -> String {
     c.get(&weir.authority(), "/", headers)
         .await
@@ -253,8 +234,8 @@ async fn an_abort_before_promotion_keeps_the_old_version_active_and_retry_resume
     let load = Load::start(&weir.authority(), 8);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let (code, text) = rollouts_cli(&weir, &["abort", "web"]).await;
-    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = weir.cli(&["rollouts", "abort", "web"]).await;
+    assert_eq!(code, 0, "{text}");
     let s = until(&weir, "Degraded", within, |s| s["phase"] == "Degraded").await;
     assert_eq!(s["abort"], true, "{s}");
     assert!(
@@ -282,12 +263,12 @@ async fn an_abort_before_promotion_keeps_the_old_version_active_and_retry_resume
         backend_of(&c, &weir, &[("host", "preview.local")]).await,
         "v2"
     );
-    let (_, text) = rollouts_cli(&weir, &["get", "web"]).await;
+    let (_, text) = weir.cli(&["rollouts", "get", "web"]).await;
     assert!(text.contains("Degraded"), "{text}");
 
     // Retry: the update starts again and pauses for promotion; still nothing on v2.
-    let (code, text) = rollouts_cli(&weir, &["retry", "web"]).await;
-    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = weir.cli(&["rollouts", "retry", "web"]).await;
+    assert_eq!(code, 0, "{text}");
     let s = until(&weir, "paused again after retry", within, |s| {
         s["phase"] == "Paused"
     })
@@ -312,8 +293,8 @@ async fn an_abort_before_promotion_keeps_the_old_version_active_and_retry_resume
     );
 
     // And a promotion now switches to the new version.
-    let (code, text) = rollouts_cli(&weir, &["promote", "web"]).await;
-    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = weir.cli(&["rollouts", "promote", "web"]).await;
+    assert_eq!(code, 0, "{text}");
     until(&weir, "promoted after retry", within, |s| {
         s["phase"] == "Healthy" && s["stableRS"] == new.as_str()
     })

@@ -6,16 +6,15 @@
 //! slower than its baseline ends the experiment Failed early; a healthy one ends Successful
 //! when its duration has passed, across a kill -9 and restart of weir.
 //!
-//! As in experiment_e2e.rs, the condition allows 50% plus 50 ms over the baseline's p99 (a
-//! loaded CI machine makes a p99 over a few dozen requests noisy); the slow canary is
-//! 500 ms slower.
+//! The AnalysisTemplate is experiment_e2e.rs's ([`support::rollout::CANARY_VS_BASELINE`]);
+//! the slow canary is 500 ms slower than its baseline.
 
 mod support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use support::client::Load;
-use support::rollout::wait_experiment;
+use support::rollout::{wait_experiment, CANARY_VS_BASELINE};
 use support::{Backend, BackendOptions, Weir};
 
 /// Waits are generous: the machine may be loaded; nothing here measures speed.
@@ -63,28 +62,7 @@ spec:
   analyses:
     - name: p99
       templateName: canary-vs-baseline
----
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: canary-vs-baseline
-spec:
-  metrics:
-    - name: p99-vs-baseline
-      initialDelay: 2s
-      interval: 1s
-      count: 2
-      successCondition: result.value <= result.baseline * 1.5 + 0.05
-      provider:
-        weir:
-          route: web
-          backend: canary
-          baseline: baseline
-          metric: latency
-          quantile: 0.99
-          window: 10s
-          minRequests: 10
-"#
+{CANARY_VS_BASELINE}"#
     )
 }
 
@@ -112,25 +90,6 @@ fn configured() -> Vec<(String, u64)> {
     [("web-stable", 80), ("web-baseline", 10), ("web-canary", 10)]
         .map(|(s, w)| (s.to_string(), w))
         .to_vec()
-}
-
-/// `weir experiments ARGS --admin ADDR`: exit status and stdout.
-async fn experiments_cli(weir: &Weir, args: &[&str]) -> (Option<i32>, String) {
-    let mut all: Vec<String> = vec!["experiments".into()];
-    all.extend(args.iter().map(|a| a.to_string()));
-    all.extend(["--admin".into(), weir.admin.to_string()]);
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args(&all)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,13 +164,13 @@ async fn a_slower_canary_than_its_baseline_fails_the_experiment() {
     let text = String::from_utf8_lossy(&watched.stdout);
     assert_eq!(watched.status.code(), Some(1), "{text}");
     assert!(text.contains("✖ Failed"), "{text}");
-    let (code, text) = experiments_cli(&weir, &["get", "compare"]).await;
-    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = weir.cli(&["experiments", "get", "compare"]).await;
+    assert_eq!(code, 0, "{text}");
     assert!(text.contains("Status:          ✖ Failed"), "{text}");
     assert!(text.contains("service web-canary"), "{text}");
     assert!(text.contains("compare-p99"), "{text}");
     assert!(!text.contains("weight"), "{text}");
-    let (_, text) = experiments_cli(&weir, &["list"]).await;
+    let (_, text) = weir.cli(&["experiments", "list"]).await;
     assert!(
         text.lines()
             .any(|l| l.starts_with("compare") && l.contains("Failed")),
@@ -295,8 +254,8 @@ async fn a_healthy_canary_succeeds_when_its_duration_has_passed_even_across_a_re
         assert_eq!(t["status"], "Successful", "{done}");
     }
     assert_eq!(route_weights(&weir).await, configured());
-    let (code, text) = experiments_cli(&weir, &["get", "compare"]).await;
-    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = weir.cli(&["experiments", "get", "compare"]).await;
+    assert_eq!(code, 0, "{text}");
     assert!(text.contains("Status:          ✔ Successful"), "{text}");
     assert!(text.contains("service web-baseline"), "{text}");
 }

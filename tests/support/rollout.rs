@@ -97,3 +97,31 @@ pub async fn wait_experiment(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The AnalysisTemplate `canary-vs-baseline` both experiment tests judge by: the canary's
+/// p99 against the baseline's over the same 10s window on route `web` (`backend: canary`,
+/// `baseline: baseline`), twice, after 2s. It allows 50% plus 50 ms over the baseline: a
+/// loaded CI machine makes a p99 over a few dozen requests noisy, and the slow canaries in
+/// the tests are 500 ms slower.
+pub const CANARY_VS_BASELINE: &str = r#"---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: canary-vs-baseline
+spec:
+  metrics:
+    - name: p99-vs-baseline
+      initialDelay: 2s
+      interval: 1s
+      count: 2
+      successCondition: result.value <= result.baseline * 1.5 + 0.05
+      provider:
+        weir:
+          route: web
+          backend: canary
+          baseline: baseline
+          metric: latency
+          quantile: 0.99
+          window: 10s
+          minRequests: 10
+"#;
