@@ -39,7 +39,7 @@ pub struct ExperimentSlot {
     saved: Option<ExperimentRecord>,
 }
 
-pub fn name_of(e: &Experiment) -> String {
+fn name_of(e: &Experiment) -> String {
     e.metadata.name.clone().unwrap_or_default()
 }
 
@@ -98,9 +98,11 @@ impl Controller {
         work: &mut Vec<Work>,
         wake_at: &mut Option<Timestamp>,
     ) {
-        let templates = inner.file.templates.clone();
-        for (name, slot) in inner.experiments.iter_mut() {
-            self.tick_experiment(name, slot, &templates, now, work, wake_at);
+        let Inner {
+            file, experiments, ..
+        } = inner;
+        for (name, slot) in experiments.iter_mut() {
+            self.tick_experiment(name, slot, &file.templates, now, work, wake_at);
         }
     }
 
