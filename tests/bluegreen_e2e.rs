@@ -1,6 +1,7 @@
 //! Blue-green in `weir run`: the switch is atomic (a client hammering the active route
-//! sees only the old version, then only the new one), and a failing post-promotion
-//! analysis switches back.
+//! sees only the old version, then only the new one), a failing post-promotion analysis
+//! switches back, and an abort before promotion never lets the new version onto the active
+//! route (retry then takes the update up again).
 
 mod support;
 
@@ -189,4 +190,114 @@ async fn a_failing_post_promotion_analysis_switches_back() {
         .expect("a post-promotion run");
     assert_eq!(post["status"]["phase"], "Failed", "{post}");
     assert_eq!(s["blueGreen"]["activeSelector"], s["stableRS"], "{s}");
+}
+
+async fn backend_of(c: &Client, weir: &Weir, headers: &[(&str, &str)]) -> String {
+    c.get(&weir.authority(), "/", headers)
+        .await
+        .unwrap()
+        .backend
+        .unwrap_or_default()
+}
+
+/// Aborted while paused before promotion: the active service never serves the new version
+/// (Argo's reconcileActiveService keeps it on stableRS when aborted) and the rollout is
+/// Degraded. The preview keeps serving the new version: Argo keeps the preview selector and
+/// scales the new ReplicaSet down after abortScaleDownDelaySeconds, which has no standalone
+/// equivalent (weir does not run the versions). A retry takes the update up again: paused
+/// for promotion once more, and a promotion then switches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_before_promotion_keeps_the_old_version_active_and_retry_resumes() {
+    let v1 = Backend::start("v1").await;
+    let v2 = Backend::start("v2").await;
+    let weir = Weir::start_run(&run_file(
+        v1.addr,
+        v2.addr,
+        "      autoPromotionEnabled: false\n",
+        "",
+    ))
+    .await;
+    let within = Duration::from_secs(30);
+    let paused = until(&weir, "paused for promotion", within, |s| {
+        s["phase"] == "Paused"
+    })
+    .await;
+    assert_eq!(
+        paused["pauseConditions"][0]["reason"], "BlueGreenPause",
+        "{paused}"
+    );
+    let (old, new) = (
+        paused["stableRS"].as_str().unwrap().to_string(),
+        paused["currentPodHash"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(old, new);
+    let load = Load::start(&weir.authority(), 8);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let (code, text) = weir.cli(&["rollouts", "abort", "web"]).await;
+    assert_eq!(code, 0, "{text}");
+    let s = until(&weir, "Degraded", within, |s| s["phase"] == "Degraded").await;
+    assert_eq!(s["abort"], true, "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("RolloutAborted: Rollout aborted update to revision"),
+        "{s}"
+    );
+    assert_eq!(s["pauseConditions"], serde_json::Value::Null, "{s}");
+    assert_eq!(s["blueGreen"]["activeSelector"], old.as_str(), "{s}");
+    assert_eq!(s["blueGreen"]["previewSelector"], new.as_str(), "{s}");
+    let progressing = s["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Progressing")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(progressing["status"], "False", "{s}");
+    assert_eq!(progressing["reason"], "RolloutAborted", "{s}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let c = Client::http1();
+    assert_eq!(
+        backend_of(&c, &weir, &[("host", "preview.local")]).await,
+        "v2"
+    );
+    let (_, text) = weir.cli(&["rollouts", "get", "web"]).await;
+    assert!(text.contains("Degraded"), "{text}");
+
+    // Retry: the update starts again and pauses for promotion; still nothing on v2.
+    let (code, text) = weir.cli(&["rollouts", "retry", "web"]).await;
+    assert_eq!(code, 0, "{text}");
+    let s = until(&weir, "paused again after retry", within, |s| {
+        s["phase"] == "Paused"
+    })
+    .await;
+    assert_eq!(s["abort"], serde_json::Value::Null, "{s}");
+    assert_eq!(s["pauseConditions"][0]["reason"], "BlueGreenPause", "{s}");
+    assert_eq!(s["blueGreen"]["activeSelector"], old.as_str(), "{s}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = load.stop().await;
+    assert!(all.len() > 50, "only {} requests", all.len());
+    let other: Vec<_> = all
+        .iter()
+        .filter(|t| t.outcome.status != 200 || t.outcome.backend.as_deref() != Some("v1"))
+        .map(|t| &t.outcome)
+        .collect();
+    assert!(
+        other.is_empty(),
+        "{} of {} requests were not answered 200 by v1: {:?}",
+        other.len(),
+        all.len(),
+        other.first()
+    );
+
+    // And a promotion now switches to the new version.
+    let (code, text) = weir.cli(&["rollouts", "promote", "web"]).await;
+    assert_eq!(code, 0, "{text}");
+    until(&weir, "promoted after retry", within, |s| {
+        s["phase"] == "Healthy" && s["stableRS"] == new.as_str()
+    })
+    .await;
+    assert_eq!(backend_of(&c, &weir, &[]).await, "v2");
 }

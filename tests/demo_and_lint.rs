@@ -55,6 +55,7 @@ fn lint_accepts_every_argo_example_at_once() {
         "lint",
         "examples/quickstart.yaml",
         "examples/demo-rollout.yaml",
+        "examples/experiment.yaml",
     ]);
     assert!(
         ours.status.success(),

@@ -35,29 +35,13 @@ fn run_file(stable: std::net::SocketAddr, canary: std::net::SocketAddr) -> Strin
         - setWeight: 40
         - pause: {}
 "#;
-    const TEMPLATES: &str = r#"---
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: canary-vs-baseline
-spec:
-  metrics:
-    - name: p99-vs-baseline
-      initialDelay: 2s
-      interval: 1s
-      count: 2
-      successCondition: result.value <= result.baseline * 1.5 + 0.05
-      provider:
-        weir:
-          route: web
-          backend: canary
-          baseline: baseline
-          metric: latency
-          quantile: 0.99
-          window: 10s
-          minRequests: 10
-"#;
-    support::rollout::canary_run_file("127.0.0.1:0", stable, canary, CANARY, TEMPLATES)
+    support::rollout::canary_run_file(
+        "127.0.0.1:0",
+        stable,
+        canary,
+        CANARY,
+        support::rollout::CANARY_VS_BASELINE,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,20 +13,7 @@ fn run_file(stable: std::net::SocketAddr, canary: std::net::SocketAddr) -> Strin
 
 /// Runs `weir rollouts ARGS --admin ADDR`; returns (exit code, stdout + stderr).
 async fn cli(weir: &Weir, args: &[&str]) -> (i32, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_weir"));
-    cmd.arg("rollouts")
-        .args(args)
-        .arg("--admin")
-        .arg(weir.admin.to_string());
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    weir.cli(&[&["rollouts"], args].concat()).await
 }
 
 async fn until(weir: &Weir, what: &str, check: impl Fn(&serde_json::Value) -> bool) {

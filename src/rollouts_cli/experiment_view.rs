@@ -1,8 +1,10 @@
 //! What `weir experiments list | get` print, and the experiment branch of the tree of
 //! `weir rollouts get`: pure functions of the API's answers, like `view.rs`.
 //!
-//! An experiment's templates run in standalone mode as weir backends named
-//! `<experiment>-<template>`, so the tree shows that backend where Argo shows a ReplicaSet.
+//! A Rollout step's experiment templates run in standalone mode as weir backends named
+//! `<experiment>-<template>`, so the tree shows that backend where Argo shows a ReplicaSet;
+//! a standalone `kind: Experiment`'s template is the service it names (`service.name`),
+//! measured where the routes already send it, so the tree shows that service and no weight.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
@@ -211,7 +213,18 @@ pub fn tree_rows(info: &ExperimentInfo, branch: &str, indent: &str) -> Vec<[Stri
     let count = templates.len() + analyses.len();
     for (i, (name, phase, message)) in templates.into_iter().enumerate() {
         let (prefix, _) = prefixes(i + 1 == count, indent);
-        let mut notes = vec![format!("backend {}-{name}", info.name())];
+        let service = e
+            .spec
+            .templates
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.service.as_ref())
+            .map(|s| s.name.as_str())
+            .filter(|s| !s.is_empty());
+        let mut notes = vec![match service {
+            Some(s) => format!("service {s}"),
+            None => format!("backend {}-{name}", info.name()),
+        }];
         if let Some(w) = info.weights.get(name) {
             notes.push(format!("weight {w}"));
         }

@@ -92,6 +92,50 @@ fn a_failed_experiment_says_why_and_is_finished() {
 }
 
 #[test]
+fn a_standalone_experiments_templates_show_their_services_and_no_weight() {
+    // As `GET /experiments/compare` answers for a run file's `kind: Experiment`: the
+    // templates name services, the status names them again, and nothing carries a weight.
+    let info = ExperimentInfo::from_json(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Experiment",
+        "metadata": {"name": "compare", "namespace": "default"},
+        "spec": {
+            "duration": "20s",
+            "templates": [
+                {"name": "baseline", "service": {"name": "web-baseline"}},
+                {"name": "canary", "service": {"name": "web-canary"}},
+            ],
+            "analyses": [{"name": "p99", "templateName": "canary-vs-baseline"}],
+        },
+        "status": {
+            "phase": "Running",
+            "templateStatuses": [
+                {"name": "baseline", "status": "Running", "serviceName": "web-baseline"},
+                {"name": "canary", "status": "Running", "serviceName": "web-canary"},
+            ],
+            "analysisRuns": [
+                {"name": "p99", "analysisRun": "compare-p99", "phase": "Running"},
+            ],
+        },
+    }))
+    .expect("an Experiment");
+    assert!(info.weights.is_empty());
+    let text = experiment_view::experiment(&info);
+    assert_lines(
+        &text,
+        &[
+            "Status:          ◌ Running",
+            "Duration:        20s",
+            "Σ compare         Experiment   ◌ Running",
+            "├──⧉ baseline     Template     ◌ Running  service web-baseline",
+            "├──⧉ canary       Template     ◌ Running  service web-canary",
+            "└──α compare-p99  AnalysisRun  ◌ Running",
+        ],
+    );
+    assert!(!text.contains("weight"), "{text}");
+}
+
+#[test]
 fn list_shows_status_templates_and_analyses() {
     let (running, failed) = running_and_failed();
     let text = experiment_view::list(&[running, failed]);

@@ -275,7 +275,8 @@ pub struct ExperimentsArgs {
 enum ExperimentsCommand {
     /// List the experiments: those of Rollout experiment steps and standalone ones.
     List,
-    /// Show an experiment: status, duration, its templates (weir backends) and analysis runs.
+    /// Show an experiment: status, duration, its templates (their backends or services) and
+    /// analysis runs.
     Get {
         /// The experiment's name (metadata.name).
         name: String,

@@ -60,3 +60,68 @@ pub fn canary_run_file(
         "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: {admin}\nservices:\n  web-stable:\n    endpoints: [\"{stable}\"]\n  web-canary:\n    endpoints: [\"{canary}\"]\nroutes:\n  - name: web\n    backends:\n      - {{service: web-stable, weight: 100}}\n      - {{service: web-canary, weight: 0}}\n    retries: {{attempts: 0}}\n{rollout}\n{rest}"
     )
 }
+
+/// Polls `GET /experiments/{name}` until `check` holds on the Experiment; panics after
+/// `within` with the experiment, its analysis runs and weir's log.
+pub async fn wait_experiment(
+    weir: &Weir,
+    name: &str,
+    what: &str,
+    within: Duration,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (code, body) = weir
+            .admin_call("GET", &format!("/experiments/{name}"), "", None)
+            .await;
+        let e: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if code == 200 && check(&e) {
+            return e;
+        }
+        if Instant::now() > deadline {
+            let runs = weir
+                .admin_call(
+                    "GET",
+                    &format!("/experiments/{name}/analysisruns"),
+                    "",
+                    None,
+                )
+                .await
+                .1;
+            panic!(
+                "experiment {name} never {what}: {body}\nruns: {runs}\n{}",
+                weir.logs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The AnalysisTemplate `canary-vs-baseline` both experiment tests judge by: the canary's
+/// p99 against the baseline's over the same 10s window on route `web` (`backend: canary`,
+/// `baseline: baseline`), twice, after 2s. It allows 50% plus 50 ms over the baseline: a
+/// loaded CI machine makes a p99 over a few dozen requests noisy, and the slow canaries in
+/// the tests are 500 ms slower.
+pub const CANARY_VS_BASELINE: &str = r#"---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: canary-vs-baseline
+spec:
+  metrics:
+    - name: p99-vs-baseline
+      initialDelay: 2s
+      interval: 1s
+      count: 2
+      successCondition: result.value <= result.baseline * 1.5 + 0.05
+      provider:
+        weir:
+          route: web
+          backend: canary
+          baseline: baseline
+          metric: latency
+          quantile: 0.99
+          window: 10s
+          minRequests: 10
+"#;

@@ -181,6 +181,22 @@ impl Weir {
             .unwrap_or(0.0)
     }
 
+    /// Runs the `weir` CLI against this instance (`weir ARGS --admin ADDR`, e.g.
+    /// `["rollouts", "abort", "web"]`); returns (exit code, stdout + stderr).
+    pub async fn cli(&self, args: &[&str]) -> (i32, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weir"));
+        cmd.args(args).arg("--admin").arg(self.admin.to_string());
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
     pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .arg(format!("-{sig}"))

@@ -7,10 +7,10 @@ use super::runs::{kind_text, LiveRun};
 use super::store::StoredBackend;
 use super::store::StoredEvent;
 use super::traffic;
-use crate::analysis::{AnalysisRun, Timestamp};
+use crate::analysis::Timestamp;
 use crate::engine::clock::format_time;
 use crate::engine::experiment::ExperimentAction;
-use crate::engine::{Action, ServiceAction};
+use crate::engine::{Action, Event, ServiceAction};
 
 /// Events kept per rollout for `weir rollouts get`.
 const EVENTS_KEPT: usize = 50;
@@ -97,35 +97,15 @@ impl Controller {
                 if slot.runs.contains_key(&start.name) {
                     return;
                 }
-                let stored = slot.record.runs.get(&start.name).cloned();
-                let mut live = LiveRun {
-                    run: match &stored {
-                        Some(s) => AnalysisRun::resume(start.spec.clone(), s.status.clone()),
-                        None => AnalysisRun::new(start.spec.clone(), now),
-                    },
-                    providers: start
-                        .providers
-                        .iter()
-                        .map(|p| {
-                            super::runs::resolve_provider(p, &start.spec.args).unwrap_or_else(|e| {
-                                tracing::error!(rollout = name, run = %start.name, "{e}");
-                                p.clone()
-                            })
-                        })
-                        .collect(),
-                    kind: start.kind,
-                    pending: Vec::new(),
-                    redo: Vec::new(),
-                    terminated: stored.as_ref().is_some_and(|s| s.terminated),
-                };
+                let stored = slot.record.runs.get(&start.name);
+                let (live, problems) = LiveRun::start(&start, stored, now);
+                for e in problems {
+                    tracing::error!(rollout = name, run = %start.name, "{e}");
+                }
                 if stored.is_some() {
-                    live.redo = live.in_flight();
                     tracing::info!(rollout = name, run = %start.name, "analysis run resumed from the state directory");
                 } else {
                     tracing::info!(rollout = name, run = %start.name, kind = %kind_text(start.kind), "analysis run started");
-                }
-                if live.terminated {
-                    live.run.terminate(now);
                 }
                 slot.runs.insert(start.name.clone(), live);
             }
@@ -153,14 +133,7 @@ impl Controller {
                 } else {
                     tracing::info!(namespace = %ns, rollout = name, reason = %ev.reason, "{}", ev.message);
                 }
-                slot.record.events.push(StoredEvent {
-                    time: format_time(now),
-                    reason: ev.reason,
-                    message: ev.message,
-                    warning: ev.warning,
-                });
-                let excess = slot.record.events.len().saturating_sub(EVENTS_KEPT);
-                slot.record.events.drain(..excess);
+                record_event(&mut slot.record.events, ev, now);
             }
         }
     }
@@ -252,6 +225,19 @@ impl Controller {
             }
         }
     }
+}
+
+/// Keeps an event for `weir rollouts get` / `weir experiments get`: the newest
+/// [`EVENTS_KEPT`].
+pub(super) fn record_event(events: &mut Vec<StoredEvent>, ev: Event, now: Timestamp) {
+    events.push(StoredEvent {
+        time: format_time(now),
+        reason: ev.reason,
+        message: ev.message,
+        warning: ev.warning,
+    });
+    let excess = events.len().saturating_sub(EVENTS_KEPT);
+    events.drain(..excess);
 }
 
 pub(super) fn extra_backends(stored: &[StoredBackend]) -> Vec<weir_proxy::ExtraBackend> {

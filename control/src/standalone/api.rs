@@ -1,7 +1,10 @@
 //! The standalone control API on the admin listener, which `weir rollouts` calls:
 //! `GET /rollouts`, `GET /rollouts/{name}` (the Rollout with its status in Argo's shape),
-//! `GET /rollouts/{name}/analysisruns`, `GET /rollouts/{name}/events`, and
-//! `POST /rollouts/{name}/promote[?full=true]|abort|retry|pause|resume` (token-guarded).
+//! `GET /rollouts/{name}/analysisruns`, `GET /rollouts/{name}/events`,
+//! `POST /rollouts/{name}/promote[?full=true]|abort|retry|pause|resume` (token-guarded), and
+//! `GET /experiments`, `GET /experiments/{name}` (Argo Experiment objects: those of Rollout
+//! steps and the run file's standalone ones), `GET /experiments/{name}/analysisruns`
+//! (a standalone Experiment's runs with their measurements).
 
 use super::controller::Controller;
 use super::metrics;
@@ -80,6 +83,13 @@ impl AdminExtension for ControlApi {
                         None => error_response(
                             StatusCode::NOT_FOUND,
                             format!("no experiment named {name:?}"),
+                        ),
+                    },
+                    [name, "analysisruns"] => match self.controller.experiment_runs(name) {
+                        Some(items) => json_response(StatusCode::OK, &json!({ "items": items })),
+                        None => error_response(
+                            StatusCode::NOT_FOUND,
+                            format!("no standalone experiment named {name:?} (a Rollout's experiment's runs are under /rollouts/{{name}}/analysisruns)"),
                         ),
                     },
                     _ => error_response(

@@ -3,9 +3,10 @@
 //! and drives the analysis runs the engine asked for, measuring through the providers.
 
 use super::documents::{self, RunFile};
-use super::measure::Work;
+use super::experiments::{self, ExperimentSlot};
+use super::measure::{Owner, Work};
 use super::runs::LiveRun;
-use super::store::{RolloutRecord, Store, StoredRun};
+use super::store::{RolloutRecord, Store};
 use super::traffic;
 use crate::analysis::Timestamp;
 use crate::engine::{self, Command, Observed, ObservedAnalysisRun};
@@ -51,6 +52,8 @@ struct Pending {
 pub struct Inner {
     pub file: RunFile,
     pub slots: BTreeMap<String, Slot>,
+    /// The run file's standalone Experiments, by name.
+    pub experiments: BTreeMap<String, ExperimentSlot>,
     commands: Vec<Pending>,
     /// Modification stamp of the run file, to notice edits.
     stamp: Option<(SystemTime, u64)>,
@@ -161,12 +164,14 @@ impl Controller {
         store: Store,
     ) -> Result<Arc<Controller>, String> {
         let slots = slots_for(&file, &store)?;
+        let experiments = experiments::slots_for(&file, &store)?;
         Ok(Arc::new(Controller {
             proxy,
             store,
             inner: Mutex::new(Inner {
                 file,
                 slots,
+                experiments,
                 commands: Vec::new(),
                 stamp: stamp(&path),
             }),
@@ -199,76 +204,10 @@ impl Controller {
         let mut runs: Vec<_> = slot
             .runs
             .iter()
-            .map(|(run_name, live)| super::runs::to_argo(run_name, &ns, name, live))
+            .map(|(run_name, live)| super::runs::to_argo(run_name, &ns, ("rollout", name), live))
             .collect();
         runs.sort_by_key(|r| r.status.as_ref().and_then(|s| s.started_at.clone()));
         Some(runs)
-    }
-
-    /// The experiments the Rollouts' experiment steps made, as Argo `Experiment` objects.
-    /// Each template's route backend and weight are in the annotations
-    /// `weir.dev/backend.<template>` (`<backend> weight=<n>`).
-    pub fn experiments(&self) -> Vec<weir_config::argo::Experiment> {
-        use weir_config::argo;
-        let inner = self.inner.lock();
-        let mut out = Vec::new();
-        for (rollout, slot) in &inner.slots {
-            for e in &slot.record.engine.experiments {
-                let mut metadata = argo::ObjectMeta {
-                    name: Some(e.plan.name.clone()),
-                    namespace: Some(documents::namespace(&slot.rollout)),
-                    ..Default::default()
-                };
-                metadata
-                    .labels
-                    .insert("rollout".to_string(), rollout.clone());
-                for t in &e.plan.templates {
-                    metadata.annotations.insert(
-                        format!("weir.dev/backend.{}", t.name),
-                        format!(
-                            "{}-{} weight={}",
-                            e.plan.name,
-                            t.name,
-                            t.weight.unwrap_or(0)
-                        ),
-                    );
-                }
-                out.push(argo::Experiment {
-                    api_version: argo::API_VERSION.to_string(),
-                    kind: "Experiment".to_string(),
-                    metadata,
-                    spec: argo::ExperimentSpec {
-                        templates: e
-                            .plan
-                            .templates
-                            .iter()
-                            .map(|t| argo::ExperimentTemplate {
-                                name: t.name.clone(),
-                                ..Default::default()
-                            })
-                            .collect(),
-                        duration: e.plan.duration.clone(),
-                        progress_deadline_seconds: e.plan.progress_deadline_seconds,
-                        terminate: e.plan.terminate,
-                        analyses: e
-                            .plan
-                            .analyses
-                            .iter()
-                            .map(|a| argo::ExperimentAnalysis {
-                                name: a.name.clone(),
-                                template_name: a.template_name.clone(),
-                                cluster_scope: a.cluster_scope,
-                                required_for_completion: a.required_for_completion,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    },
-                    status: Some(e.status.clone()),
-                });
-            }
-        }
-        out
     }
 
     /// Starts the loop on the current runtime.
@@ -350,7 +289,10 @@ impl Controller {
             return;
         }
         self.proxy.reloads_ok.fetch_add(1, Ordering::Relaxed);
-        let mut fresh = match slots_for(&file, &self.store) {
+        let fresh = slots_for(&file, &self.store).and_then(|slots| {
+            experiments::slots_for(&file, &self.store).map(|experiments| (slots, experiments))
+        });
+        let (mut fresh, mut fresh_experiments) = match fresh {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("{e}");
@@ -365,6 +307,8 @@ impl Controller {
             }
         }
         inner.slots = fresh;
+        experiments::carry_over(&mut fresh_experiments, &mut inner.experiments);
+        inner.experiments = fresh_experiments;
         inner.file = file;
         tracing::info!(file = %self.path.display(), "configuration reloaded");
         drop(inner);
@@ -404,7 +348,13 @@ impl Controller {
             for (run_name, live) in slot.runs.iter_mut() {
                 let roles = experiment_roles(&slot.record.experiments, run_name, &roles);
                 for req in live.step(now) {
-                    work.push(Work::new(name, run_name, live, req, &roles));
+                    work.push(Work::new(
+                        Owner::Rollout(name.clone()),
+                        run_name,
+                        live,
+                        req,
+                        &roles,
+                    ));
                 }
             }
             let mine: Vec<Command> = commands
@@ -486,7 +436,13 @@ impl Controller {
             for (run_name, live) in slot.runs.iter_mut() {
                 let roles = experiment_roles(&slot.record.experiments, run_name, &roles);
                 for req in live.step(now) {
-                    work.push(Work::new(name, run_name, live, req, &roles));
+                    work.push(Work::new(
+                        Owner::Rollout(name.clone()),
+                        run_name,
+                        live,
+                        req,
+                        &roles,
+                    ));
                 }
                 if let Some(due) = live.run.next_due() {
                     wake_at = Some(wake_at.map_or(due, |w| w.min(due)));
@@ -498,6 +454,7 @@ impl Controller {
             }
             self.persist(name, slot);
         }
+        self.tick_experiments(&mut inner, now, &mut work, &mut wake_at);
         for c in commands {
             acks.push(c.done);
         }
@@ -544,16 +501,7 @@ impl Controller {
         slot.record.runs = slot
             .runs
             .iter()
-            .map(|(n, l)| {
-                (
-                    n.clone(),
-                    StoredRun {
-                        kind: l.kind_text(),
-                        status: l.run.status(),
-                        terminated: l.terminated,
-                    },
-                )
-            })
+            .map(|(n, l)| (n.clone(), l.stored()))
             .collect();
         if let Err(e) = self.store.save(name, &slot.record) {
             tracing::error!(rollout = name, "{e}");

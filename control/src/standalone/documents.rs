@@ -1,10 +1,12 @@
 //! The `weir run` file: one multi-document YAML stream holding weir's proxy
 //! configuration (the document with no `kind`) and Argo kinds (Rollout, AnalysisTemplate,
-//! ClusterAnalysisTemplate). Everything is validated before anything is used: Argo's
-//! rules through `weir lint`'s checks, the proxy configuration through its own.
+//! ClusterAnalysisTemplate, Experiment). Everything is validated before anything is used:
+//! Argo's rules through `weir lint`'s checks, the proxy configuration through its own, and
+//! what ties the two together (a Rollout's services, an Experiment's templates and metrics)
+//! here and in [`super::experiment_checks`].
 
 use crate::engine::AnalysisTemplates;
-use weir_config::argo::{parse_documents_lenient, Document, Rollout};
+use weir_config::argo::{parse_documents_lenient, Document, Experiment, Located, Rollout};
 use weir_config::ProxyConfig;
 
 /// What one `weir run` file holds.
@@ -13,6 +15,8 @@ pub struct RunFile {
     pub proxy: ProxyConfig,
     pub rollouts: Vec<Rollout>,
     pub templates: AnalysisTemplates,
+    /// Standalone Experiments, each run by the controller beside the Rollouts.
+    pub experiments: Vec<Experiment>,
 }
 
 /// Parses and validates `text`. Errors are `file:line: field: message` lines, all of them.
@@ -26,6 +30,7 @@ pub fn parse_run_file(file: &str, text: &str) -> Result<RunFile, String> {
     let mut proxy = None;
     let mut rollouts = Vec::new();
     let mut templates = AnalysisTemplates::default();
+    let mut experiments: Vec<Box<Located<Experiment>>> = Vec::new();
     for doc in docs {
         match doc {
             Document::Untyped { text, line } => {
@@ -49,8 +54,9 @@ pub fn parse_run_file(file: &str, text: &str) -> Result<RunFile, String> {
                     templates.cluster.insert(name, t.resource.spec);
                 }
             }
-            // AnalysisRuns and Experiments written by hand are not driven in standalone
-            // mode; other kinds (Service, Deployment, ...) are passed over.
+            Document::Experiment(e) => experiments.push(e),
+            // AnalysisRuns written by hand are not driven in standalone mode; other kinds
+            // (Service, Deployment, ...) are passed over.
             _ => {}
         }
     }
@@ -63,11 +69,23 @@ pub fn parse_run_file(file: &str, text: &str) -> Result<RunFile, String> {
             problems.push(format!("{file}: {e}"));
         }
     }
+    let mut names = std::collections::BTreeSet::new();
+    for e in &experiments {
+        problems.extend(super::experiment_checks::check(file, e, &proxy, &templates));
+        let name = e.resource.metadata.name.as_deref().unwrap_or("");
+        if !name.is_empty() && !names.insert(name) {
+            let line = e.source.line_of("metadata.name");
+            problems.push(format!(
+                "{file}:{line}: metadata.name: a second Experiment named `{name}`; names are unique in a run file"
+            ));
+        }
+    }
     if problems.is_empty() {
         Ok(RunFile {
             proxy,
             rollouts,
             templates,
+            experiments: experiments.into_iter().map(|e| e.resource).collect(),
         })
     } else {
         Err(problems.join("\n"))
@@ -79,7 +97,12 @@ pub fn rollout_name(r: &Rollout) -> String {
 }
 
 pub fn namespace(r: &Rollout) -> String {
-    r.metadata
+    namespace_of(&r.metadata)
+}
+
+/// The object's namespace, `default` when it names none (as kubectl would place it).
+pub fn namespace_of(metadata: &weir_config::argo::ObjectMeta) -> String {
+    metadata
         .namespace
         .clone()
         .unwrap_or_else(|| "default".to_string())

@@ -34,20 +34,26 @@ impl Controller {
         .await;
         let mut inner = self.inner.lock();
         for (w, answer) in results {
-            if let Some(live) = inner
-                .slots
-                .get_mut(&w.rollout)
-                .and_then(|s| s.runs.get_mut(&w.run))
-            {
+            let runs = match &w.owner {
+                Owner::Rollout(name) => inner.slots.get_mut(name).map(|s| &mut s.runs),
+                Owner::Experiment(name) => inner.experiments.get_mut(name).map(|s| &mut s.runs),
+            };
+            if let Some(live) = runs.and_then(|runs| runs.get_mut(&w.run)) {
                 live.pending.push((w.request.metric.clone(), answer));
             }
         }
     }
 }
 
+/// Whose analysis run a measurement is for.
+pub(super) enum Owner {
+    Rollout(String),
+    Experiment(String),
+}
+
 /// One measurement to take.
 pub(super) struct Work {
-    rollout: String,
+    owner: Owner,
     run: String,
     request: MeasureRequest,
     provider: Option<MetricProvider>,
@@ -56,14 +62,14 @@ pub(super) struct Work {
 
 impl Work {
     pub(super) fn new(
-        rollout: &str,
+        owner: Owner,
         run: &str,
         live: &LiveRun,
         request: MeasureRequest,
         roles: &BTreeMap<String, String>,
     ) -> Work {
         Work {
-            rollout: rollout.to_string(),
+            owner,
             run: run.to_string(),
             provider: live.providers.get(request.index).cloned(),
             request,

@@ -38,9 +38,19 @@ pub fn render(controller: &Controller, out: &mut String) {
     );
     let _ = writeln!(out, "# TYPE analysis_run_metric_phase gauge");
     let mut metric_lines = String::new();
-    for slot in inner.slots.values() {
-        let ns = esc(&documents::namespace(&slot.rollout));
-        for (run, live) in &slot.runs {
+    let rollout_runs = inner
+        .slots
+        .values()
+        .map(|slot| (documents::namespace(&slot.rollout), &slot.runs));
+    let experiment_runs = inner.experiments.values().map(|slot| {
+        (
+            documents::namespace_of(&slot.experiment.metadata),
+            &slot.runs,
+        )
+    });
+    for (ns, runs) in rollout_runs.chain(experiment_runs) {
+        let ns = esc(&ns);
+        for (run, live) in runs {
             let _ = writeln!(
                 out,
                 "analysis_run_info{{namespace=\"{ns}\",name=\"{}\",phase=\"{}\"}} 1",
@@ -65,9 +75,20 @@ pub fn render(controller: &Controller, out: &mut String) {
         }
     }
     out.push_str(&metric_lines);
+    drop(inner);
     let _ = writeln!(
         out,
         "# HELP experiment_info Information about an Experiment."
     );
     let _ = writeln!(out, "# TYPE experiment_info gauge");
+    for e in controller.experiments() {
+        let phase = e.status.as_ref().map(|s| s.phase.as_str()).unwrap_or("");
+        let _ = writeln!(
+            out,
+            "experiment_info{{namespace=\"{}\",name=\"{}\",phase=\"{}\"}} 1",
+            esc(e.metadata.namespace.as_deref().unwrap_or("default")),
+            esc(e.metadata.name.as_deref().unwrap_or("")),
+            esc(phase)
+        );
+    }
 }

@@ -1,5 +1,5 @@
 //! Standalone mode (`weir run`): the engine and the proxy in one process. The run file's
-//! Rollouts are reconciled by [`controller::Controller`]; status lives in a state
+//! Rollouts and Experiments are reconciled by [`controller::Controller`]; status lives in a state
 //! directory ([`store`]); the control API ([`api`]) and Argo-named metrics ([`metrics`])
 //! are served on the admin listener.
 
@@ -7,6 +7,8 @@ pub mod actions;
 pub mod api;
 pub mod controller;
 pub mod documents;
+mod experiment_checks;
+mod experiments;
 mod measure;
 pub mod metrics;
 pub mod runs;

@@ -1,9 +1,10 @@
 //! Analysis runs in standalone mode: the pure [`AnalysisRun`] machines the engine asked
 //! for, their providers, and their presentation as Argo `AnalysisRun` objects.
 
+use super::store::StoredRun;
 use crate::analysis::{AnalysisPhase, AnalysisRun, MeasureRequest, MeasurementResult, Timestamp};
 use crate::engine::clock::format_time;
-use crate::engine::AnalysisKind;
+use crate::engine::{AnalysisKind, StartAnalysis};
 use weir_config::argo::{self, MetricProvider};
 
 /// One run the engine started and the controller drives.
@@ -20,6 +21,55 @@ pub struct LiveRun {
 }
 
 impl LiveRun {
+    /// The run a `StartAnalysis` asks for: resumed from its saved status when the state
+    /// directory has one (its in-flight measurements taken again at once), new otherwise.
+    /// Also returns the providers whose arguments did not resolve (each kept as written,
+    /// so its measurements say what is wrong).
+    pub fn start(
+        start: &StartAnalysis,
+        stored: Option<&StoredRun>,
+        now: Timestamp,
+    ) -> (LiveRun, Vec<String>) {
+        let mut problems = Vec::new();
+        let providers = start
+            .providers
+            .iter()
+            .map(|p| {
+                resolve_provider(p, &start.spec.args).unwrap_or_else(|e| {
+                    problems.push(e);
+                    p.clone()
+                })
+            })
+            .collect();
+        let mut live = LiveRun {
+            run: match stored {
+                Some(s) => AnalysisRun::resume(start.spec.clone(), s.status.clone()),
+                None => AnalysisRun::new(start.spec.clone(), now),
+            },
+            providers,
+            kind: start.kind,
+            pending: Vec::new(),
+            redo: Vec::new(),
+            terminated: stored.is_some_and(|s| s.terminated),
+        };
+        if stored.is_some() {
+            live.redo = live.in_flight();
+        }
+        if live.terminated {
+            live.run.terminate(now);
+        }
+        (live, problems)
+    }
+
+    /// What the state directory keeps of the run.
+    pub fn stored(&self) -> StoredRun {
+        StoredRun {
+            kind: self.kind_text(),
+            status: self.run.status(),
+            terminated: self.terminated,
+        }
+    }
+
     pub fn kind_text(&self) -> String {
         kind_text(self.kind)
     }
@@ -86,8 +136,14 @@ fn count(n: i32) -> Option<i32> {
 }
 
 /// The run as Argo shows an AnalysisRun: metrics (with their providers) and the status
-/// with every measurement.
-pub fn to_argo(name: &str, namespace: &str, rollout: &str, live: &LiveRun) -> argo::AnalysisRun {
+/// with every measurement. `owner` is the label naming what started it: `("rollout", name)`
+/// or `("experiment", name)`.
+pub fn to_argo(
+    name: &str,
+    namespace: &str,
+    owner: (&str, &str),
+    live: &LiveRun,
+) -> argo::AnalysisRun {
     let status = live.run.status();
     let metrics = live
         .run
@@ -156,7 +212,7 @@ pub fn to_argo(name: &str, namespace: &str, rollout: &str, live: &LiveRun) -> ar
     };
     metadata
         .labels
-        .insert("rollout".to_string(), rollout.to_string());
+        .insert(owner.0.to_string(), owner.1.to_string());
     metadata.labels.insert("kind".to_string(), live.kind_text());
     argo::AnalysisRun {
         api_version: argo::API_VERSION.to_string(),

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use weir_config::argo::{
-    AnalysisTemplateRef, ExperimentAnalysisRunStatus, ExperimentStatus, TemplateStatus,
+    AnalysisTemplateRef, ExperimentAnalysisRunStatus, ExperimentStatus, MetricProvider,
+    TemplateStatus,
 };
 
 use super::DEFAULT_PROGRESS_DEADLINE_SECONDS;
 use super::{ExperimentAction, ExperimentPlan, ObservedExperiment, PlannedAnalysis};
-use crate::analysis::spec::Argument;
+use crate::analysis::spec::{AnalysisRunSpec, Argument};
 use crate::analysis::{AnalysisPhase, Timestamp};
 use crate::engine::analysis_bridge::{build_run_with_args, AnalysisRef, BridgeError};
 use crate::engine::clock::{format_time, parse_time};
@@ -428,17 +429,20 @@ fn run_name(ctx: &Context<'_>, analysis: &PlannedAnalysis) -> String {
         .unwrap_or(base)
 }
 
-fn start_run(
-    ctx: &mut Context<'_>,
+/// The spec and providers of one analysis' run: its template with the experiment's
+/// arguments, dry-run and retention rules. Adapters use it too, to check a run before it
+/// starts.
+pub fn run_spec(
+    plan: &ExperimentPlan,
     analysis: &PlannedAnalysis,
-    name: &str,
-) -> Result<(), BridgeError> {
-    let templates = [template_ref(analysis)];
+    templates: &AnalysisTemplates,
+) -> Result<(AnalysisRunSpec, Vec<MetricProvider>), BridgeError> {
+    let refs = [template_ref(analysis)];
     let reference = AnalysisRef {
-        templates: &templates,
+        templates: &refs,
         args: &[],
-        dry_run: &ctx.plan.dry_run,
-        measurement_retention: &ctx.plan.measurement_retention,
+        dry_run: &plan.dry_run,
+        measurement_retention: &plan.measurement_retention,
     };
     let incoming: Vec<Argument> = analysis
         .args
@@ -449,7 +453,15 @@ fn start_run(
             value_from: None,
         })
         .collect();
-    let (spec, providers) = build_run_with_args(&reference, ctx.inputs.templates, &incoming)?;
+    build_run_with_args(&reference, templates, &incoming)
+}
+
+fn start_run(
+    ctx: &mut Context<'_>,
+    analysis: &PlannedAnalysis,
+    name: &str,
+) -> Result<(), BridgeError> {
+    let (spec, providers) = run_spec(ctx.plan, analysis, ctx.inputs.templates)?;
     ctx.actions
         .push(Action::StartAnalysis(Box::new(StartAnalysis {
             name: name.to_string(),

@@ -57,7 +57,17 @@ pub fn plan_of(experiment: &Experiment) -> ExperimentPlan {
 /// `status` back into the Experiment, carries out `actions` (its analysis runs, with kind
 /// [`crate::engine::AnalysisKind::Background`], and events) and `experiments` (its
 /// backends), and calls again by `requeue_at` or when an observation changes.
+///
+/// Each template's status names its service (`serviceName`, where Argo names the Service it
+/// made for the template).
 pub fn run_experiment(experiment: &Experiment, inputs: &ExperimentInputs<'_>) -> ExperimentOutcome {
     let prev = experiment.status.clone().unwrap_or_default();
-    reconcile(&plan_of(experiment), &prev, inputs)
+    let plan = plan_of(experiment);
+    let mut out = reconcile(&plan, &prev, inputs);
+    for status in &mut out.status.template_statuses {
+        if let Some(t) = plan.templates.iter().find(|t| t.name == status.name) {
+            status.service_name.clone_from(&t.spec_ref);
+        }
+    }
+    out
 }

@@ -952,6 +952,8 @@ fn a_standalone_experiment_runs_through_the_same_machine() {
     let status = ex.status.clone().unwrap();
     assert_eq!(status.phase, "Running");
     assert_eq!(status.analysis_runs[0].analysis_run, "solo-check");
+    // Where Argo names the Service it made for the template, weir names the template's.
+    assert_eq!(status.template_statuses[0].service_name, "web-green");
     // Required run still running after the duration: the experiment waits for it.
     step(&mut ex, &mut observed, &mut runs, 121);
     assert_eq!(ex.status.as_ref().unwrap().phase, "Running");
