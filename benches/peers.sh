@@ -15,8 +15,12 @@
 #   http1  plain HTTP/1.1                       weir :8080   nginx :18090  haproxy :18091  direct :18081
 #   h2c    cleartext HTTP/2, prior knowledge    weir :8080   nginx :18092  haproxy :18093  direct :18083
 #   tls    HTTP/1.1 over TLS (self-signed)      weir :8443   nginx :18443  haproxy :18444  direct :18445
+#   tls-h2 HTTP/2 over TLS (ALPN h2), same ports as tls
 #   mem    resident memory per idle HTTP/1.1 keep-alive client connection (benches/idle_conns.py)
-#   all    http1 h2c tls
+#   features  weir alone, HTTP/1.1 saturation: recording on vs off (WEIR_BENCH_NO_RECORDING=1),
+#          and on with 1,000 weight changes/s through the admin API (examples/weight_churn.rs);
+#          FEATURE_ROUNDS rounds (default 3) of the three, interleaved; medians compared
+#   all    http1 h2c tls tls-h2
 # Without MODES, H2C=1 and/or TLS=1 choose h2c and/or tls (as for the shared peers.sh).
 #
 # Env: WEIR_BENCH_SHARED (default: <repo>/../shared/bench), BENCH_DIR (peers' state, default
@@ -38,7 +42,7 @@ SHARED=$(cd "$SHARED" && pwd)
 export BENCH_DIR=${BENCH_DIR:-/tmp/peers-bench}
 export CANARY_WEIGHT=${CANARY_WEIGHT:-10}
 (( CANARY_WEIGHT >= 0 && CANARY_WEIGHT <= 100 )) || { echo "CANARY_WEIGHT must be 0..100" >&2; exit 2; }
-IDLE_CONNS=${IDLE_CONNS:-2000}
+IDLE_CONNS=${IDLE_CONNS:-10000}
 BENCHMARKS_MD=${BENCHMARKS_MD:-$REPO/BENCHMARKS.md}
 WEIR_BIN=$REPO/target/release/weir
 WEIR_PORT=8080 WEIR_TLS_PORT=8443 WEIR_ADMIN_PORT=9901
@@ -54,9 +58,9 @@ fi
 modes=()
 for m in ${MODES//,/ }; do
   case $m in
-    all) modes+=(http1 h2c tls) ;;
-    http1|h2c|tls|mem) modes+=("$m") ;;
-    *) echo "unknown mode '$m' (http1 h2c tls mem all)" >&2; exit 2 ;;
+    all) modes+=(http1 h2c tls tls-h2) ;;
+    http1|h2c|tls|tls-h2|mem|features) modes+=("$m") ;;
+    *) echo "unknown mode '$m' (http1 h2c tls tls-h2 mem features all)" >&2; exit 2 ;;
   esac
 done
 
@@ -98,8 +102,8 @@ COMMIT=$(git rev-parse --short HEAD)
 DIRTY=$(git status --porcelain -- . ':(exclude)BENCHMARKS.md')
 DIRTY_N=$(grep -c . <<<"$DIRTY" || true)
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-  echo ">> cargo build --release --bin weir" >&2
-  cargo build --release --bin weir
+  echo ">> cargo build --release --bin weir --example weight_churn" >&2
+  cargo build --release --bin weir --example weight_churn
 fi
 [[ -x $WEIR_BIN ]] || { echo "$WEIR_BIN missing" >&2; exit 1; }
 if (( DIRTY_N )); then
@@ -114,7 +118,7 @@ fi
 # ---- weir config equivalent to the peers' ---------------------------------------------------
 write_weir_config() { # $1 = mode, $2 = file
   local tls_listener=""
-  [[ $1 == tls ]] && tls_listener="
+  [[ $1 == tls* ]] && tls_listener="
   - address: 127.0.0.1:$WEIR_TLS_PORT
     tls:
       certificates:
@@ -149,7 +153,7 @@ EOF
 start_peers() { # $1 = mode
   local h2c=0 tls=0
   [[ $1 == h2c ]] && h2c=1
-  [[ $1 == tls ]] && tls=1
+  [[ $1 == tls* ]] && tls=1
   echo ">> peers.sh start (H2C=$h2c TLS=$tls CANARY_WEIGHT=$CANARY_WEIGHT)" >&2
   H2C=$h2c TLS=$tls "$SHARED/peers.sh" start >&2
   PEERS_UP=1
@@ -158,7 +162,7 @@ start_peers() { # $1 = mode
 start_weir() { # $1 = mode
   local cfg=$RUN_DIR/weir-$1.yaml log=$RUN_DIR/weir-$1.log p
   mkdir -p "$RUN_DIR"
-  for p in "$WEIR_PORT" "$WEIR_ADMIN_PORT" $([[ $1 == tls ]] && echo "$WEIR_TLS_PORT"); do
+  for p in "$WEIR_PORT" "$WEIR_ADMIN_PORT" $([[ $1 == tls* ]] && echo "$WEIR_TLS_PORT"); do
     port_free "$p" || { echo "port $p already in use; is another weir running?" >&2; exit 1; }
   done
   write_weir_config "$1" "$cfg"
@@ -229,7 +233,7 @@ update_md() { # $1 = mode, $2 = file with the section body
   python3 - "$BENCHMARKS_MD" "$1" "$2" "$(nproc)" <<'EOF'
 import os, re, sys
 path, mode, body_file, ncpu = sys.argv[1:]
-order = ["http1", "h2c", "tls", "mem"]
+order = ["http1", "h2c", "tls", "tls-h2", "mem", "features"]
 intro = f"""# Benchmarks
 
 Speed is measured here, never asserted in `cargo test`. Every section below is written by
@@ -299,6 +303,9 @@ run_compare() { # $1 = mode
     tls)   title="TLS (HTTP/1.1 over TLS, self-signed P-256 certificate)"; direct=https://127.0.0.1:${STABLE_TLS_PORT:-18445}/
            nginx=https://127.0.0.1:${NGINX_TLS_PORT:-18443}/ haproxy=https://127.0.0.1:${HAPROXY_TLS_PORT:-18444}/
            weir=https://127.0.0.1:$WEIR_TLS_PORT/ oha_args="--insecure" curl_args="-k" ;;
+    tls-h2) title="TLS with HTTP/2 (ALPN h2, self-signed P-256 certificate)"; direct=https://127.0.0.1:${STABLE_TLS_PORT:-18445}/
+           nginx=https://127.0.0.1:${NGINX_TLS_PORT:-18443}/ haproxy=https://127.0.0.1:${HAPROXY_TLS_PORT:-18444}/
+           weir=https://127.0.0.1:$WEIR_TLS_PORT/ oha_args="--insecure --http2 -p 1" curl_args="-k --http2" ;;
   esac
   wait_idle
   LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -436,9 +443,91 @@ EOF
   return $rc
 }
 
+# ---- what the features cost: recording on/off, weight changes during saturation ---------------
+run_features() {
+  local rounds=${FEATURE_ROUNDS:-3} dur=${DURATION:-10s} out round v cpu0 cpu1 churn_pid
+  local churn=$REPO/target/release/examples/weight_churn
+  [[ -x $churn ]] || { echo "$churn missing (cargo build --release --example weight_churn)" >&2; exit 1; }
+  wait_idle
+  LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+  start_peers http1
+  out=$BENCH_DIR/results/weir-features-$(date +%Y%m%d-%H%M%S)
+  mkdir -p "$out"
+  cpu_mark > "$out/cpu.before"; times > "$out/times.before"
+  for round in $(seq "$rounds"); do
+    for v in on off churn; do
+      echo ">> features round $round: $v" >&2
+      if [[ $v == off ]]; then export WEIR_BENCH_NO_RECORDING=1; else unset WEIR_BENCH_NO_RECORDING; fi
+      start_weir http1
+      unset WEIR_BENCH_NO_RECORDING
+      "$OHA" --no-tui --output-format json -c "${CONNS:-64}" -z "${WARMUP:-2s}" "http://127.0.0.1:$WEIR_PORT/" > /dev/null
+      churn_pid=""
+      if [[ $v == churn ]]; then
+        "$churn" "127.0.0.1:$WEIR_ADMIN_PORT" web web-stable web-canary 1000 "${dur%s}" > "$out/$v.$round.churn" 2>&1 &
+        churn_pid=$!
+      fi
+      cpu0=$(sed 's/.*) //' "/proc/$WEIR_PID/stat" | awk '{print $12 + $13}')
+      "$OHA" --no-tui --output-format json -c "${CONNS:-64}" -z "$dur" "http://127.0.0.1:$WEIR_PORT/" > "$out/$v.$round.json"
+      cpu1=$(sed 's/.*) //' "/proc/$WEIR_PID/stat" | awk '{print $12 + $13}')
+      echo $((cpu1 - cpu0)) > "$out/$v.$round.cpu"
+      if [[ -n $churn_pid ]]; then wait "$churn_pid" || echo ">> weight_churn reported errors" >&2; fi
+      stop_weir
+    done
+  done
+  cpu_mark > "$out/cpu.after"; times > "$out/times.after"
+  OTHER_CPU=$(other_cpu "$out")
+  stop_peers
+  local body=$out/section.md
+  { section_head "What the features cost (weir alone, HTTP/1.1, 64 connections)" features
+    echo "- CPU used by other work on the machine while it ran: $OTHER_CPU"
+    python3 - "$out" "$rounds" "$(getconf CLK_TCK)" "$dur" <<'EOF'
+import json, statistics, sys
+out, rounds, hz, dur = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+def run(v, r):
+    d = json.load(open(f"{out}/{v}.{r}.json"))
+    codes = d["statusCodeDistribution"]
+    ok = sum(n for k, n in codes.items() if k.startswith("2"))
+    errs = sum(n for k, n in d["errorDistribution"].items() if k != "aborted due to deadline") + sum(codes.values()) - ok
+    cpu = int(open(f"{out}/{v}.{r}.cpu").read()) / hz
+    return dict(rps=ok / d["summary"]["total"], errors=errs, cpu_us=cpu * 1e6 / max(ok, 1))
+runs = {v: [run(v, r) for r in range(1, rounds + 1)] for v in ("on", "off", "churn")}
+med = {v: {k: statistics.median(x[k] for x in rs) for k in ("rps", "cpu_us")} for v, rs in runs.items()}
+churn = [open(f"{out}/churn.{r}.churn").read().strip() for r in range(1, rounds + 1)]
+print(f"- Method: {rounds} rounds of three {dur} saturation runs (oha, 64 connections, after a warm-up), each on a freshly started weir "
+      "(`taskset -c 0`), interleaved so drift hits all three alike: `on` as shipped; `off` with `WEIR_BENCH_NO_RECORDING=1` "
+      "(no counters, no histograms); `churn` as shipped while `examples/weight_churn.rs` sends 1,000 weight changes per second "
+      "(`PUT /routes/web/weights`, 90/10 and 89/11 alternately, one keep-alive admin connection). CPU us/req: weir's own user+system time.")
+print(f"- Raw results: `{out}`")
+print()
+print("| run | req/s (each round) | median req/s | weir CPU us/req (each round) | median CPU us/req | errors |")
+print("|---|---|---:|---|---:|---:|")
+for v in ("on", "off", "churn"):
+    rs = runs[v]
+    each_rps = ", ".join(f"{x['rps']:.0f}" for x in rs)
+    each_cpu = ", ".join(f"{x['cpu_us']:.2f}" for x in rs)
+    print(f"| {v} | {each_rps} | {med[v]['rps']:.0f} | {each_cpu} | {med[v]['cpu_us']:.2f} | {sum(x['errors'] for x in rs)} |")
+print()
+rec_t = 100 * (med["off"]["rps"] - med["on"]["rps"]) / med["off"]["rps"]
+rec_c = 100 * (med["on"]["cpu_us"] - med["off"]["cpu_us"]) / med["off"]["cpu_us"]
+ch_t = 100 * (med["churn"]["rps"] - med["on"]["rps"]) / med["on"]["rps"]
+ch_c = 100 * (med["churn"]["cpu_us"] - med["on"]["cpu_us"]) / med["on"]["cpu_us"]
+print(f"- Recording (counters + HDR histograms): throughput {rec_t:.1f}% lower with it on than off (target: under 5%); CPU per request {rec_c:+.1f}%.")
+print(f"- 1,000 weight changes/s: throughput {ch_t:+.1f}% against `on` (target: within 2%), CPU per request {ch_c:+.1f}%, "
+      f"{sum(x['errors'] for x in runs['churn'])} request errors.")
+print("- weight_churn: " + "; ".join(churn))
+EOF
+  } > "$body"
+  update_md features "$body"
+}
+
 status=0
 for m in "${modes[@]}"; do
   echo "======== mode $m ========" >&2
-  if [[ $m == mem ]]; then run_mem || status=1; else run_compare "$m"; fi
+  case $m in
+    mem) run_mem || status=1 ;;
+    features) run_features ;;
+    *) run_compare "$m" ;;
+  esac
 done
+
 exit $status

@@ -79,6 +79,14 @@ fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_MICROS, SIGFIG).expect("static histogram bounds are valid")
 }
 
+/// `WEIR_BENCH_NO_RECORDING=1` turns request recording (counters and histograms) off,
+/// for ``benches/peers.sh` (mode features)` to measure what recording costs. Not for production: the
+/// metrics and the analyses read nothing then.
+fn recording_off() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFF.get_or_init(|| std::env::var_os("WEIR_BENCH_NO_RECORDING").is_some_and(|v| v == "1"))
+}
+
 /// What one slot (or a merge of slots) holds.
 #[derive(Clone)]
 pub struct Interval {
@@ -232,6 +240,9 @@ impl BackendStats {
     /// Records one answered request: its status code (the proxy's own for proxy errors),
     /// whether it failed, and its latency (request received to response headers sent).
     pub fn record(&self, now: Instant, code: u16, failed: bool, latency: Duration) {
+        if recording_off() {
+            return;
+        }
         let slot = slot_of(now);
         let micros = (latency.as_micros() as u64).clamp(1, MAX_MICROS);
         let mut shard = self.shards[shard_index(self.shards.len())].lock();
