@@ -7,7 +7,7 @@
 #   MODES="all mem" benches/peers.sh       # ... and the idle-connection memory measurement
 #
 # Per mode it builds weir (release), starts the shared peers (../shared/bench/peers.sh start),
-# starts weir on an equivalent config pinned to one core (taskset -c 0), runs
+# starts weir on an equivalent config with one worker (--workers 1), runs
 # ../shared/bench/compare.sh against nginx, haproxy and weir, stops what it started and replaces
 # that mode's section of BENCHMARKS.md.
 #
@@ -66,7 +66,7 @@ done
 
 # ---- prerequisites -------------------------------------------------------------------------
 missing=()
-for t in nginx haproxy curl ss taskset python3 openssl; do command -v "$t" >/dev/null || missing+=("$t"); done
+for t in nginx haproxy curl ss python3 openssl; do command -v "$t" >/dev/null || missing+=("$t"); done
 [[ -x $OHA ]] || command -v wrk >/dev/null || missing+=("oha (cargo install oha --locked) or wrk")
 if (( ${#missing[@]} )); then
   echo "missing: ${missing[*]}" >&2
@@ -166,8 +166,8 @@ start_weir() { # $1 = mode
     port_free "$p" || { echo "port $p already in use; is another weir running?" >&2; exit 1; }
   done
   write_weir_config "$1" "$cfg"
-  echo ">> taskset -c 0 $WEIR_BIN proxy -c $cfg   (log: $log)" >&2
-  taskset -c 0 "$WEIR_BIN" proxy -c "$cfg" > "$log" 2>&1 &
+  echo ">> $WEIR_BIN proxy --workers 1 -c $cfg   (log: $log)" >&2
+  "$WEIR_BIN" proxy --workers 1 -c "$cfg" > "$log" 2>&1 &
   WEIR_PID=$!
   for _ in $(seq 150); do
     curl -sf -o /dev/null "http://127.0.0.1:$WEIR_ADMIN_PORT/readyz" && return 0
@@ -239,14 +239,17 @@ intro = f"""# Benchmarks
 Speed is measured here, never asserted in `cargo test`. Every section below is written by
 `benches/peers.sh` (one section per mode; a new run of a mode replaces its section):
 
-    benches/peers.sh                    # plain HTTP/1.1 (MODES=http1)
-    MODES=all benches/peers.sh          # http1, h2c and tls
+    MODES="all mem features" benches/peers.sh   # the whole table, one command
+    benches/peers.sh                    # plain HTTP/1.1 only (MODES=http1)
+    MODES=all benches/peers.sh          # http1, h2c, tls (HTTP/1.1) and tls-h2
     MODES=mem benches/peers.sh          # memory per idle keep-alive connection
+    MODES=features benches/peers.sh     # recording on/off, 1,000 weight changes/s
 
 weir runs against nginx and HAProxy doing the same weighted stable/canary split (90/10) in front
 of the same nginx backends, on loopback, all driven by the same load generator
 (`../shared/bench/peers.sh` and `compare.sh`). Each proxy gets one core's worth of workers:
-nginx `worker_processes 1`, HAProxy `nbthread 1`, weir pinned with `taskset -c 0`.
+nginx `worker_processes 1`, HAProxy `nbthread 1`, weir `--workers 1` (one current-thread
+runtime). None is pinned to a core: each goes where the kernel schedules it.
 
 **Read the figures as relative only.** On this {ncpu}-core machine the load generator, the
 backends and the proxy under test share the same cores, so absolute req/s and latencies say
@@ -284,7 +287,7 @@ section_head() { # $1 = title, $2 = mode
 
 - Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`MODES=$2 benches/peers.sh\`
 - Machine: $MACHINE
-- weir: $TREE; release build, \`taskset -c 0\` (one core, so one runtime worker)
+- weir: $TREE; release build, \`weir proxy --workers 1\` (one current-thread runtime, not pinned)
 - Peers: $VERSIONS; split stable/canary $((100 - CANARY_WEIGHT))/$CANARY_WEIGHT on every proxy
 - Load average (1, 5, 15 min) just before this mode started: $LOADAVG_BEFORE (anything else running on the machine skews the figures)
 EOF
@@ -494,7 +497,7 @@ runs = {v: [run(v, r) for r in range(1, rounds + 1)] for v in ("on", "off", "chu
 med = {v: {k: statistics.median(x[k] for x in rs) for k in ("rps", "cpu_us")} for v, rs in runs.items()}
 churn = [open(f"{out}/churn.{r}.churn").read().strip() for r in range(1, rounds + 1)]
 print(f"- Method: {rounds} rounds of three {dur} saturation runs (oha, 64 connections, after a warm-up), each on a freshly started weir "
-      "(`taskset -c 0`), interleaved so drift hits all three alike: `on` as shipped; `off` with `WEIR_BENCH_NO_RECORDING=1` "
+      "(`--workers 1`), interleaved so drift hits all three alike: `on` as shipped; `off` with `WEIR_BENCH_NO_RECORDING=1` "
       "(no counters, no histograms); `churn` as shipped while `examples/weight_churn.rs` sends 1,000 weight changes per second "
       "(`PUT /routes/web/weights`, 90/10 and 89/11 alternately, one keep-alive admin connection). CPU us/req: weir's own user+system time.")
 print(f"- Raw results: `{out}`")
