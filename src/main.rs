@@ -13,11 +13,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc: per-thread free lists make the proxy's short-lived allocations (header maps,
-/// request state, channel nodes) cheaper than glibc malloc; see BENCHMARKS.md.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "weir",
