@@ -2,7 +2,7 @@
 # benches/profile.sh - instructions per proxied request, and where they go, under callgrind.
 #
 #   benches/profile.sh                  # HTTP/1.1 keep-alive, 90/10 split, 4 connections
-#   REQUESTS_SECS=20 CONNS=8 benches/profile.sh
+#   REQUESTS_SECS=20 CONNS=8 WORKERS=2 benches/profile.sh
 #
 # Starts two nginx backends (:38081 stable, :38082 canary), runs target/release/weir under
 # valgrind --tool=callgrind (instruction counts do not depend on how busy the machine is),
@@ -48,9 +48,13 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 nginx -c "$OUT/nginx.conf" -e "$OUT/nginx-error.log" & pids+=($!)
+for port in 38081 38082; do
+  for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
+  curl -fsS -o /dev/null "http://127.0.0.1:$port/" || { echo "backend :$port did not start (see $OUT/nginx-error.log)" >&2; exit 1; }
+done
 rm -f "$OUT"/callgrind.out*
 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
-  "$REPO/target/release/weir" proxy -c "$OUT/weir.yaml" >"$OUT/weir.log" 2>&1 & vg=$!; pids+=($vg)
+  "$REPO/target/release/weir" proxy --workers "${WORKERS:-1}" -c "$OUT/weir.yaml" >"$OUT/weir.log" 2>&1 & vg=$!; pids+=($vg)
 for _ in $(seq 1 120); do curl -fsS -o /dev/null http://127.0.0.1:28080/ 2>/dev/null && break; sleep 0.5; done
 wrk -t1 -c"$CONNS" -d3s http://127.0.0.1:28080/ >/dev/null        # warm-up: pools, caches
 callgrind_control -z "$vg" >/dev/null
@@ -58,6 +62,7 @@ wrk -t1 -c"$CONNS" -d"${REQUESTS_SECS}s" http://127.0.0.1:28080/ | tee "$OUT/wrk
 callgrind_control -d "$vg" >/dev/null
 sleep 1
 requests=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
+if grep -q "Non-2xx" "$OUT/wrk.txt"; then echo "some answers were not 2xx: the profile would not be of proxied requests" >&2; exit 1; fi
 dump=$(ls -t "$OUT"/callgrind.out.* | head -1)
 total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
 echo "requests: $requests  instructions: $total  per request: $(( total / requests ))"
