@@ -323,6 +323,15 @@ run_compare() { # $1 = mode
   OUT_DIR=$out DIRECT_URL=$direct OHA_ARGS="$oha_args ${OHA_ARGS:-}" CURL_ARGS="$curl_args ${CURL_ARGS:-}" \
     "$SHARED/compare.sh" "nginx=$nginx" "haproxy=$haproxy" "weir=$weir" | tee "$out/table.txt"
   cpu_mark > "$out/cpu.after"; times > "$out/times.after"
+  if (( ${PASSES:-2} >= 2 )); then
+    # A second pass in the reverse order, so drift over the run does not favour whoever
+    # goes first; ratios are reported per pass and averaged.
+    mkdir -p "$out/pass2"
+    echo ">> compare.sh pass 2 (reverse order) -> $out/pass2" >&2
+    OUT_DIR=$out/pass2 DIRECT_URL=$direct OHA_ARGS="$oha_args ${OHA_ARGS:-}" CURL_ARGS="$curl_args ${CURL_ARGS:-}" \
+      "$SHARED/compare.sh" "weir=$weir" "haproxy=$haproxy" "nginx=$nginx" | tee "$out/pass2/table.txt"
+    cpu_mark > "$out/cpu.after"; times > "$out/times.after"
+  fi
   OTHER_CPU=$(other_cpu "$out")
   echo ">> CPU used by other work on the machine during compare.sh: $OTHER_CPU" >&2
   curl -s "http://127.0.0.1:$WEIR_ADMIN_PORT/metrics" > "$out/weir-metrics.txt" || true
@@ -336,6 +345,8 @@ run_compare() { # $1 = mode
     python3 - "$out" "$CANARY_WEIGHT" <<'EOF'
 import json, math, re, sys
 out, cw = sys.argv[1], int(sys.argv[2])
+import os
+passes = [out] + ([f"{out}/pass2"] if os.path.exists(f"{out}/pass2/results.json") else [])
 d = json.load(open(f"{out}/results.json"))
 s, rows = d["settings"], d["rows"]
 oha = (s.get("OHA_ARGS") or "").strip()
@@ -351,25 +362,38 @@ def fmt(v):
     if v is None: return "-"
     if isinstance(v, float): return f"{v:.0f}" if v >= 1000 else f"{v:g}"
     return str(v)
-print("| " + " | ".join(hdr) + " |")
-print("|" + "|".join(["---", "---"] + ["---:"] * (len(hdr) - 2)) + "|")
-for r in rows:
-    print("| " + " | ".join(fmt(r.get(c)) for c in cols) + " |")
-print()
+all_ratios = {}
+for k, pdir in enumerate(passes):
+    prow = json.load(open(f"{pdir}/results.json"))["rows"]
+    if len(passes) > 1:
+        order = ", ".join(dict.fromkeys(r["name"] for r in prow))
+        print(f"**Pass {k + 1}** (order: {order}):")
+        print()
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "|".join(["---", "---"] + ["---:"] * (len(hdr) - 2)) + "|")
+    for r in prow:
+        print("| " + " | ".join(fmt(r.get(c)) for c in cols) + " |")
+    print()
+    pget = lambda n, m: next((r for r in prow if r["name"] == n and r["mode"] == m), None)
+    for peer in ("nginx", "haproxy"):
+        wt, pt, wr, pr = pget("weir", "tput"), pget(peer, "tput"), pget("weir", "rate"), pget(peer, "rate")
+        q = lambda a, b: a / b if a is not None and b else None
+        all_ratios.setdefault(peer, []).append([
+            q(wt and wt["rps"], pt and pt["rps"]), q(wt and wt["cpu_us_per_req"], pt and pt["cpu_us_per_req"]),
+            q(wr and wr["cpu_us_per_req"], pr and pr["cpu_us_per_req"]), q(wr and wr["p99"], pr and pr["p99"]),
+            q(wr and wr["p999"], pr and pr["p999"])])
 get = lambda n, m: next((r for r in rows if r["name"] == n and r["mode"] == m), None)
-def ratio(a, b):
-    return f"{a / b:.2f}x" if a is not None and b else "-"
-print("weir relative to each peer, same run (req/s: higher is better; CPU us/req and p99: lower is better):")
+print("weir relative to each peer" + (", per pass and the mean of the passes" if len(passes) > 1 else ", same run") +
+      " (req/s: higher is better; CPU us/req, p99 and p99.9: lower is better):")
 print()
-print("| ratio | req/s (tput) | CPU us/req (tput) | CPU us/req (rate) | p99 (rate) |")
-print("|---|---:|---:|---:|---:|")
-for peer in ("nginx", "haproxy"):
-    wt, pt, wr, pr = get("weir", "tput"), get(peer, "tput"), get("weir", "rate"), get(peer, "rate")
-    cells = [ratio(wt and wt["rps"], pt and pt["rps"]),
-             ratio(wt and wt["cpu_us_per_req"], pt and pt["cpu_us_per_req"]),
-             ratio(wr and wr["cpu_us_per_req"], pr and pr["cpu_us_per_req"]),
-             ratio(wr and wr["p99"], pr and pr["p99"])]
-    print(f"| weir / {peer} | " + " | ".join(cells) + " |")
+print("| ratio | pass | req/s (tput) | CPU us/req (tput) | CPU us/req (rate) | p99 (rate) | p99.9 (rate) |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for peer, lst in all_ratios.items():
+    rowsets = [(str(i + 1), v) for i, v in enumerate(lst)]
+    if len(lst) > 1:
+        rowsets.append(("mean", [None if any(x[j] is None for x in lst) else sum(x[j] for x in lst) / len(lst) for j in range(5)]))
+    for label, v in rowsets:
+        print(f"| weir / {peer} | {label} | " + " | ".join("-" if x is None else f"{x:.2f}x" for x in v) + " |")
 print()
 notes = []
 for name in ("nginx", "haproxy", "weir"):

@@ -127,7 +127,10 @@ impl Builder<'_> {
         let routes = config
             .routes
             .iter()
-            .map(|r| self.route(config, r, overrides.weights.get(&r.name.value)))
+            .map(|r| {
+                self.route(config, r, overrides.weights.get(&r.name.value))
+                    .map(Arc::new)
+            })
             .collect::<Result<_, String>>()?;
         Ok(RouteTable { generation, routes })
     }

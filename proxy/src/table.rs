@@ -17,9 +17,12 @@ pub struct RouteTable {
     /// Increases by one with every swap; reported by `GET /routes` and the weights API so
     /// a controller can confirm its change is live.
     pub generation: u64,
-    pub routes: Vec<Route>,
+    /// Shared with the next table when a change leaves a route alone (weights of another
+    /// route), so a weight change copies one route, not the table.
+    pub routes: Vec<Arc<Route>>,
 }
 
+#[derive(Clone)]
 pub struct Route {
     pub name: Arc<str>,
     pub hosts: Vec<HostMatch>,
@@ -48,6 +51,7 @@ pub struct Backend {
     pub stats: Arc<BackendStats>,
 }
 
+#[derive(Clone)]
 pub struct MirrorRule {
     pub name: String,
     pub percentage: f64,
@@ -56,6 +60,7 @@ pub struct MirrorRule {
     pub target: Backend,
 }
 
+#[derive(Clone)]
 pub enum StickySource {
     /// The bucket is a hash of this header's value.
     Header(HeaderName),
@@ -63,6 +68,7 @@ pub enum StickySource {
     Cookie(String),
 }
 
+#[derive(Clone)]
 pub struct StickyRule {
     pub source: StickySource,
     /// Index of the canary backend: it takes the low buckets.
@@ -130,14 +136,14 @@ impl RouteTable {
             };
             let score = (rank, r.path_prefix.len());
             if best.is_none_or(|(_, b)| score > b) {
-                best = Some((r, score));
+                best = Some((&**r, score));
             }
         }
         best.map(|(r, _)| r)
     }
 
     pub fn route(&self, name: &str) -> Option<&Route> {
-        self.routes.iter().find(|r| &*r.name == name)
+        self.routes.iter().find(|r| &*r.name == name).map(|r| &**r)
     }
 }
 
