@@ -3,7 +3,7 @@
 
 use super::controller::{Controller, Slot};
 use super::documents;
-use super::runs::{kind_text, LiveRun};
+use super::runs::{start_run, terminate_run};
 use super::store::StoredBackend;
 use super::store::StoredEvent;
 use super::traffic;
@@ -93,27 +93,15 @@ impl Controller {
                 slot.record.header_routes.clear();
                 slot.record.mirrors.clear();
             }
-            Action::StartAnalysis(start) => {
-                if slot.runs.contains_key(&start.name) {
-                    return;
-                }
-                let stored = slot.record.runs.get(&start.name);
-                let (live, problems) = LiveRun::start(&start, stored, now);
-                for e in problems {
-                    tracing::error!(rollout = name, run = %start.name, "{e}");
-                }
-                if stored.is_some() {
-                    tracing::info!(rollout = name, run = %start.name, "analysis run resumed from the state directory");
-                } else {
-                    tracing::info!(rollout = name, run = %start.name, kind = %kind_text(start.kind), "analysis run started");
-                }
-                slot.runs.insert(start.name.clone(), live);
-            }
+            Action::StartAnalysis(start) => start_run(
+                &format!("rollout {name}"),
+                &mut slot.runs,
+                &slot.record.runs,
+                &start,
+                now,
+            ),
             Action::TerminateAnalysis { name: run_name } => {
-                if let Some(live) = slot.runs.get_mut(&run_name) {
-                    live.terminated = true;
-                    live.run.terminate(now);
-                }
+                terminate_run(&mut slot.runs, &run_name, now)
             }
             Action::PromoteStable { pod_hash } => {
                 match self

@@ -345,18 +345,7 @@ impl Controller {
             ]
             .into();
             // Record answers and judge runs first, so the engine sees their phases.
-            for (run_name, live) in slot.runs.iter_mut() {
-                let roles = experiment_roles(&slot.record.experiments, run_name, &roles);
-                for req in live.step(now) {
-                    work.push(Work::new(
-                        Owner::Rollout(name.clone()),
-                        run_name,
-                        live,
-                        req,
-                        &roles,
-                    ));
-                }
-            }
+            step_runs(name, slot, &roles, now, &mut work);
             let mine: Vec<Command> = commands
                 .iter()
                 .filter(|c| &c.rollout == name)
@@ -433,17 +422,8 @@ impl Controller {
             // The proxy must serve what the status says it does (a reload may have put
             // the file's weights back).
             self.correct_drift(slot);
-            for (run_name, live) in slot.runs.iter_mut() {
-                let roles = experiment_roles(&slot.record.experiments, run_name, &roles);
-                for req in live.step(now) {
-                    work.push(Work::new(
-                        Owner::Rollout(name.clone()),
-                        run_name,
-                        live,
-                        req,
-                        &roles,
-                    ));
-                }
+            step_runs(name, slot, &roles, now, &mut work);
+            for live in slot.runs.values() {
                 if let Some(due) = live.run.next_due() {
                     wake_at = Some(wake_at.map_or(due, |w| w.min(due)));
                 }
@@ -512,6 +492,29 @@ impl Controller {
 /// An experiment's analysis runs (named `<experiment>-<analysis>`) can name the
 /// experiment's templates as backends: `backend: canary, baseline: baseline` measure the
 /// experiment's own canary and baseline backends, not the Rollout's services.
+/// Steps every analysis run of a rollout (records its answers, judges it) and queues the
+/// measurements now due, each with the roles its providers resolve against.
+fn step_runs(
+    name: &str,
+    slot: &mut Slot,
+    roles: &BTreeMap<String, String>,
+    now: Timestamp,
+    work: &mut Vec<Work>,
+) {
+    for (run_name, live) in slot.runs.iter_mut() {
+        let roles = experiment_roles(&slot.record.experiments, run_name, roles);
+        for req in live.step(now) {
+            work.push(Work::new(
+                Owner::Rollout(name.to_string()),
+                run_name,
+                live,
+                req,
+                &roles,
+            ));
+        }
+    }
+}
+
 fn experiment_roles(
     experiments: &BTreeMap<String, Vec<super::store::StoredBackend>>,
     run: &str,

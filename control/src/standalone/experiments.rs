@@ -19,7 +19,7 @@ use super::actions::record_event;
 use super::controller::{Controller, Inner};
 use super::documents::{self, RunFile};
 use super::measure::{Owner, Work};
-use super::runs::{kind_text, LiveRun};
+use super::runs::{start_run, terminate_run, LiveRun};
 use super::store::{ExperimentRecord, Store};
 use crate::analysis::Timestamp;
 use crate::engine::experiment::{run_experiment, ExperimentInputs};
@@ -338,28 +338,14 @@ fn apply_serving(
 /// The machine's analysis runs and events. It asks for nothing else.
 fn apply(name: &str, slot: &mut ExperimentSlot, action: Action, now: Timestamp) {
     match action {
-        Action::StartAnalysis(start) => {
-            if slot.runs.contains_key(&start.name) {
-                return;
-            }
-            let stored = slot.record.runs.get(&start.name);
-            let (live, problems) = LiveRun::start(&start, stored, now);
-            for e in problems {
-                tracing::error!(experiment = name, run = %start.name, "{e}");
-            }
-            if stored.is_some() {
-                tracing::info!(experiment = name, run = %start.name, "analysis run resumed from the state directory");
-            } else {
-                tracing::info!(experiment = name, run = %start.name, kind = %kind_text(start.kind), "analysis run started");
-            }
-            slot.runs.insert(start.name.clone(), live);
-        }
-        Action::TerminateAnalysis { name: run } => {
-            if let Some(live) = slot.runs.get_mut(&run) {
-                live.terminated = true;
-                live.run.terminate(now);
-            }
-        }
+        Action::StartAnalysis(start) => start_run(
+            &format!("experiment {name}"),
+            &mut slot.runs,
+            &slot.record.runs,
+            &start,
+            now,
+        ),
+        Action::TerminateAnalysis { name: run } => terminate_run(&mut slot.runs, &run, now),
         Action::Event(ev) => {
             let ns = documents::namespace_of(&slot.experiment.metadata);
             if ev.warning {

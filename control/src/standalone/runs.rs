@@ -5,6 +5,7 @@ use super::store::StoredRun;
 use crate::analysis::{AnalysisPhase, AnalysisRun, MeasureRequest, MeasurementResult, Timestamp};
 use crate::engine::clock::format_time;
 use crate::engine::{AnalysisKind, StartAnalysis};
+use std::collections::BTreeMap;
 use weir_config::argo::{self, MetricProvider};
 
 /// One run the engine started and the controller drives.
@@ -122,6 +123,41 @@ pub fn resolve_provider(
     let mut v = serde_json::to_value(provider).map_err(|e| e.to_string())?;
     walk(&mut v, args)?;
     serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
+/// Carries out a `StartAnalysis` for a Rollout or an Experiment (`owner`, e.g.
+/// `rollout web`): starts the run once, resumed from `stored` when the state directory
+/// has it, and logs what happened.
+pub fn start_run(
+    owner: &str,
+    runs: &mut BTreeMap<String, LiveRun>,
+    stored: &BTreeMap<String, StoredRun>,
+    start: &StartAnalysis,
+    now: Timestamp,
+) {
+    if runs.contains_key(&start.name) {
+        return;
+    }
+    let stored = stored.get(&start.name);
+    let (live, problems) = LiveRun::start(start, stored, now);
+    for e in problems {
+        tracing::error!(%owner, run = %start.name, "{e}");
+    }
+    if stored.is_some() {
+        tracing::info!(%owner, run = %start.name, "analysis run resumed from the state directory");
+    } else {
+        tracing::info!(%owner, run = %start.name, kind = %kind_text(start.kind), "analysis run started");
+    }
+    runs.insert(start.name.clone(), live);
+}
+
+/// Carries out a `TerminateAnalysis`: the run stops taking measurements and is judged on
+/// what it has.
+pub fn terminate_run(runs: &mut BTreeMap<String, LiveRun>, run: &str, now: Timestamp) {
+    if let Some(live) = runs.get_mut(run) {
+        live.terminated = true;
+        live.run.terminate(now);
+    }
 }
 
 pub fn kind_text(kind: AnalysisKind) -> String {
