@@ -160,3 +160,53 @@ async fn a_connection_the_server_closed_never_fails_a_request() {
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(accepted.load(Ordering::SeqCst), 15);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2c_upstream_gets_http2_with_the_clients_host_over_one_connection() {
+    let backend = support::Backend::start("h2-backend").await;
+    let yaml = format!(
+        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nservices:\n  \
+         stable:\n    endpoints: [\"{}\"]\n    protocol: h2c\nroutes:\n  - name: web\n    \
+         backends: [{{service: stable, weight: 100}}]\n",
+        backend.addr
+    );
+    let weir = Weir::start(&yaml).await;
+    let Client::Http1(client) = Client::http1() else {
+        unreachable!()
+    };
+    // 40 at once, carried as streams of one HTTP/2 connection to the backend. (Whether
+    // requests racing the very first connect wait for it, as `h2_connecting` makes them,
+    // depends on timing this test does not control: here the first request usually
+    // connects before the others arrive.)
+    let calls = (0..40).map(|i| {
+        let client = client.clone();
+        let uri = format!("http://{}/r/{i}", weir.authority());
+        async move {
+            let req = hyper::Request::get(uri)
+                .header("host", "app.example.com")
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap();
+            client.request(req).await.expect("weir answers")
+        }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    for resp in &answers {
+        assert_eq!(resp.status(), 200);
+        let h = resp.headers();
+        assert_eq!(h["x-backend"], "h2-backend");
+        assert_eq!(
+            h["x-seen-version"], "HTTP/2.0",
+            "weir must speak h2c upstream"
+        );
+        assert_eq!(
+            h["x-seen-host"], "app.example.com",
+            "the client's host travels as :authority"
+        );
+    }
+    assert_eq!(backend.hits(), 40);
+    assert_eq!(
+        backend.connections(),
+        1,
+        "h2c requests share one upstream connection"
+    );
+}

@@ -60,6 +60,9 @@ struct Idle {
 pub struct Connections {
     idle: Mutex<Vec<Idle>>,
     h2: Mutex<Option<http2::SendRequest<ProxyBody>>>,
+    /// Held while an h2c connection is being made, so requests that arrive meanwhile wait
+    /// for it instead of each opening their own.
+    h2_connecting: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Connections {
@@ -174,10 +177,14 @@ impl Connections {
         connect_timeout: Duration,
         req: Request<ProxyBody>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        let current = self.h2.lock().as_ref().filter(|s| !s.is_closed()).cloned();
-        let mut sender = match current {
+        let open = || self.h2.lock().as_ref().filter(|s| !s.is_closed()).cloned();
+        let sender = match open() {
             Some(s) => s,
             None => {
+                let _connecting = self.h2_connecting.lock().await;
+                if let Some(s) = open() {
+                    return Self::send_on_h2(s, req).await;
+                }
                 let io = TokioIo::new(connect(addr, connect_timeout).await?);
                 let (sender, conn) = http2::Builder::new(TokioExecutor::new())
                     .timer(TokioTimer::new())
@@ -193,6 +200,13 @@ impl Connections {
                 sender
             }
         };
+        Self::send_on_h2(sender, req).await
+    }
+
+    async fn send_on_h2(
+        mut sender: http2::SendRequest<ProxyBody>,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         sender.ready().await.map_err(UpstreamError::Http)?;
         let resp = sender
             .send_request(req)

@@ -77,6 +77,16 @@ impl Backend {
                             if req.headers().contains_key(hyper::header::UPGRADE) {
                                 return Ok::<_, hyper::Error>(upgrade_echo(req));
                             }
+                            // What the backend saw: the HTTP version weir spoke and the
+                            // host it asked for (Host, or :authority over HTTP/2).
+                            let seen_version = format!("{:?}", req.version());
+                            let seen_host = req
+                                .headers()
+                                .get(hyper::header::HOST)
+                                .and_then(|h| h.to_str().ok())
+                                .map(str::to_string)
+                                .or_else(|| req.uri().authority().map(|a| a.to_string()))
+                                .unwrap_or_default();
                             let body = req.into_body().collect().await?.to_bytes();
                             *lb.lock() = body;
                             if !delay.is_zero() {
@@ -86,6 +96,11 @@ impl Backend {
                             *resp.status_mut() =
                                 StatusCode::from_u16(s.load(Ordering::SeqCst)).unwrap();
                             resp.headers_mut().insert("x-backend", n.parse().unwrap());
+                            resp.headers_mut()
+                                .insert("x-seen-version", seen_version.parse().unwrap());
+                            if let Ok(v) = seen_host.parse() {
+                                resp.headers_mut().insert("x-seen-host", v);
+                            }
                             Ok(resp)
                         }
                     });
@@ -109,6 +124,11 @@ impl Backend {
 
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.conns.lock().len()
     }
 
     /// Stops accepting and drops the listener: new connections are refused.
