@@ -48,8 +48,9 @@ const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// Clears the terminal and moves to its top-left corner, as `kubectl argo rollouts -w` does.
 const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
 
+/// How `weir rollouts` and `weir experiments` reach the running `weir run`.
 #[derive(Debug, Args)]
-pub struct RolloutsArgs {
+pub struct AdminArgs {
     /// Admin listener of the running `weir run` (host:port or http://host:port).
     #[arg(
         long,
@@ -63,6 +64,22 @@ pub struct RolloutsArgs {
     /// is taken from WEIR_ADMIN_TOKEN when set.
     #[arg(long, global = true, value_name = "FILE")]
     token_file: Option<PathBuf>,
+}
+
+impl AdminArgs {
+    fn client(&self) -> anyhow::Result<AdminClient> {
+        let token = read_token(
+            self.token_file.as_deref(),
+            std::env::var("WEIR_ADMIN_TOKEN").ok(),
+        )?;
+        Ok(AdminClient::new(&self.admin, token)?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutsArgs {
+    #[command(flatten)]
+    admin: AdminArgs,
     #[command(subcommand)]
     command: RolloutsCommand,
 }
@@ -106,11 +123,7 @@ enum RolloutsCommand {
 }
 
 pub async fn run(args: RolloutsArgs) -> anyhow::Result<()> {
-    let token = read_token(
-        args.token_file.as_deref(),
-        std::env::var("WEIR_ADMIN_TOKEN").ok(),
-    )?;
-    let client = AdminClient::new(&args.admin, token)?;
+    let client = args.admin.client()?;
     let (name, action) = match args.command {
         RolloutsCommand::List => {
             print!("{}", view::list(&client.rollouts().await?));
@@ -254,19 +267,8 @@ where
 
 #[derive(Debug, Args)]
 pub struct ExperimentsArgs {
-    /// Admin listener of the running `weir run` (host:port or http://host:port).
-    #[arg(
-        long,
-        global = true,
-        env = "WEIR_ADMIN",
-        default_value = "127.0.0.1:9901",
-        value_name = "ADDR"
-    )]
-    admin: String,
-    /// File holding the admin token, sent as `Authorization: Bearer`. Without it the token
-    /// is taken from WEIR_ADMIN_TOKEN when set.
-    #[arg(long, global = true, value_name = "FILE")]
-    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    admin: AdminArgs,
     #[command(subcommand)]
     command: ExperimentsCommand,
 }
@@ -289,11 +291,7 @@ enum ExperimentsCommand {
 
 /// `weir experiments list | get NAME [--watch]`.
 pub async fn run_experiments(args: ExperimentsArgs) -> anyhow::Result<()> {
-    let token = read_token(
-        args.token_file.as_deref(),
-        std::env::var("WEIR_ADMIN_TOKEN").ok(),
-    )?;
-    let client = AdminClient::new(&args.admin, token)?;
+    let client = args.admin.client()?;
     match args.command {
         ExperimentsCommand::List => {
             print!("{}", experiment_view::list(&client.experiments().await?));

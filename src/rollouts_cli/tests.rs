@@ -412,16 +412,16 @@ fn admin_and_token_file_go_before_or_after_the_subcommand() {
         RolloutsArgs::from_arg_matches(&matches).expect("arguments")
     };
     let a = parse(&["rollouts", "get", "web", "-w", "--admin", "10.0.0.1:9901"]);
-    assert_eq!(a.admin, "10.0.0.1:9901");
+    assert_eq!(a.admin.admin, "10.0.0.1:9901");
     assert!(matches!(a.command, RolloutsCommand::Get { ref name, watch: true } if name == "web"));
     let a = parse(&["rollouts", "--token-file", "t", "promote", "web", "--full"]);
-    assert_eq!(a.token_file.as_deref(), Some(std::path::Path::new("t")));
+    assert_eq!(a.admin.token_file.as_deref(), Some(std::path::Path::new("t")));
     assert!(matches!(
         a.command,
         RolloutsCommand::Promote { full: true, .. }
     ));
     if std::env::var_os("WEIR_ADMIN").is_none() {
-        assert_eq!(parse(&["rollouts", "list"]).admin, "127.0.0.1:9901");
+        assert_eq!(parse(&["rollouts", "list"]).admin.admin, "127.0.0.1:9901");
     }
 }
 

@@ -16,7 +16,7 @@ use super::conditions::{ROLLOUT_COMPLETED_REASON, SWITCH_SERVICE_REASON};
 use super::input::Observed;
 use super::output::{Event, ServiceAction};
 use super::pass::{Pass, PassOutcome};
-use super::pause::{pause_condition, PauseContext, BLUE_GREEN_PAUSE, INCONCLUSIVE_ANALYSIS};
+use super::pause::{pause_condition, BLUE_GREEN_PAUSE, INCONCLUSIVE_ANALYSIS};
 use super::state::EngineState;
 use super::status;
 use crate::analysis::{AnalysisPhase, Timestamp};
@@ -45,28 +45,8 @@ pub fn pass(
         selectors.active_selector.clone_from(&observed.stable_hash);
     }
     new.promote_full = prev.promote_full && new.current_pod_hash != new.stable_rs;
-    let mut p = Pass {
-        rollout,
-        canary: &no_steps,
-        blue_green: Some(blue_green),
-        observed,
-        now,
-        prev: state,
-        index: None,
-        new,
-        pause: PauseContext::default(),
-        paused: state.paused.unwrap_or(rollout.spec.paused),
-        revision: state.revision,
-        managed_routes_set: state.managed_routes_set,
-        actions: Vec::new(),
-        services: Vec::new(),
-        requeue_at: None,
-        weights_decided: false,
-        invalid: None,
-        experiments: state.experiments.clone(),
-        observed_experiments: None,
-        experiment_actions: Vec::new(),
-    };
+    let mut p = Pass::start(rollout, &no_steps, observed, state, new, now);
+    p.blue_green = Some(blue_green);
     let halt = halted(&p);
     reconcile_preview(&mut p, halt);
     if prev.current_pod_hash != p.new.current_pod_hash {

@@ -13,7 +13,7 @@ use super::experiment;
 use super::input::{Observed, ObservedExperiments};
 use super::output::{Action, Event};
 use super::pass::{Pass, PassOutcome};
-use super::pause::{pause_condition, PauseContext, CANARY_PAUSE_STEP};
+use super::pause::{pause_condition, CANARY_PAUSE_STEP};
 use super::state::EngineState;
 use super::status;
 use super::steps::{current_step, is_passed_over, pause_duration, step_hash, step_string};
@@ -38,28 +38,10 @@ pub fn pass(
         new.stable_rs.clone_from(&observed.stable_hash);
     }
     new.promote_full = prev.promote_full && new.current_pod_hash != new.stable_rs;
-    let mut p = Pass {
-        rollout,
-        canary,
-        blue_green: None,
-        observed,
-        now,
-        prev: state,
-        index: current_step(canary, prev).1,
-        new,
-        pause: PauseContext::default(),
-        paused: state.paused.unwrap_or(rollout.spec.paused),
-        revision: state.revision,
-        managed_routes_set: state.managed_routes_set,
-        actions: Vec::new(),
-        services: Vec::new(),
-        requeue_at: None,
-        weights_decided: false,
-        invalid: None,
-        experiments: state.experiments.clone(),
-        observed_experiments: experiments,
-        experiment_actions: Vec::new(),
-    };
+    let index = current_step(canary, prev).1;
+    let mut p = Pass::start(rollout, canary, observed, state, new, now);
+    p.index = index;
+    p.observed_experiments = experiments;
     step_through(&mut p);
     status::finish(p)
 }

@@ -63,6 +63,41 @@ pub struct PassOutcome {
 }
 
 impl<'a> Pass<'a> {
+    /// A pass over `rollout` from `prev` towards `new`, with nothing decided yet. The
+    /// strategy-specific fields (`canary`, `blue_green`, `index`, `observed_experiments`)
+    /// are the caller's to set.
+    pub fn start(
+        rollout: &'a Rollout,
+        canary: &'a CanaryStrategy,
+        observed: &'a Observed,
+        prev: &'a EngineState,
+        new: RolloutStatus,
+        now: Timestamp,
+    ) -> Self {
+        Pass {
+            rollout,
+            canary,
+            blue_green: None,
+            observed,
+            now,
+            prev,
+            index: None,
+            new,
+            pause: PauseContext::default(),
+            paused: prev.paused.unwrap_or(rollout.spec.paused),
+            revision: prev.revision,
+            managed_routes_set: prev.managed_routes_set,
+            actions: Vec::new(),
+            services: Vec::new(),
+            requeue_at: None,
+            weights_decided: false,
+            invalid: None,
+            experiments: prev.experiments.clone(),
+            observed_experiments: None,
+            experiment_actions: Vec::new(),
+        }
+    }
+
     pub fn prev_status(&self) -> &'a RolloutStatus {
         &self.prev.status
     }

@@ -76,11 +76,13 @@ fn the_canonical_experiment_is_accepted() {
     );
 }
 
+/// What is wrong, the edit (replace this, with that), the line the error names (a needle
+/// in the edited text), the field, words of the message.
+type Row<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a [&'a str]);
+
 #[test]
 fn experiment_checks_name_file_line_and_field() {
-    // (what is wrong, the edit, the line the error names (a needle in the edited text),
-    // the field, words of the message)
-    let rows: [(&str, &str, &str, &str, &str, &[&str]); 9] = [
+    let rows: [Row; 9] = [
         (
             "a template without a service",
             "      service: {name: web-canary}\n",
