@@ -415,7 +415,10 @@ fn admin_and_token_file_go_before_or_after_the_subcommand() {
     assert_eq!(a.admin.admin, "10.0.0.1:9901");
     assert!(matches!(a.command, RolloutsCommand::Get { ref name, watch: true } if name == "web"));
     let a = parse(&["rollouts", "--token-file", "t", "promote", "web", "--full"]);
-    assert_eq!(a.admin.token_file.as_deref(), Some(std::path::Path::new("t")));
+    assert_eq!(
+        a.admin.token_file.as_deref(),
+        Some(std::path::Path::new("t"))
+    );
     assert!(matches!(
         a.command,
         RolloutsCommand::Promote { full: true, .. }

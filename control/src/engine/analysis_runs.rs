@@ -24,12 +24,7 @@ pub fn reconcile(p: &mut Pass<'_>) {
         .canary
         .as_ref()
         .and_then(|c| c.current_background_analysis_run_status.clone());
-    let cancel = p.was_fully_promoted()
-        || p.pause.is_aborted(prev)
-        || p.new.promote_full
-        || p.new.stable_rs == p.new.current_pod_hash
-        || p.new.stable_rs.is_empty();
-    if cancel {
+    if p.analysis_cancelled() {
         terminate(p, prev_step.as_ref());
         terminate(p, prev_background.as_ref());
         let canary = p.canary_status();

@@ -25,12 +25,7 @@ pub fn reconcile(p: &mut Pass<'_>) {
     let selectors = prev.blue_green.clone().unwrap_or_default();
     let prev_pre = selectors.pre_promotion_analysis_run_status;
     let prev_post = selectors.post_promotion_analysis_run_status;
-    let cancel = p.was_fully_promoted()
-        || p.pause.is_aborted(prev)
-        || p.new.promote_full
-        || p.new.stable_rs == p.new.current_pod_hash
-        || p.new.stable_rs.is_empty();
-    if cancel {
+    if p.analysis_cancelled() {
         terminate(p, prev_pre.as_ref());
         terminate(p, prev_post.as_ref());
         // Blue-green keeps its runs in status once they stop (Argo does too).

@@ -98,6 +98,17 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// Whether the rollout's analysis runs stop (and no new ones start), as Argo decides
+    /// for both strategies: fully promoted, aborted, promoted with --full, nothing new to
+    /// judge, or no stable version yet.
+    pub fn analysis_cancelled(&self) -> bool {
+        self.was_fully_promoted()
+            || self.pause.is_aborted(self.prev_status())
+            || self.new.promote_full
+            || self.new.stable_rs == self.new.current_pod_hash
+            || self.new.stable_rs.is_empty()
+    }
+
     pub fn prev_status(&self) -> &'a RolloutStatus {
         &self.prev.status
     }

@@ -123,6 +123,22 @@ fn pool(tls: ClientConfig) -> Pool {
 
 /// An error and its causes, `outer: inner: innermost`; hyper's own text alone
 /// ("client error (Connect)") does not say what went wrong.
+/// Sets a metric's `headers` on a request, replacing any of the same name, as Argo's
+/// header round-tripper does: a metric's header wins.
+pub(crate) fn set_headers(
+    headers: &mut http::HeaderMap,
+    list: &[weir_config::argo::Header],
+) -> Result<(), String> {
+    for h in list {
+        let name = http::HeaderName::from_bytes(h.key.as_bytes())
+            .map_err(|e| format!("header {:?}: {e}", h.key))?;
+        let value = http::HeaderValue::from_str(&h.value)
+            .map_err(|e| format!("header {:?} value: {e}", h.key))?;
+        headers.insert(name, value);
+    }
+    Ok(())
+}
+
 pub(crate) fn chain(error: &(dyn StdError + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

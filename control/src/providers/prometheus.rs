@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
+use http::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use http::Request;
 use http_body_util::Full;
 use serde_json::Value;
 use weir_config::argo::PrometheusMetric;
 
+use super::client::set_headers;
 use super::ProviderContext;
 use crate::analysis::{MeasurementResult, MetricValue};
 
@@ -61,13 +62,7 @@ async fn query(metric: &PrometheusMetric, ctx: &ProviderContext) -> Result<Metri
         headers.insert(AUTHORIZATION, auth);
     }
     // Set, not appended, as Argo's header round-tripper does: a metric's header wins.
-    for h in &metric.headers {
-        let name = HeaderName::from_bytes(h.key.as_bytes())
-            .map_err(|e| format!("header {:?}: {e}", h.key))?;
-        let value = HeaderValue::from_str(&h.value)
-            .map_err(|e| format!("header {:?} value: {e}", h.key))?;
-        headers.insert(name, value);
-    }
+    set_headers(headers, &metric.headers)?;
     let answer = ctx
         .http
         .send(request, metric.insecure, timeout)

@@ -14,13 +14,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Request};
 use http_body_util::Full;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 use weir_config::argo::WebMetric;
 
+use super::client::set_headers;
 use super::ProviderContext;
 use crate::analysis::{MeasurementResult, MetricValue};
 
@@ -70,13 +71,7 @@ async fn call(metric: &WebMetric, ctx: &ProviderContext) -> Result<MetricValue, 
         .body(Full::new(body))
         .map_err(|e| format!("web metric url {:?}: {e}", metric.url))?;
     let headers = request.headers_mut();
-    for h in &metric.headers {
-        let name = HeaderName::from_bytes(h.key.as_bytes())
-            .map_err(|e| format!("header {:?}: {e}", h.key))?;
-        let value = HeaderValue::from_str(&h.value)
-            .map_err(|e| format!("header {:?} value: {e}", h.key))?;
-        headers.insert(name, value);
-    }
+    set_headers(headers, &metric.headers)?;
     if metric.json_body.is_some() {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
