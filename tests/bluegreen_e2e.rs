@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 use support::client::Load;
 use support::rollout::{rollout_doc, wait_status as until};
-use support::{Backend, BackendOptions, Client, Weir};
+use support::{Backend, Client, Weir};
 
 fn run_file(
     v1: std::net::SocketAddr,
@@ -151,14 +151,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_post_promotion_analysis_switches_back() {
     let v1 = Backend::start("v1").await;
-    let v2 = Backend::start_with(
-        "v2",
-        BackendOptions {
-            delay: Duration::ZERO,
-            status: 500,
-        },
-    )
-    .await;
+    let v2 = Backend::start_failing("v2").await;
     let strategy =
         "      postPromotionAnalysis:\n        templates: [{templateName: active-success}]\n";
     let weir = Weir::start_run(&run_file(v1.addr, v2.addr, strategy, ACTIVE_SUCCESS)).await;

@@ -8,7 +8,7 @@ mod support_prometheus;
 
 use std::time::{Duration, Instant};
 use support::client::Load;
-use support::{Backend, BackendOptions, Weir};
+use support::{Backend, Weir};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -24,14 +24,7 @@ async fn prometheus_analysis_over_weirs_own_metrics_aborts_a_failing_canary() {
         return;
     };
     let stable = Backend::start("v1").await;
-    let canary = Backend::start_with(
-        "v2",
-        BackendOptions {
-            delay: Duration::ZERO,
-            status: 500,
-        },
-    )
-    .await;
+    let canary = Backend::start_failing("v2").await;
     // Prometheus must know weir's admin address before weir starts, and weir's template
     // must know Prometheus': pick weir's admin port first.
     let admin: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();

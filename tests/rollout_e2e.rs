@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::client::{Load, Timed};
-use support::{Backend, BackendOptions, Client, Weir};
+use support::{Backend, Client, Weir};
 
 fn run_file(
     stable: std::net::SocketAddr,
@@ -131,14 +131,7 @@ async fn a_healthy_canary_goes_20_50_100_and_becomes_stable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_canary_is_aborted_by_analysis_and_stable_never_fails() {
     let stable = Backend::start("v1").await;
-    let canary = Backend::start_with(
-        "v2",
-        BackendOptions {
-            delay: Duration::ZERO,
-            status: 500,
-        },
-    )
-    .await;
+    let canary = Backend::start_failing("v2").await;
     let steps = "        - setWeight: 20\n        - analysis:\n            templates: [{templateName: success-rate}]\n        - setWeight: 50\n";
     let weir = Weir::start_run(&run_file(stable.addr, canary.addr, steps, SUCCESS_RATE)).await;
     let load = Load::start(&weir.authority(), 8);
@@ -241,16 +234,7 @@ async fn abort_retry_and_promote_full_through_the_api() {
     let r = wait_phase(&weir, "Degraded", Duration::from_secs(10)).await;
     assert_eq!(r["status"]["canary"]["weights"]["canary"]["weight"], 0);
     let c = Client::http1();
-    for _ in 0..20 {
-        assert_eq!(
-            c.get(&weir.authority(), "/", &[])
-                .await
-                .unwrap()
-                .backend
-                .as_deref(),
-            Some("v1")
-        );
-    }
+    c.assert_served_by(&weir.authority(), 20, "v1").await;
     let (s, _) = weir
         .admin_call("POST", "/rollouts/web/retry", "", None)
         .await;
@@ -273,16 +257,7 @@ async fn abort_retry_and_promote_full_through_the_api() {
         assert!(Instant::now() < deadline, "{}", weir.logs());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    for _ in 0..20 {
-        assert_eq!(
-            c.get(&weir.authority(), "/", &[])
-                .await
-                .unwrap()
-                .backend
-                .as_deref(),
-            Some("v2")
-        );
-    }
+    c.assert_served_by(&weir.authority(), 20, "v2").await;
     let (s, body) = weir
         .admin_call("POST", "/rollouts/nope/promote", "", None)
         .await;
@@ -302,16 +277,7 @@ async fn kill_9_in_a_pause_resumes_the_same_step_and_weight() {
     let weir = weir.kill9_and_restart().await;
     // The very first requests after the restart go to the canary.
     let c = Client::http1();
-    for _ in 0..30 {
-        assert_eq!(
-            c.get(&weir.authority(), "/", &[])
-                .await
-                .unwrap()
-                .backend
-                .as_deref(),
-            Some("v2")
-        );
-    }
+    c.assert_served_by(&weir.authority(), 30, "v2").await;
     let after = rollout(&weir).await;
     assert_eq!(after["status"]["phase"], "Paused");
     assert_eq!(after["status"]["currentStepIndex"], 1);

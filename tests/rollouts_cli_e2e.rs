@@ -47,16 +47,7 @@ async fn operators_drive_a_rollout_with_the_cli() {
         "{out}"
     );
     let c = Client::http1();
-    for _ in 0..10 {
-        assert_eq!(
-            c.get(&weir.authority(), "/", &[])
-                .await
-                .unwrap()
-                .backend
-                .as_deref(),
-            Some("v1")
-        );
-    }
+    c.assert_served_by(&weir.authority(), 10, "v1").await;
 
     let (code, out) = cli(&weir, &["retry", "web"]).await;
     assert_eq!(code, 0, "{out}");

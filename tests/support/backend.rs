@@ -39,6 +39,18 @@ impl Backend {
         Self::start_with(name, BackendOptions::default()).await
     }
 
+    /// A backend that answers every request with 500.
+    pub async fn start_failing(name: &str) -> Backend {
+        Self::start_with(
+            name,
+            BackendOptions {
+                status: 500,
+                ..BackendOptions::default()
+            },
+        )
+        .await
+    }
+
     pub async fn start_with(name: &str, opts: BackendOptions) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         Self::serve(name, listener, opts)

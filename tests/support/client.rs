@@ -132,6 +132,14 @@ impl Client {
         }
         self.request(b.body(Full::new(Bytes::new())).unwrap()).await
     }
+
+    /// Sends `n` GETs for `/`, one after another, and asserts `backend` answered each.
+    pub async fn assert_served_by(&self, authority: &str, n: usize, backend: &str) {
+        for _ in 0..n {
+            let o = self.get(authority, "/", &[]).await.unwrap();
+            assert_eq!(o.backend.as_deref(), Some(backend), "{o:?}");
+        }
+    }
 }
 
 /// Sends `n` GETs with `in_flight` at a time; returns every outcome (errors as status 0).
