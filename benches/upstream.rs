@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
             rt.block_on(futures_util::future::join_all((0..CONCURRENT).map(
                 |_| async {
                     let resp = endpoint
-                        .send(UpstreamProtocol::Http1, Duration::from_secs(1), get("/"))
+                        .send_request(UpstreamProtocol::Http1, Duration::from_secs(1), get("/"))
                         .await
                         .unwrap();
                     resp.into_body().collect().await.unwrap();

@@ -6,45 +6,46 @@
 use crate::pool::UpstreamBody;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+/// The error of a body in flight: a client or upstream connection that failed mid-body.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 pub enum ProxyBody {
     /// A client's request body, streamed upstream.
     Client(Incoming),
     /// An upstream's response body, streamed to the client.
     Upstream(UpstreamBody),
-    /// Bytes held by the proxy.
-    Full(Full<Bytes>),
+    /// Bytes held by the proxy, sent as one frame (`None` once sent).
+    Full(Option<Bytes>),
 }
 
 pub fn full(b: impl Into<Bytes>) -> ProxyBody {
-    ProxyBody::Full(Full::new(b.into()))
+    ProxyBody::Full(Some(b.into()))
 }
 
 pub fn empty() -> ProxyBody {
-    ProxyBody::Full(Full::new(Bytes::new()))
+    ProxyBody::Full(None)
 }
 
 impl Body for ProxyBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
-            ProxyBody::Client(b) => Pin::new(b).poll_frame(cx),
+            ProxyBody::Client(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
             ProxyBody::Upstream(b) => Pin::new(b).poll_frame(cx),
-            ProxyBody::Full(b) => match Pin::new(b).poll_frame(cx) {
-                Poll::Ready(Some(Ok(f))) => Poll::Ready(Some(Ok(f))),
-                Poll::Ready(Some(Err(never))) => match never {},
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            },
+            ProxyBody::Full(b) => Poll::Ready(
+                b.take()
+                    .filter(|b| !b.is_empty())
+                    .map(|b| Ok(Frame::data(b))),
+            ),
         }
     }
 
@@ -52,7 +53,7 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Client(b) => b.is_end_stream(),
             ProxyBody::Upstream(b) => b.is_end_stream(),
-            ProxyBody::Full(b) => b.is_end_stream(),
+            ProxyBody::Full(b) => b.as_ref().is_none_or(Bytes::is_empty),
         }
     }
 
@@ -60,7 +61,7 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Client(b) => b.size_hint(),
             ProxyBody::Upstream(b) => b.size_hint(),
-            ProxyBody::Full(b) => b.size_hint(),
+            ProxyBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
         }
     }
 }

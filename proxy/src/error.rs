@@ -55,20 +55,25 @@ impl ProxyError {
     pub fn from_upstream(e: crate::pool::UpstreamError) -> Self {
         use crate::pool::UpstreamError;
         let text = e.to_string();
-        let UpstreamError::Http(h) = &e else {
-            return ProxyError::Connect(text);
-        };
-        let lower = text.to_ascii_lowercase();
-        if h.is_incomplete_message()
-            || h.is_canceled()
-            || h.is_closed()
-            || h.is_body_write_aborted()
-            || lower.contains("reset")
-            || lower.contains("broken pipe")
-        {
-            ProxyError::Reset(text)
-        } else {
-            ProxyError::Protocol(text)
+        match &e {
+            UpstreamError::Connect(_) => ProxyError::Connect(text),
+            UpstreamError::Reset(_) => ProxyError::Reset(text),
+            UpstreamError::Protocol(_) => ProxyError::Protocol(text),
+            UpstreamError::ClientBody(_) => ProxyError::BadRequest("the request body ended early"),
+            UpstreamError::Http(h) => {
+                let lower = text.to_ascii_lowercase();
+                if h.is_incomplete_message()
+                    || h.is_canceled()
+                    || h.is_closed()
+                    || h.is_body_write_aborted()
+                    || lower.contains("reset")
+                    || lower.contains("broken pipe")
+                {
+                    ProxyError::Reset(text)
+                } else {
+                    ProxyError::Protocol(text)
+                }
+            }
         }
     }
 

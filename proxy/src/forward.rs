@@ -12,15 +12,15 @@ use crate::table::{Route, StickySource, BUCKETS};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
-use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Incoming};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
-use weir_config::proxy::{NoEndpoints, UpstreamProtocol};
+use weir_config::proxy::NoEndpoints;
 
 /// Bodies up to this size (with a known length) are held in memory so the request can
 /// be retried or mirrored; larger or streamed bodies are forwarded as they arrive.
@@ -45,7 +45,7 @@ impl HeldBody {
         match std::mem::replace(self, HeldBody::Empty) {
             HeldBody::Empty => empty(),
             HeldBody::Buffered(b) => {
-                let body = ProxyBody::Full(Full::new(b.clone()));
+                let body = ProxyBody::Full(Some(b.clone()));
                 *self = HeldBody::Buffered(b);
                 body
             }
@@ -138,13 +138,8 @@ pub async fn serve(
                 .record(Instant::now(), status, true, start.elapsed());
             return Ok(e.into_response());
         };
-        let up = upstream_request(
-            &parts,
-            &endpoint.authority,
-            backend.pool.protocol,
-            held.take(),
-        );
-        let call = endpoint.send(backend.pool.protocol, route.connect_timeout, up);
+        let up = endpoint.outgoing(backend.pool.protocol, &parts, held.take());
+        let call = endpoint.send(route.connect_timeout, up);
         let result = tokio::time::timeout(route.request_timeout, call).await;
         let can_replay = held.replayable();
         match result {
@@ -220,14 +215,13 @@ fn respond(
     _route: &Route,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response<ProxyBody> {
-    let (mut parts, body) = resp.into_parts();
+    let (mut parts, mut body) = resp.into_parts();
     let status = parts.status;
     if status == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client_side) = on_upgrade {
-            let upstream_side = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+        if let (Some(client_side), Some(upstream_side)) = (on_upgrade, body.take_upgraded()) {
             tokio::spawn(tunnel(client_side, upstream_side));
         }
-    } else {
+    } else if body.may_have_hop_by_hop() {
         strip_hop_by_hop(&mut parts.headers);
     }
     if let Some(c) = cookie {
@@ -242,15 +236,21 @@ fn respond(
     Response::from_parts(parts, ProxyBody::Upstream(body))
 }
 
-/// Joins an upgraded client connection (WebSocket, ...) to the upgraded upstream one.
-async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: Option<hyper::upgrade::OnUpgrade>) {
-    let Some(upstream) = upstream else { return };
-    let (Ok(c), Ok(u)) = (client.await, upstream.await) else {
+/// Joins an upgraded client connection (WebSocket, ...) to the upgraded upstream one,
+/// starting with the bytes the upstream sent right after its `101`.
+async fn tunnel(
+    client: hyper::upgrade::OnUpgrade,
+    (mut upstream, early): (tokio::net::TcpStream, Bytes),
+) {
+    use tokio::io::AsyncWriteExt;
+    let Ok(c) = client.await else {
         return;
     };
     let mut c = hyper_util::rt::TokioIo::new(c);
-    let mut u = hyper_util::rt::TokioIo::new(u);
-    let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+    if !early.is_empty() && c.write_all(&early).await.is_err() {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut c, &mut upstream).await;
 }
 
 /// Picks the backend: a matching header route first, then the sticky cohort, then the
@@ -343,50 +343,4 @@ fn request_host(parts: &Parts) -> std::borrow::Cow<'_, str> {
 
 fn is_upgrade(parts: &Parts) -> bool {
     parts.version == Version::HTTP_11 && parts.headers.contains_key(header::UPGRADE)
-}
-
-/// The request as the upstream sees it: the client's method, headers and body, in the
-/// form the upstream's protocol wants: origin-form (`/path?query`, with a `Host` header)
-/// for HTTP/1.1, absolute form on the endpoint for HTTP/2 (hyper derives `:authority`
-/// from it).
-pub(crate) fn upstream_request(
-    parts: &Parts,
-    authority: &http::uri::Authority,
-    protocol: UpstreamProtocol,
-    body: ProxyBody,
-) -> Request<ProxyBody> {
-    let pq = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-    let mut req = Request::new(body);
-    *req.method_mut() = parts.method.clone();
-    *req.headers_mut() = parts.headers.clone();
-    match protocol {
-        UpstreamProtocol::Http1 => {
-            *req.uri_mut() = Uri::from(pq);
-            *req.version_mut() = Version::HTTP_11;
-            if !req.headers().contains_key(header::HOST) {
-                if let Ok(v) = HeaderValue::from_str(authority.as_str()) {
-                    req.headers_mut().insert(header::HOST, v);
-                }
-            }
-        }
-        UpstreamProtocol::H2c => {
-            // The client's host travels as `:authority`, as Host does over HTTP/1.1.
-            let host = req
-                .headers_mut()
-                .remove(header::HOST)
-                .and_then(|h| http::uri::Authority::try_from(h.as_bytes()).ok());
-            *req.uri_mut() = Uri::builder()
-                .scheme("http")
-                .authority(host.unwrap_or_else(|| authority.clone()))
-                .path_and_query(pq)
-                .build()
-                .expect("scheme, authority and path are valid");
-            *req.version_mut() = Version::HTTP_2;
-        }
-    }
-    req
 }

@@ -14,6 +14,7 @@ pub mod body;
 mod build;
 pub mod error;
 pub mod forward;
+pub mod h1;
 pub mod hdr;
 pub mod headers;
 pub mod matching;

@@ -4,7 +4,6 @@
 //! read and dropped.
 
 use crate::body::full;
-use crate::forward::upstream_request;
 use crate::state::Proxy;
 use crate::stats::MirrorOutcome;
 use crate::table::Route;
@@ -34,17 +33,11 @@ pub fn maybe_mirror(proxy: &Proxy, route: &Route, parts: &Parts, body: Option<By
             stats.record_mirror(MirrorOutcome::Failed);
             continue;
         };
-        let req = upstream_request(
-            parts,
-            &endpoint.authority,
-            rule.target.pool.protocol,
-            full(body),
-        );
-        let protocol = rule.target.pool.protocol;
+        let req = endpoint.outgoing(rule.target.pool.protocol, parts, full(body));
         let (connect_timeout, timeout) = (route.connect_timeout, route.request_timeout);
         tokio::spawn(async move {
             let _permit = permit;
-            let call = endpoint.send(protocol, connect_timeout, req);
+            let call = endpoint.send(connect_timeout, req);
             let outcome = match tokio::time::timeout(timeout, call).await {
                 Ok(Ok(resp)) => {
                     // Read the answer so the connection can be reused; it is not

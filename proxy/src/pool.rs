@@ -1,22 +1,24 @@
-//! Upstream connections, pooled per endpoint: hyper's HTTP/1.1 and HTTP/2 client
-//! connections held directly, with no per-request hashing, spawned tasks or parallel
-//! connect races.
+//! Upstream connections, pooled per endpoint, with no per-request hashing, spawned tasks
+//! or parallel connect races.
 //!
-//! HTTP/1.1: a LIFO stack of idle connections. A request takes the most recently used
-//! one (warm caches, and the oldest idle ones age out), or connects a new one when none
-//! is idle. The connection travels with the response body ([`UpstreamBody`]) and goes
-//! back on the stack when the body has been read to its end; a body dropped early, an
-//! upgraded connection or a failed one is closed instead of reused.
+//! HTTP/1.1: a LIFO stack of idle connections, driven by weir's own client
+//! ([`crate::h1`]) on the request's task. A request takes the most recently used one
+//! (warm caches, and the oldest idle ones age out), or connects a new one when none is
+//! idle. The connection travels with the response body ([`UpstreamBody`]) and goes back
+//! on the stack when the body has been read to its end (at once, when the head's read
+//! brought the whole body); a body dropped early, an upgraded connection or a failed one
+//! is closed instead of reused.
 //!
-//! HTTP/2 (h2c): one multiplexed connection per endpoint, cloned per request and replaced
-//! when it closes.
+//! HTTP/2 (h2c): hyper's client, one multiplexed connection per endpoint, cloned per
+//! request and replaced when it closes.
 
-use crate::body::ProxyBody;
+use crate::body::{BodyError, ProxyBody};
+use crate::h1;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use parking_lot::Mutex;
 use std::net::SocketAddr;
@@ -37,21 +39,47 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum UpstreamError {
     /// No connection could be made (refused, unreachable, or the connect timed out).
     Connect(String),
-    /// The connection failed after it was made: reset, closed early, or a bad response.
+    /// The connection failed after it was made: reset, or closed early.
+    Reset(String),
+    /// The upstream's answer was not valid HTTP.
+    Protocol(String),
+    /// The client's request body failed while it was forwarded.
+    ClientBody(String),
+    /// An HTTP/2 call failed.
     Http(hyper::Error),
 }
 
 impl std::fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            UpstreamError::Connect(m) => f.write_str(m),
+            UpstreamError::Connect(m)
+            | UpstreamError::Reset(m)
+            | UpstreamError::Protocol(m)
+            | UpstreamError::ClientBody(m) => f.write_str(m),
             UpstreamError::Http(e) => f.write_str(&crate::error::source_text(e)),
         }
     }
 }
 
+impl From<h1::Error> for UpstreamError {
+    fn from(e: h1::Error) -> Self {
+        let text = e.to_string();
+        match e {
+            h1::Error::Io(_) => UpstreamError::Reset(text),
+            h1::Error::Protocol(_) => UpstreamError::Protocol(text),
+            h1::Error::ClientBody(_) => UpstreamError::ClientBody(text),
+        }
+    }
+}
+
+/// A request ready for one upstream protocol.
+pub enum Outgoing {
+    H1(h1::Request),
+    H2(Box<Request<ProxyBody>>),
+}
+
 struct Idle {
-    sender: http1::SendRequest<ProxyBody>,
+    conn: h1::Conn,
     since: Instant,
 }
 
@@ -73,69 +101,70 @@ impl std::fmt::Debug for Connections {
     }
 }
 
+impl h1::Recycle for Connections {
+    fn recycle(&self, conn: h1::Conn) {
+        self.give_back(conn);
+    }
+}
+
 impl Connections {
     /// Sends `req` over HTTP/1.1 on an idle connection, or a new one. A pooled
-    /// connection that turns out to be dead before the request was written is passed
-    /// over and the request tried on the next one, so a keep-alive connection the server
-    /// closed never fails a request.
+    /// connection the server closed while it was idle never fails a request: when it
+    /// fails with nothing answered, the request goes to the next one (or a new one) if it
+    /// can be sent again ([`h1::Failure`]).
     pub async fn send_h1(
         self: &Arc<Self>,
         addr: SocketAddr,
         connect_timeout: Duration,
-        mut req: Request<ProxyBody>,
+        mut req: h1::Request,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        loop {
-            let Some(mut sender) = self.take_idle() else {
-                break;
-            };
-            if sender.ready().await.is_err() {
-                continue;
-            }
-            match sender.try_send_request(req).await {
-                Ok(resp) => return Ok(self.wrap(resp, sender)),
-                Err(mut e) => match e.take_message() {
-                    Some(back) => req = back,
-                    None => return Err(UpstreamError::Http(e.into_error())),
-                },
+        while let Some(mut conn) = self.take_idle() {
+            match conn.round_trip(&mut req, true).await {
+                Ok(head) => return Ok(self.response(head, conn)),
+                Err(f) if f.retry => continue,
+                Err(f) => return Err(f.error.into()),
             }
         }
-        let mut sender = self.connect_h1(addr, connect_timeout).await?;
-        match sender.send_request(req).await {
-            Ok(resp) => Ok(self.wrap(resp, sender)),
-            Err(e) => Err(UpstreamError::Http(e)),
+        let mut conn = h1::Conn::new(connect(addr, connect_timeout).await?);
+        match conn.round_trip(&mut req, false).await {
+            Ok(head) => Ok(self.response(head, conn)),
+            Err(f) => Err(f.error.into()),
         }
     }
 
-    /// The most recently used idle connection that is still open.
-    fn take_idle(&self) -> Option<http1::SendRequest<ProxyBody>> {
+    /// The most recently used idle connection that still looks open.
+    fn take_idle(&self) -> Option<h1::Conn> {
         let mut idle = self.idle.lock();
         while let Some(i) = idle.pop() {
-            if !i.sender.is_closed() {
-                return Some(i.sender);
+            if i.conn.looks_open() {
+                return Some(i.conn);
             }
         }
         None
     }
 
-    fn wrap(
-        self: &Arc<Self>,
-        resp: Response<Incoming>,
-        sender: http1::SendRequest<ProxyBody>,
-    ) -> Response<UpstreamBody> {
-        // An upgraded connection belongs to the tunnel now.
-        let back = (resp.status() != http::StatusCode::SWITCHING_PROTOCOLS)
-            .then(|| (sender, self.clone()));
-        resp.map(|inner| UpstreamBody {
-            inner,
-            done: false,
-            back,
-        })
+    fn response(self: &Arc<Self>, head: h1::Head, conn: h1::Conn) -> Response<UpstreamBody> {
+        let body = if head.is_upgrade() {
+            // An upgraded connection belongs to the tunnel now.
+            UpstreamBody::Upgraded(Some(conn.into_upgraded()))
+        } else {
+            match head.body(conn, self.clone()) {
+                h1::Read::Whole(bytes, conn) => {
+                    if let Some(conn) = conn {
+                        self.give_back(conn);
+                    }
+                    UpstreamBody::Whole(Some(bytes))
+                }
+                h1::Read::Streaming(body) => UpstreamBody::H1(body),
+            }
+        };
+        let mut resp = Response::new(body);
+        *resp.status_mut() = head.status;
+        *resp.headers_mut() = head.headers;
+        resp
     }
 
-    fn give_back(&self, sender: http1::SendRequest<ProxyBody>) {
-        if sender.is_closed() {
-            return;
-        }
+    fn give_back(&self, conn: h1::Conn) {
         let now = Instant::now();
         let mut idle = self.idle.lock();
         // The bottom of the stack is the longest idle: age it out here, where the lock
@@ -147,26 +176,8 @@ impl Connections {
             idle.remove(0);
         }
         if idle.len() < MAX_IDLE {
-            idle.push(Idle { sender, since: now });
+            idle.push(Idle { conn, since: now });
         }
-    }
-
-    async fn connect_h1(
-        &self,
-        addr: SocketAddr,
-        connect_timeout: Duration,
-    ) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
-        let io = TokioIo::new(connect(addr, connect_timeout).await?);
-        let (sender, conn) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(UpstreamError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(upstream = %addr, error = %e, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
     }
 
     /// Sends `req` over the endpoint's HTTP/2 connection, made on first use and again
@@ -212,11 +223,7 @@ impl Connections {
             .send_request(req)
             .await
             .map_err(UpstreamError::Http)?;
-        Ok(resp.map(|inner| UpstreamBody {
-            inner,
-            done: false,
-            back: None,
-        }))
+        Ok(resp.map(UpstreamBody::H2))
     }
 
     /// Idle HTTP/1.1 connections held now (for tests and the admin view).
@@ -246,61 +253,72 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Upstr
     Ok(stream)
 }
 
-/// An upstream response body. It carries its HTTP/1.1 connection, which goes back to the
-/// pool once the body has been read to the end (and is closed if the body is dropped
-/// before that).
-pub struct UpstreamBody {
-    inner: Incoming,
-    done: bool,
-    back: Option<(http1::SendRequest<ProxyBody>, Arc<Connections>)>,
+/// An upstream response body.
+pub enum UpstreamBody {
+    /// Read whole with the head; its HTTP/1.1 connection is already back in the pool.
+    Whole(Option<Bytes>),
+    /// Streamed from an HTTP/1.1 connection, which goes back to the pool at the end.
+    H1(h1::H1Body),
+    /// A stream of an HTTP/2 connection.
+    H2(Incoming),
+    /// After `101 Switching Protocols`: no body; the connection and any bytes already
+    /// read from it, for the tunnel.
+    Upgraded(Option<(TcpStream, Bytes)>),
 }
 
 impl UpstreamBody {
-    fn finish(&mut self) {
-        self.done = true;
-        if let Some((sender, conns)) = self.back.take() {
-            conns.give_back(sender);
+    /// Whether the response's headers may still carry hop-by-hop headers: HTTP/2
+    /// answers do; weir's HTTP/1.1 client leaves them out as it parses the head.
+    pub fn may_have_hop_by_hop(&self) -> bool {
+        matches!(self, UpstreamBody::H2(_))
+    }
+
+    /// The upgraded connection, once.
+    pub fn take_upgraded(&mut self) -> Option<(TcpStream, Bytes)> {
+        match self {
+            UpstreamBody::Upgraded(u) => u.take(),
+            _ => None,
         }
     }
 }
 
 impl Body for UpstreamBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => this.finish(),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.finish(),
-            Poll::Ready(Some(Err(_))) => {
-                this.done = true;
-                this.back = None;
-            }
-            _ => {}
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            UpstreamBody::Whole(b) => Poll::Ready(
+                b.take()
+                    .filter(|b| !b.is_empty())
+                    .map(|b| Ok(Frame::data(b))),
+            ),
+            UpstreamBody::H1(b) => b.poll_frame(cx),
+            UpstreamBody::H2(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            UpstreamBody::Upgraded(_) => Poll::Ready(None),
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done || self.inner.is_end_stream()
+        match self {
+            UpstreamBody::Whole(b) => b.as_ref().is_none_or(Bytes::is_empty),
+            UpstreamBody::H1(b) => b.is_end_stream(),
+            UpstreamBody::H2(b) => b.is_end_stream(),
+            UpstreamBody::Upgraded(_) => true,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for UpstreamBody {
-    fn drop(&mut self) {
-        // A body with nothing left to read (HEAD, 204, 304, or read to the end) leaves
-        // its connection reusable.
-        if self.back.is_some() && self.inner.is_end_stream() {
-            self.finish();
+        match self {
+            UpstreamBody::Whole(b) => {
+                SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            UpstreamBody::H1(b) => b.size_hint(),
+            UpstreamBody::H2(b) => b.size_hint(),
+            UpstreamBody::Upgraded(_) => SizeHint::with_exact(0),
         }
     }
 }

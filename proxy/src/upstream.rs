@@ -5,7 +5,8 @@
 //! at the same `ServicePool`s and the same clients, so no connection is dropped.
 
 use crate::body::ProxyBody;
-use crate::pool::{Connections, UpstreamBody, UpstreamError};
+use crate::h1;
+use crate::pool::{Connections, Outgoing, UpstreamBody, UpstreamError};
 use arc_swap::ArcSwap;
 use http::{Request, Response};
 use parking_lot::Mutex;
@@ -57,17 +58,60 @@ impl Endpoint {
         })
     }
 
-    /// Sends `req` to this endpoint over a pooled connection of `protocol`.
+    /// Sends a request made by [`Endpoint::outgoing`] over a pooled connection.
     pub async fn send(
+        &self,
+        connect_timeout: Duration,
+        req: Outgoing,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        match req {
+            Outgoing::H1(req) => self.conns.send_h1(self.addr, connect_timeout, req).await,
+            Outgoing::H2(req) => self.conns.send_h2(self.addr, connect_timeout, *req).await,
+        }
+    }
+
+    /// The client's request as this endpoint's `protocol` wants it: for HTTP/1.1, encoded
+    /// in origin form (`/path?query`, with the client's `host`, or this endpoint's when it
+    /// sent none); for HTTP/2, in absolute form, the client's host as `:authority`.
+    pub fn outgoing(
+        &self,
+        protocol: UpstreamProtocol,
+        parts: &http::request::Parts,
+        body: ProxyBody,
+    ) -> Outgoing {
+        match protocol {
+            UpstreamProtocol::Http1 => {
+                let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+                let body = match body {
+                    ProxyBody::Full(b) => h1::OutBody::Bytes(b.unwrap_or_default()),
+                    ProxyBody::Client(s) => h1::OutBody::Stream(s),
+                    // Response bodies are never sent upstream.
+                    ProxyBody::Upstream(_) => h1::OutBody::Bytes(bytes::Bytes::new()),
+                };
+                Outgoing::H1(h1::Request::encode(
+                    &parts.method,
+                    pq,
+                    &parts.headers,
+                    self.authority.as_str(),
+                    body,
+                ))
+            }
+            UpstreamProtocol::H2c => {
+                Outgoing::H2(Box::new(h2_request(parts, &self.authority, body)))
+            }
+        }
+    }
+
+    /// [`Endpoint::outgoing`] and [`Endpoint::send`] in one step.
+    pub async fn send_request(
         &self,
         protocol: UpstreamProtocol,
         connect_timeout: Duration,
         req: Request<ProxyBody>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        match protocol {
-            UpstreamProtocol::Http1 => self.conns.send_h1(self.addr, connect_timeout, req).await,
-            UpstreamProtocol::H2c => self.conns.send_h2(self.addr, connect_timeout, req).await,
-        }
+        let (parts, body) = req.into_parts();
+        self.send(connect_timeout, self.outgoing(protocol, &parts, body))
+            .await
     }
 
     /// Idle HTTP/1.1 connections pooled for this endpoint.
@@ -99,6 +143,35 @@ impl Endpoint {
             self.connect_failures.store(0, Ordering::Relaxed);
         }
     }
+}
+
+/// The request in absolute form on the endpoint (hyper derives `:authority` from it),
+/// the client's host as the authority when it sent one, as `host` does over HTTP/1.1.
+fn h2_request(
+    parts: &http::request::Parts,
+    endpoint: &http::uri::Authority,
+    body: ProxyBody,
+) -> Request<ProxyBody> {
+    let pq = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    let mut req = Request::new(body);
+    *req.method_mut() = parts.method.clone();
+    *req.headers_mut() = parts.headers.clone();
+    let host = req
+        .headers_mut()
+        .remove(http::header::HOST)
+        .and_then(|h| http::uri::Authority::try_from(h.as_bytes()).ok());
+    *req.uri_mut() = http::Uri::builder()
+        .scheme("http")
+        .authority(host.unwrap_or_else(|| endpoint.clone()))
+        .path_and_query(pq)
+        .build()
+        .expect("scheme, authority and path are valid");
+    *req.version_mut() = http::Version::HTTP_2;
+    req
 }
 
 /// A named service: the endpoints of one version of an application.
