@@ -54,50 +54,73 @@ impl HeldBody {
     }
 }
 
-/// Entry point from the listener: never fails, errors become responses here.
+/// A client's request body as the listener hands it over.
+pub(crate) enum ClientBody {
+    /// From hyper's server: streamed, or buffered here when small.
+    Incoming(Incoming),
+    /// Already read whole (weir's own HTTP/1.1 server, [`crate::h1_server`]).
+    Held(Bytes),
+}
+
+/// Entry point from hyper's server: never fails, errors become responses here.
 pub async fn serve(
     proxy: Arc<Proxy>,
     client: ClientInfo,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let (parts, body) = req.into_parts();
+    Ok(forward(&proxy, &client, parts, ClientBody::Incoming(body)).await)
+}
+
+/// One request, from either server: never fails, errors become responses here.
+pub(crate) async fn forward(
+    proxy: &Proxy,
+    client: &ClientInfo,
+    mut parts: Parts,
+    body: ClientBody,
+) -> Response<ProxyBody> {
     let start = Instant::now();
     let table = proxy.table_full();
-    let (mut parts, body) = req.into_parts();
     let found = table.find(&request_host(&parts), parts.uri.path());
     let Some(route) = found else {
         proxy.no_route.fetch_add(1, Ordering::Relaxed);
-        return Ok(ProxyError::NoRoute.into_response());
+        return ProxyError::NoRoute.into_response();
     };
     route.budget.deposit();
 
     let (mut choice, forced, cookie) = match choose(route, &parts) {
         Ok(c) => c,
-        Err(e) => return Ok(fail(&route.unrouted, start, e)),
+        Err(e) => return fail(&route.unrouted, start, e),
     };
 
     let upgrade = is_upgrade(&parts);
-    let mut held = if upgrade || body.is_end_stream() {
-        HeldBody::Empty
-    } else if body.size_hint().exact().is_some_and(|n| n <= BUFFER_LIMIT) {
-        match Limited::new(body, BUFFER_LIMIT as usize).collect().await {
-            Ok(c) => HeldBody::Buffered(c.to_bytes()),
-            Err(_) => {
-                let e = ProxyError::BadRequest("the request body ended early");
-                return Ok(fail(&route.backends[choice].stats, start, e));
+    let mut held = match body {
+        ClientBody::Held(b) if b.is_empty() => HeldBody::Empty,
+        ClientBody::Held(b) => HeldBody::Buffered(b),
+        ClientBody::Incoming(_) if upgrade => HeldBody::Empty,
+        ClientBody::Incoming(body) if body.is_end_stream() => HeldBody::Empty,
+        ClientBody::Incoming(body)
+            if body.size_hint().exact().is_some_and(|n| n <= BUFFER_LIMIT) =>
+        {
+            match Limited::new(body, BUFFER_LIMIT as usize).collect().await {
+                Ok(c) => HeldBody::Buffered(c.to_bytes()),
+                Err(_) => {
+                    let e = ProxyError::BadRequest("the request body ended early");
+                    return fail(&route.backends[choice].stats, start, e);
+                }
             }
         }
-    } else {
-        HeldBody::Streaming(body)
+        ClientBody::Incoming(body) => HeldBody::Streaming(body),
     };
 
-    prepare_headers(&mut parts.headers, parts.uri.authority(), &client, upgrade);
+    prepare_headers(&mut parts.headers, parts.uri.authority(), client, upgrade);
     if !route.mirrors.is_empty() {
         let body = match &held {
             HeldBody::Empty => Some(Bytes::new()),
             HeldBody::Buffered(b) => Some(b.clone()),
             HeldBody::Streaming(_) => None,
         };
-        mirror::maybe_mirror(&proxy, route, &parts, body);
+        mirror::maybe_mirror(proxy, route, &parts, body);
     }
     let on_upgrade = if upgrade {
         parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
@@ -128,7 +151,7 @@ pub async fn serve(
                 }
             }
             if tried.is_empty() {
-                return Ok(fail(&backend.stats, start, ProxyError::NoEndpoints));
+                return fail(&backend.stats, start, ProxyError::NoEndpoints);
             }
             // Every attempt already counted its connect error; count the answer only.
             let e = ProxyError::Connect("every endpoint refused the connection".into());
@@ -136,7 +159,7 @@ pub async fn serve(
             backend
                 .stats
                 .record(Instant::now(), status, true, start.elapsed());
-            return Ok(e.into_response());
+            return e.into_response();
         };
         let up = endpoint.outgoing(backend.pool.protocol, &parts, held.take());
         let call = endpoint.send(route.connect_timeout, up);
@@ -145,7 +168,7 @@ pub async fn serve(
         match result {
             Err(_) => {
                 let e = ProxyError::Timeout(route.request_timeout);
-                return Ok(fail(&backend.stats, start, e));
+                return fail(&backend.stats, start, e);
             }
             Ok(Err(e)) => {
                 let e = ProxyError::from_upstream(e);
@@ -166,7 +189,7 @@ pub async fn serve(
                     backend.stats.record_error(e.kind());
                     continue;
                 }
-                return Ok(fail(&backend.stats, start, e));
+                return fail(&backend.stats, start, e);
             }
             Ok(Ok(resp)) => {
                 endpoint.answered();
@@ -185,14 +208,14 @@ pub async fn serve(
                         .record(Instant::now(), status.as_u16(), true, start.elapsed());
                     continue;
                 }
-                return Ok(respond(
+                return respond(
                     backend.stats.as_ref(),
                     start,
                     resp,
                     cookie.as_ref(),
                     route,
                     on_upgrade,
-                ));
+                );
             }
         }
     }

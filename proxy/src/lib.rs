@@ -15,6 +15,7 @@ mod build;
 pub mod error;
 pub mod forward;
 pub mod h1;
+mod h1_server;
 pub mod hdr;
 pub mod headers;
 pub mod matching;

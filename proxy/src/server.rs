@@ -78,39 +78,42 @@ pub async fn accept_loop(
         let proxy = ctx.proxy.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
-        let tls = tls.clone();
         let handshake_timeout = ctx.limits.header_read_timeout.get();
+        let Some(acceptor) = tls.clone() else {
+            // Plain connections get a task of their own type, sized for weir's HTTP/1.1
+            // server alone (a task is as large as the largest future it may run).
+            let conn = crate::h1_server::Conn {
+                proxy,
+                client: ClientInfo::new(addr, false),
+                hyper: builder,
+                watcher,
+                idle_timeout: handshake_timeout,
+                shutdown: ctx.shutdown.clone(),
+            };
+            tokio::spawn(async move {
+                let _permit = permit;
+                crate::h1_server::serve(stream, conn).await;
+            });
+            continue;
+        };
         tokio::spawn(async move {
             let _permit = permit;
-            let client = ClientInfo::new(addr, tls.is_some());
+            let client = ClientInfo::new(addr, true);
             let svc = service_fn(move |req| forward::serve(proxy.clone(), client.clone(), req));
-            let result = match tls {
-                None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                    watcher.watch(conn.into_owned()).await
-                }
-                Some(acceptor) => {
-                    let stream = match tokio::time::timeout(
-                        handshake_timeout,
-                        acceptor.accept(stream),
-                    )
-                    .await
-                    {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            tracing::debug!(client = %addr, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(client = %addr, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                    watcher.watch(conn.into_owned()).await
-                }
-            };
-            if let Err(e) = result {
+            let stream =
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(client = %addr, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(client = %addr, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(client = %addr, error = %e, "connection ended with an error");
             }
         });

@@ -1,0 +1,446 @@
+//! weir's own HTTP/1.1 server for plain (non-TLS) listeners: the common request, read
+//! whole in one go, served without hyper's per-connection dispatcher, and with no
+//! buffer held while the connection is idle.
+//!
+//! It serves a request when its head and body are all in what one read brought, the
+//! version is HTTP/1.1, the target is origin-form, and there is no `transfer-encoding`,
+//! `expect` or `upgrade` and at most 64 KiB of body. Anything else (h2c prior knowledge,
+//! HTTP/1.0, upgrades, chunked or large uploads, a head split across reads, a malformed
+//! request) hands the connection, with every byte read so far, to hyper's server, which
+//! then serves it to the end exactly as before: its limits (431 for big heads, the
+//! header-read timeout against slow clients), its error answers and its streaming.
+//!
+//! Keep-alive as hyper does it: an idle connection is closed after the header-read
+//! timeout. That timer is armed once and moved lazily (only when it fires is the
+//! deadline checked against the last request), so a request costs no timer operation.
+
+use crate::body::ProxyBody;
+use crate::forward::{self, ClientBody, ClientInfo};
+use crate::state::Proxy;
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri, Version};
+use http_body::Body;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::Watcher;
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Request bodies up to this size are served here (the proxy buffers them anyway).
+const MAX_BODY: usize = 64 * 1024;
+/// The most request headers served here; more go to hyper (whose limit is 100).
+const MAX_HEADERS: usize = 64;
+/// Request heads up to this size are served here.
+const MAX_HEAD: usize = 16 * 1024;
+/// The first read of a request.
+const READ_SIZE: usize = 4096;
+/// Response bodies up to this size are copied behind the head and written in one call.
+const COALESCE: usize = 16 * 1024;
+
+/// What a connection needs besides its socket.
+pub(crate) struct Conn {
+    pub proxy: Arc<Proxy>,
+    pub client: ClientInfo,
+    pub hyper: Arc<auto::Builder<TokioExecutor>>,
+    pub watcher: Watcher,
+    pub idle_timeout: Duration,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Serves one plain client connection to its end.
+pub(crate) async fn serve(mut stream: TcpStream, mut conn: Conn) {
+    let mut buf = BytesMut::new();
+    let mut last_active = Instant::now();
+    // Armed once; moved on only when it fires (see the module docs).
+    let mut idle = Box::pin(tokio::time::sleep(conn.idle_timeout));
+    // Off once the shutdown sender is gone (nothing will be signalled any more).
+    let mut watching = true;
+    loop {
+        if buf.is_empty() {
+            // Idle: no buffer held while waiting.
+            buf = BytesMut::new();
+            loop {
+                tokio::select! {
+                    biased;
+                    ready = stream.readable() => {
+                        if ready.is_err() {
+                            return;
+                        }
+                        break;
+                    }
+                    changed = conn.shutdown.changed(), if watching => match changed {
+                        Ok(()) if *conn.shutdown.borrow() => return,
+                        Ok(()) => {}
+                        Err(_) => watching = false,
+                    },
+                    _ = idle.as_mut() => {
+                        let deadline = last_active + conn.idle_timeout;
+                        if Instant::now() >= deadline {
+                            return;
+                        }
+                        idle.as_mut().reset(deadline);
+                    }
+                }
+            }
+            buf.reserve(READ_SIZE);
+            // A read that fills less than the buffer clears the socket's readiness, so
+            // the next wait does not wake up for nothing.
+            match stream.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+        // Everything a request needs lives in this boxed future, so the connection's
+        // task (held for as long as the connection idles) stays small.
+        match Box::pin(serve_one(&mut stream, &conn, &mut buf)).await {
+            After::KeepAlive => last_active = Instant::now(),
+            After::Close => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            After::HandOff => return Box::pin(hand_off(stream, buf.freeze(), conn)).await,
+        }
+    }
+}
+
+/// What the connection does after a request.
+enum After {
+    KeepAlive,
+    Close,
+    /// Not a request this server serves: hyper takes the connection over.
+    HandOff,
+}
+
+/// Serves the request at the front of `buf`.
+async fn serve_one(stream: &mut TcpStream, conn: &Conn, buf: &mut BytesMut) -> After {
+    let req = match parse_request(buf) {
+        Next::Serve(req) => req,
+        Next::HandOff => return After::HandOff,
+        Next::Bad => {
+            let _ = stream.write_all(BAD_REQUEST).await;
+            return After::Close;
+        }
+    };
+    let close = req.close || *conn.shutdown.borrow();
+    let head_only = req.parts.method == Method::HEAD;
+    let resp = forward::forward(
+        &conn.proxy,
+        &conn.client,
+        req.parts,
+        ClientBody::Held(req.body),
+    )
+    .await;
+    if !write_response(stream, resp, head_only, close).await || close {
+        return After::Close;
+    }
+    After::KeepAlive
+}
+
+/// Hands the connection to hyper's server, replaying what was already read.
+async fn hand_off(stream: TcpStream, read: Bytes, conn: Conn) {
+    let Conn {
+        proxy,
+        client,
+        hyper,
+        watcher,
+        ..
+    } = conn;
+    let svc = service_fn(move |req| forward::serve(proxy.clone(), client.clone(), req));
+    let io = TokioIo::new(Replay {
+        read,
+        inner: stream,
+    });
+    let conn = hyper.serve_connection_with_upgrades(io, svc);
+    if let Err(e) = watcher.watch(conn.into_owned()).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+const BAD_REQUEST: &[u8] =
+    b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+
+/// What to do with the bytes at the front of the buffer. (A value returned once per
+/// request and matched at once: boxing the large variant would cost an allocation.)
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Serve(Parsed),
+    /// Not a request this server serves (the buffer is left untouched).
+    HandOff,
+    /// A head httparse accepted but `http` does not (it has been consumed).
+    Bad,
+}
+
+/// A request this server serves.
+struct Parsed {
+    parts: http::request::Parts,
+    body: Bytes,
+    /// The client asked to close after this answer.
+    close: bool,
+}
+
+/// Takes one whole request off the front of `buf` (see the module docs for which).
+fn parse_request(buf: &mut BytesMut) -> Next {
+    let mut slots =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let parsed = httparse::ParserConfig::default()
+        .parse_request_with_uninit_headers(&mut req, buf, &mut slots);
+    let head_len = match parsed {
+        Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
+        _ => return Next::HandOff,
+    };
+    let (Some(1), Some(method), Some(path)) = (req.version, req.method, req.path) else {
+        return Next::HandOff;
+    };
+    if !path.starts_with('/') || method == "CONNECT" {
+        return Next::HandOff;
+    }
+    let mut body_len = 0usize;
+    let mut seen_length = false;
+    let mut close = false;
+    // Where the method, the path and each header are, to slice the frozen head.
+    let base = buf.as_ptr() as usize;
+    let span = |s: &[u8]| {
+        let at = s.as_ptr() as usize - base;
+        (at as u16, (at + s.len()) as u16)
+    };
+    let method_span = span(method.as_bytes());
+    let path_span = span(path.as_bytes());
+    let mut spans = [((0u16, 0u16), (0u16, 0u16)); MAX_HEADERS];
+    let count = req.headers.len();
+    for (slot, h) in spans.iter_mut().zip(req.headers.iter()) {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = h.value;
+            if seen_length || n.is_empty() || n.len() > 9 || !n.iter().all(u8::is_ascii_digit) {
+                return Next::HandOff;
+            }
+            body_len = n.iter().fold(0, |acc, d| acc * 10 + usize::from(d - b'0'));
+            seen_length = true;
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding")
+            || name.eq_ignore_ascii_case(b"expect")
+            || name.eq_ignore_ascii_case(b"upgrade")
+        {
+            return Next::HandOff;
+        } else if name.eq_ignore_ascii_case(b"connection")
+            && h.value
+                .split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+        {
+            close = true;
+        }
+        *slot = (span(name), span(h.value));
+    }
+    if body_len > MAX_BODY || buf.len() < head_len + body_len {
+        return Next::HandOff;
+    }
+    let head = buf.split_to(head_len).freeze();
+    let body = buf.split_to(body_len).freeze();
+    let slice = |(s, e): (u16, u16)| head.slice(s as usize..e as usize);
+    let Ok(method) = Method::from_bytes(&slice(method_span)) else {
+        return Next::Bad;
+    };
+    let Ok(uri) = Uri::from_maybe_shared(slice(path_span)) else {
+        return Next::Bad;
+    };
+    // Room for the x-forwarded-* headers the proxy adds.
+    let mut headers = HeaderMap::with_capacity(count + 3);
+    for &(name, value) in &spans[..count] {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(&slice(name)),
+            // httparse has checked the value's bytes; this wraps them without a copy.
+            HeaderValue::from_maybe_shared(slice(value)),
+        ) else {
+            return Next::Bad;
+        };
+        headers.append(name, value);
+    }
+    let mut parts = http::Request::new(()).into_parts().0;
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    parts.headers = headers;
+    Next::Serve(Parsed { parts, body, close })
+}
+
+/// Writes the answer; false when the connection cannot carry another request (a write
+/// failed, or the body failed midway).
+async fn write_response(
+    stream: &mut TcpStream,
+    resp: http::Response<ProxyBody>,
+    head_only: bool,
+    close: bool,
+) -> bool {
+    let (parts, mut body) = resp.into_parts();
+    let status = parts.status;
+    let bodiless = head_only
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let length = body.size_hint().exact();
+    let mut out = Vec::with_capacity(256 + parts.headers.len() * 48);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let mut has_date = false;
+    for (name, value) in &parts.headers {
+        if (name == header::CONTENT_LENGTH && !bodiless)
+            || name == header::TRANSFER_ENCODING
+            || name == header::CONNECTION
+        {
+            continue;
+        }
+        has_date |= name == header::DATE;
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_date {
+        out.extend_from_slice(b"date: ");
+        date::append(&mut out);
+        out.extend_from_slice(b"\r\n");
+    }
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    let chunked = !bodiless && length.is_none();
+    if !bodiless {
+        match length {
+            Some(n) => {
+                let _ = write!(out, "content-length: {n}\r\n");
+            }
+            None => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    if bodiless || length == Some(0) {
+        return stream.write_all(&out).await.is_ok();
+    }
+    // The body, frame by frame; the head goes out with the first one.
+    let mut pending = Some(out);
+    loop {
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        let data = match frame {
+            None => break,
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "the response body failed; closing the connection");
+                return false;
+            }
+            Some(Ok(f)) => match f.into_data() {
+                Ok(d) if !d.is_empty() => d,
+                _ => continue,
+            },
+        };
+        let mut out = pending.take().unwrap_or_default();
+        if chunked {
+            let _ = write!(out, "{:x}\r\n", data.len());
+        }
+        if data.len() <= COALESCE {
+            out.extend_from_slice(&data);
+            if chunked {
+                out.extend_from_slice(b"\r\n");
+            }
+            if stream.write_all(&out).await.is_err() {
+                return false;
+            }
+        } else {
+            if stream.write_all(&out).await.is_err() || stream.write_all(&data).await.is_err() {
+                return false;
+            }
+            if chunked && stream.write_all(b"\r\n").await.is_err() {
+                return false;
+            }
+        }
+    }
+    let mut out = pending.take().unwrap_or_default();
+    if chunked {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+    out.is_empty() || stream.write_all(&out).await.is_ok()
+}
+
+/// The `date` header value, formatted once per second per thread.
+mod date {
+    use std::cell::RefCell;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    thread_local! {
+        static CACHED: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+    }
+
+    pub fn append(out: &mut Vec<u8>) {
+        let now = SystemTime::now();
+        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        CACHED.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.0 != secs || c.1.is_empty() {
+                *c = (secs, httpdate::fmt_http_date(now));
+            }
+            out.extend_from_slice(c.1.as_bytes());
+        });
+    }
+}
+
+/// A socket whose first reads return bytes already read from it.
+struct Replay {
+    read: Bytes,
+    inner: TcpStream,
+}
+
+impl AsyncRead for Replay {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.read.is_empty() {
+            let n = self.read.len().min(out.remaining());
+            let chunk = self.read.split_to(n);
+            out.put_slice(&chunk);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, out)
+    }
+}
+
+impl AsyncWrite for Replay {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
