@@ -3,6 +3,7 @@
 //! measurement of the outcome.
 
 use crate::body::{empty, ProxyBody};
+use crate::deadline::LazyTimer;
 use crate::error::ProxyError;
 use crate::mirror;
 use crate::pool::UpstreamBody;
@@ -69,15 +70,18 @@ pub async fn serve(
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let (parts, body) = req.into_parts();
-    Ok(forward(&proxy, &client, parts, ClientBody::Incoming(body)).await)
+    Ok(forward(&proxy, &client, parts, ClientBody::Incoming(body), None).await)
 }
 
 /// One request, from either server: never fails, errors become responses here.
+/// `timer`: the connection's request timer ([`LazyTimer`]), when it keeps one; without,
+/// each attempt registers a timer of its own.
 pub(crate) async fn forward(
     proxy: &Proxy,
     client: &ClientInfo,
     mut parts: Parts,
     body: ClientBody,
+    mut timer: Option<&mut LazyTimer>,
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     let table = proxy.table_full();
@@ -163,7 +167,15 @@ pub(crate) async fn forward(
         };
         let up = endpoint.outgoing(backend.pool.protocol, &parts, held.take());
         let call = endpoint.send(route.connect_timeout, up);
-        let result = tokio::time::timeout(route.request_timeout, call).await;
+        let result = match timer.as_deref_mut() {
+            Some(t) => {
+                let deadline = tokio::time::Instant::now() + route.request_timeout;
+                t.run(deadline, call).await
+            }
+            None => tokio::time::timeout(route.request_timeout, call)
+                .await
+                .map_err(|_| ()),
+        };
         let can_replay = held.replayable();
         match result {
             Err(_) => {

@@ -11,10 +11,11 @@
 //! header-read timeout against slow clients), its error answers and its streaming.
 //!
 //! Keep-alive as hyper does it: an idle connection is closed after the header-read
-//! timeout. That timer is armed once and moved lazily (only when it fires is the
-//! deadline checked against the last request), so a request costs no timer operation.
+//! timeout. That timer, and the one for the request timeout, are armed once per
+//! connection and moved lazily ([`LazyTimer`]), so a request costs no timer registration.
 
 use crate::body::ProxyBody;
+use crate::deadline::LazyTimer;
 use crate::forward::{self, ClientBody, ClientInfo};
 use crate::state::Proxy;
 use bytes::{Bytes, BytesMut};
@@ -60,8 +61,10 @@ pub(crate) struct Conn {
 pub(crate) async fn serve(mut stream: TcpStream, mut conn: Conn) {
     let mut buf = BytesMut::new();
     let mut last_active = Instant::now();
-    // Armed once; moved on only when it fires (see the module docs).
-    let mut idle = Box::pin(tokio::time::sleep(conn.idle_timeout));
+    // Both armed once and moved lazily (see the module docs); the request timer is made
+    // on the first request.
+    let mut idle = LazyTimer::new(last_active + conn.idle_timeout);
+    let mut requests: Option<LazyTimer> = None;
     // Off once the shutdown sender is gone (nothing will be signalled any more).
     let mut watching = true;
     loop {
@@ -82,13 +85,7 @@ pub(crate) async fn serve(mut stream: TcpStream, mut conn: Conn) {
                         Ok(()) => {}
                         Err(_) => watching = false,
                     },
-                    _ = idle.as_mut() => {
-                        let deadline = last_active + conn.idle_timeout;
-                        if Instant::now() >= deadline {
-                            return;
-                        }
-                        idle.as_mut().reset(deadline);
-                    }
+                    _ = idle.until(last_active + conn.idle_timeout) => return,
                 }
             }
             buf.reserve(READ_SIZE);
@@ -101,7 +98,8 @@ pub(crate) async fn serve(mut stream: TcpStream, mut conn: Conn) {
         }
         // Everything a request needs lives in this boxed future, so the connection's
         // task (held for as long as the connection idles) stays small.
-        match Box::pin(serve_one(&mut stream, &conn, &mut buf)).await {
+        let timer = requests.get_or_insert_with(|| LazyTimer::new(Instant::now()));
+        match Box::pin(serve_one(&mut stream, &conn, &mut buf, timer)).await {
             After::KeepAlive => last_active = Instant::now(),
             After::Close => {
                 let _ = stream.shutdown().await;
@@ -121,7 +119,12 @@ enum After {
 }
 
 /// Serves the request at the front of `buf`.
-async fn serve_one(stream: &mut TcpStream, conn: &Conn, buf: &mut BytesMut) -> After {
+async fn serve_one(
+    stream: &mut TcpStream,
+    conn: &Conn,
+    buf: &mut BytesMut,
+    timer: &mut LazyTimer,
+) -> After {
     let req = match parse_request(buf) {
         Next::Serve(req) => req,
         Next::HandOff => return After::HandOff,
@@ -137,6 +140,7 @@ async fn serve_one(stream: &mut TcpStream, conn: &Conn, buf: &mut BytesMut) -> A
         &conn.client,
         req.parts,
         ClientBody::Held(req.body),
+        Some(timer),
     )
     .await;
     if !write_response(stream, resp, head_only, close).await || close {

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod body;
 mod build;
+mod deadline;
 pub mod error;
 pub mod forward;
 pub mod h1;
