@@ -3,6 +3,8 @@
 #
 #   benches/profile.sh                  # HTTP/1.1 keep-alive, 90/10 split, 4 connections
 #   REQUESTS_SECS=20 CONNS=8 WORKERS=2 benches/profile.sh
+#   TARGET=nginx benches/profile.sh     # the same for nginx (or TARGET=haproxy), one worker,
+#                                       # upstream keep-alive, as ../shared/bench configures them
 #
 # Starts two nginx backends (:38081 stable, :38082 canary), runs target/release/weir under
 # valgrind --tool=callgrind (instruction counts do not depend on how busy the machine is),
@@ -53,8 +55,49 @@ for port in 38081 38082; do
   curl -fsS -o /dev/null "http://127.0.0.1:$port/" || { echo "backend :$port did not start (see $OUT/nginx-error.log)" >&2; exit 1; }
 done
 rm -f "$OUT"/callgrind.out*
-valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
-  "$REPO/target/release/weir" proxy --workers "${WORKERS:-1}" -c "$OUT/weir.yaml" >"$OUT/weir.log" 2>&1 & vg=$!; pids+=($vg)
+case ${TARGET:-weir} in
+  weir) cmd=("$REPO/target/release/weir" proxy --workers "${WORKERS:-1}" -c "$OUT/weir.yaml") ;;
+  nginx)
+    cat >"$OUT/nginx-proxy.conf" <<NG
+worker_processes 1;
+master_process off;
+daemon off;
+pid $OUT/nginx-proxy.pid;
+error_log $OUT/nginx-proxy-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream split { server 127.0.0.1:38081 weight=9; server 127.0.0.1:38082 weight=1; keepalive 128; }
+  server { listen 127.0.0.1:28080; location / {
+    proxy_pass http://split; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host;
+  } }
+}
+NG
+    cmd=(nginx -c "$OUT/nginx-proxy.conf" -e "$OUT/nginx-proxy-error.log") ;;
+  haproxy)
+    cat >"$OUT/haproxy.cfg" <<HA
+global
+  nbthread 1
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend fe
+  bind 127.0.0.1:28080
+  default_backend split
+backend split
+  balance roundrobin
+  http-reuse always
+  server stable 127.0.0.1:38081 weight 9
+  server canary 127.0.0.1:38082 weight 1
+HA
+    cmd=(haproxy -db -f "$OUT/haproxy.cfg") ;;
+  *) echo "TARGET must be weir, nginx or haproxy" >&2; exit 2 ;;
+esac
+valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "${cmd[@]}" >"$OUT/target.log" 2>&1 & vg=$!; pids+=($vg)
 for _ in $(seq 1 120); do curl -fsS -o /dev/null http://127.0.0.1:28080/ 2>/dev/null && break; sleep 0.5; done
 wrk -t1 -c"$CONNS" -d3s http://127.0.0.1:28080/ >/dev/null        # warm-up: pools, caches
 callgrind_control -z "$vg" >/dev/null

@@ -99,7 +99,9 @@ impl Request {
             // A bodiless GET stays bodiless; a POST with an empty body says so.
             Some(0) if !had_length && !method_has_body(method) => {}
             Some(n) => {
-                let _ = write!(head, "content-length: {n}\r\n");
+                head.extend_from_slice(b"content-length: ");
+                head.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+                head.extend_from_slice(b"\r\n");
             }
             None => {
                 head.extend_from_slice(b"transfer-encoding: chunked\r\n");
@@ -370,15 +372,30 @@ fn parse_head(buf: &mut BytesMut, head_method: bool) -> Result<Option<Head>, Str
         // The framing, from the raw headers.
         let mut transfer_encoding: Option<&[u8]> = None;
         let mut length: Option<u64> = None;
-        let connection: Vec<&[u8]> = resp
-            .headers
-            .iter()
-            .filter(|h| h.name.eq_ignore_ascii_case("connection"))
-            .map(|h| h.value)
-            .collect();
-        if connection.iter().any(|v| has_token(v, b"close")) {
-            keep_alive = false;
+        // `connection` values; kept (allocated) only when they name headers to drop,
+        // which the common `keep-alive` or `close` does not.
+        let mut names_listed = false;
+        for h in resp.headers.iter() {
+            if !h.name.eq_ignore_ascii_case("connection") {
+                continue;
+            }
+            for token in h.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive") {
+                    names_listed = true;
+                }
+            }
         }
+        let connection: Vec<&[u8]> = if names_listed {
+            resp.headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+                .map(|h| h.value)
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Header values become views of the head's bytes, not copies: note where each
         // kept header is, then freeze the head.
         let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];

@@ -323,7 +323,9 @@ async fn write_response(
     if !bodiless {
         match length {
             Some(n) => {
-                let _ = write!(out, "content-length: {n}\r\n");
+                out.extend_from_slice(b"content-length: ");
+                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+                out.extend_from_slice(b"\r\n");
             }
             None => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         }
