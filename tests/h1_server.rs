@@ -65,6 +65,13 @@ async fn read_answers(s: &mut TcpStream, n: usize, head_only: bool) -> Vec<Strin
     out
 }
 
+/// A new connection to weir's listener, with `request` written on it.
+async fn open_with(weir: &Weir, request: &[u8]) -> TcpStream {
+    let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
+    s.write_all(request).await.unwrap();
+    s
+}
+
 /// Whether the server closes `s` within `within`.
 async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
     let mut rest = Vec::new();
@@ -78,13 +85,12 @@ async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
 async fn pipelined_requests_are_answered_in_order_with_a_date() {
     let b = Backend::start("pipelined").await;
     let weir = weir_with(&b, "").await;
-    let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
     // Three requests in one write, the last one a POST with a body.
-    s.write_all(
+    let mut s = open_with(
+        &weir,
         b"GET /1 HTTP/1.1\r\nhost: a\r\n\r\nGET /2 HTTP/1.1\r\nhost: a\r\n\r\nPOST /3 HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\n\r\nhello",
     )
-    .await
-    .unwrap();
+    .await;
     let answers = read_answers(&mut s, 3, false).await;
     for a in &answers {
         assert!(a.starts_with("HTTP/1.1 200 OK\r\n"), "{a}");
@@ -105,10 +111,7 @@ async fn pipelined_requests_are_answered_in_order_with_a_date() {
 async fn head_and_connection_close_are_honoured() {
     let b = Backend::start("hb").await;
     let weir = weir_with(&b, "").await;
-    let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    s.write_all(b"HEAD / HTTP/1.1\r\nhost: a\r\n\r\n")
-        .await
-        .unwrap();
+    let mut s = open_with(&weir, b"HEAD / HTTP/1.1\r\nhost: a\r\n\r\n").await;
     let head = read_answers(&mut s, 1, true).await.remove(0);
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(
@@ -160,10 +163,7 @@ async fn chunked_upstream() -> std::net::SocketAddr {
 async fn a_body_of_unknown_length_reaches_the_client_chunked() {
     let addr = chunked_upstream().await;
     let weir = Weir::start(&config(&[("c", addr, 1)], "", "")).await;
-    let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
-        .await
-        .unwrap();
+    let mut s = open_with(&weir, b"GET / HTTP/1.1\r\nhost: a\r\n\r\n").await;
     let mut got = Vec::new();
     let mut chunk = [0u8; 4096];
     while !got.ends_with(b"0\r\n\r\n") {
@@ -228,10 +228,7 @@ async fn requests_it_does_not_serve_go_to_hyper_on_the_same_connection() {
     let weir = weir_with(&b, "").await;
 
     // A plain request first, then a chunked upload on the same connection.
-    let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
-        .await
-        .unwrap();
+    let mut s = open_with(&weir, b"GET / HTTP/1.1\r\nhost: a\r\n\r\n").await;
     read_answers(&mut s, 1, false).await;
     s.write_all(
         b"POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
@@ -248,10 +245,11 @@ async fn requests_it_does_not_serve_go_to_hyper_on_the_same_connection() {
     assert!(read_answers(&mut s, 1, false).await[0].starts_with("HTTP/1.1 200"));
 
     // expect: 100-continue gets its interim answer.
-    let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    s.write_all(b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n")
-        .await
-        .unwrap();
+    let mut s = open_with(
+        &weir,
+        b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n",
+    )
+    .await;
     let mut first = [0u8; 25];
     s.read_exact(&mut first).await.unwrap();
     assert_eq!(&first, b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -260,10 +258,7 @@ async fn requests_it_does_not_serve_go_to_hyper_on_the_same_connection() {
     assert_eq!(&b.last_body.lock()[..], b"ok");
 
     // HTTP/1.0.
-    let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    s.write_all(b"GET / HTTP/1.0\r\nhost: a\r\n\r\n")
-        .await
-        .unwrap();
+    let mut s = open_with(&weir, b"GET / HTTP/1.0\r\nhost: a\r\n\r\n").await;
     let mut all = Vec::new();
     s.read_to_end(&mut all).await.unwrap();
     let text = String::from_utf8_lossy(&all);
@@ -274,10 +269,7 @@ async fn requests_it_does_not_serve_go_to_hyper_on_the_same_connection() {
     assert!(text.ends_with("handed"), "{text}");
 
     // A malformed request gets hyper's 400.
-    let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nbad header\r\n\r\n")
-        .await
-        .unwrap();
+    let mut s = open_with(&weir, b"GET / HTTP/1.1\r\nbad header\r\n\r\n").await;
     let mut all = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut all)).await;
     let text = String::from_utf8_lossy(&all);

@@ -17,6 +17,7 @@
 use crate::body::ProxyBody;
 use crate::deadline::LazyTimer;
 use crate::forward::{self, ClientBody, ClientInfo};
+use crate::headers::has_token;
 use crate::state::Proxy;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -235,11 +236,7 @@ fn parse_request(buf: &mut BytesMut) -> Next {
             || name.eq_ignore_ascii_case(b"upgrade")
         {
             return Next::HandOff;
-        } else if name.eq_ignore_ascii_case(b"connection")
-            && h.value
-                .split(|b| *b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-        {
+        } else if name.eq_ignore_ascii_case(b"connection") && has_token(h.value, b"close") {
             close = true;
         }
         *slot = (span(name), span(h.value));
