@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """idle_conns.py - resident memory a server adds per idle HTTP/1.1 keep-alive client connection.
 
-    idle_conns.py --port PORT [--host 127.0.0.1] [--conns 2000] [--settle 2] [--warmup 50] [--name NAME]
+    idle_conns.py --port PORT [--host 127.0.0.1] [--conns 2000] [--settle 2] [--warmup 500]
+                  [--warmup-idle 2] [--name NAME]
 
 1. finds the processes listening on PORT (`ss -ltnpH "sport = :PORT"`; for nginx: master and
    worker) and sums their VmRSS (and RssAnon) from /proc/PID/status;
-2. warm-up: opens --warmup connections, one request each, closes them (so one-time allocations
-   made by the first connections are not charged to the measured ones);
+2. warm-up: opens --warmup connections, one request each, leaves them idle for --warmup-idle
+   seconds, closes them (so one-time allocations made by the first connections, and whatever a
+   server does once connections have idled a while, are not charged to the measured ones);
 3. reads the baseline, then opens --conns connections, sends one `GET /` on each and reads the
    whole response (HTTP/1.1 keep-alive), leaving every connection open and idle;
 4. after --settle seconds reads VmRSS again, checks that every connection is still open (a
@@ -94,7 +96,8 @@ async def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--conns", type=int, default=2000)
     ap.add_argument("--settle", type=float, default=2.0, help="seconds idle before the second reading")
-    ap.add_argument("--warmup", type=int, default=50, help="connections opened and closed before the baseline")
+    ap.add_argument("--warmup", type=int, default=500, help="connections opened and closed before the baseline")
+    ap.add_argument("--warmup-idle", type=float, default=2.0, help="seconds the warm-up connections stay idle")
     ap.add_argument("--parallel", type=int, default=200, help="connections being opened at once")
     ap.add_argument("--name", default="")
     a = ap.parse_args()
@@ -105,6 +108,7 @@ async def main():
 
     if a.warmup:
         warm, _ = await open_many(a.host, a.port, a.warmup, a.parallel)
+        await asyncio.sleep(a.warmup_idle)
         await close_all(warm)
         await asyncio.sleep(1.0)
 

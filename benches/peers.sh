@@ -451,7 +451,8 @@ n = rows[0]["conns"] if rows else 0
 print(f"- Method: `benches/idle_conns.py` opens {n} connections to each proxy (plain HTTP/1.1 listener), "
       "sends one `GET /` on each, reads the answer and leaves the connection idle; VmRSS of the processes "
       "listening on the port (found with `ss -ltnp`; nginx: master + worker) is summed before (after a "
-      f"50-connection warm-up) and {rows[0]['settle_secs'] if rows else '?'} s after the last one opened. "
+      "warm-up: 500 connections, one request each, idle for 2 s, then closed) and "
+      f"{rows[0]['settle_secs'] if rows else '?'} s after the last one opened. "
       "Kernel socket buffers are not in VmRSS. Each proxy had just been started and had served no other load.")
 print(f"- Raw results: `{out}/mem.jsonl`")
 print()

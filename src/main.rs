@@ -1,6 +1,7 @@
 //! The `weir` command: CLI wiring only. Each subcommand lives in its own module.
 
-#![forbid(unsafe_code)]
+// One audited exception: asking the allocator to return freed memory (`release_memory`).
+#![deny(unsafe_code)]
 
 mod cli_lint;
 mod cli_proxy;
@@ -8,6 +9,22 @@ mod cli_run;
 mod demo;
 mod logging;
 mod rollouts_cli;
+
+/// mimalloc: fewer instructions per allocation on the request path than glibc's malloc,
+/// and it hands freed memory back to the system when asked ([`release_memory`]).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Returns the memory freed on this thread to the system, now. weir-proxy calls it after
+/// a burst of idle connections has parked and left their tasks behind.
+fn release_memory() {
+    // SAFETY: `mi_collect` takes no pointers and may be called at any time from any
+    // thread; it only walks mimalloc's own structures for the calling thread.
+    #[allow(unsafe_code)]
+    unsafe {
+        libmimalloc_sys::mi_collect(true)
+    };
+}
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -78,6 +95,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
+    weir_proxy::set_release_memory(release_memory);
     if let Command::Lint { files } = &cli.command {
         return match cli_lint::run(files) {
             Ok(0) => ExitCode::SUCCESS,

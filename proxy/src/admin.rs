@@ -45,6 +45,33 @@ pub struct Admin {
     /// False while starting and once shutdown begins: `/readyz` answers 503.
     pub ready: AtomicBool,
     pub extensions: parking_lot::RwLock<Vec<Arc<dyn AdminExtension>>>,
+    /// Limits "weights changed" log lines to one a second.
+    pub weights_log: LogThrottle,
+}
+
+/// At most one log line per second for an event that can come a thousand times a second
+/// (weight changes driven by a script): the line that is written says how many were left
+/// out before it. The live state is always in `/routes` and `weir_route_table_generation`.
+#[derive(Default)]
+pub struct LogThrottle(parking_lot::Mutex<(Option<std::time::Instant>, u64)>);
+
+impl LogThrottle {
+    /// `Some(n)` when a line should be written now, `n` being the events left out since
+    /// the last line; `None` when this event is to be left out.
+    pub fn admit(&self) -> Option<u64> {
+        let mut g = self.0.lock();
+        let now = std::time::Instant::now();
+        match g.0 {
+            Some(last) if now.duration_since(last) < std::time::Duration::from_secs(1) => {
+                g.1 += 1;
+                None
+            }
+            _ => {
+                g.0 = Some(now);
+                Some(std::mem::take(&mut g.1))
+            }
+        }
+    }
 }
 
 pub fn json_response(status: StatusCode, value: &serde_json::Value) -> AdminResponse {
@@ -241,7 +268,9 @@ impl Admin {
                             .collect()
                     })
                     .unwrap_or_default();
-                tracing::info!(route, ?weights, generation, "weights changed");
+                if let Some(left_out) = self.weights_log.admit() {
+                    tracing::info!(route, ?weights, generation, left_out, "weights changed");
+                }
                 json_response(
                     StatusCode::OK,
                     &json!({ "route": route, "generation": generation, "weights": current }),
@@ -332,4 +361,21 @@ fn unauthorized() -> AdminResponse {
         http::HeaderValue::from_static("Bearer"),
     );
     r
+}
+
+#[cfg(test)]
+mod log_throttle_tests {
+    use super::LogThrottle;
+    use std::time::Duration;
+
+    #[test]
+    fn one_line_a_second_saying_how_many_were_left_out() {
+        let t = LogThrottle::default();
+        assert_eq!(t.admit(), Some(0));
+        assert_eq!(t.admit(), None);
+        assert_eq!(t.admit(), None);
+        std::thread::sleep(Duration::from_millis(1050));
+        assert_eq!(t.admit(), Some(2));
+        assert_eq!(t.admit(), None);
+    }
 }

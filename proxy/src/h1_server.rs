@@ -18,6 +18,7 @@ use crate::body::ProxyBody;
 use crate::deadline::LazyTimer;
 use crate::forward::{self, ClientBody, ClientInfo};
 use crate::headers::has_token;
+use crate::park::{Parking, PARK_AFTER};
 use crate::state::Proxy;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -34,7 +35,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 /// Request bodies up to this size are served here (the proxy buffers them anyway).
@@ -56,6 +57,10 @@ pub(crate) struct Conn {
     pub watcher: Watcher,
     pub idle_timeout: Duration,
     pub shutdown: watch::Receiver<bool>,
+    /// The connection's slot under `limits.max_connections`.
+    pub permit: OwnedSemaphorePermit,
+    /// Where the connection goes when it has been idle for a while.
+    pub parking: Arc<Parking>,
 }
 
 /// Serves one plain client connection to its end.
@@ -68,6 +73,7 @@ pub(crate) async fn serve(mut stream: TcpStream, mut conn: Conn) {
     let mut requests: Option<LazyTimer> = None;
     // Off once the shutdown sender is gone (nothing will be signalled any more).
     let mut watching = true;
+    let park = conn.parking.worth_parking();
     loop {
         if buf.is_empty() {
             // Idle: no buffer held while waiting.
@@ -86,7 +92,16 @@ pub(crate) async fn serve(mut stream: TcpStream, mut conn: Conn) {
                         Ok(()) => {}
                         Err(_) => watching = false,
                     },
-                    _ = idle.until(last_active + conn.idle_timeout) => return,
+                    _ = idle.until(last_active + if park { PARK_AFTER } else { conn.idle_timeout }) => {
+                        // Idle for a while: wait in the listener's parking set instead,
+                        // which holds no task, timer or buffer for the connection.
+                        if park {
+                            let parking = conn.parking.clone();
+                            let deadline = last_active + conn.idle_timeout;
+                            parking.park(stream, conn, deadline);
+                        }
+                        return;
+                    }
                 }
             }
             buf.reserve(READ_SIZE);

@@ -7,7 +7,8 @@
 //! serves `/metrics`, health, the route table, weight changes and windowed statistics.
 //! [`Proxy`] is the shared state; [`run::start`] wires everything together.
 
-#![forbid(unsafe_code)]
+// One audited exception: registering the idle-connection epoll set with tokio (`park.rs`).
+#![deny(unsafe_code)]
 
 pub mod admin;
 pub mod body;
@@ -22,6 +23,7 @@ pub mod headers;
 pub mod matching;
 pub mod metrics;
 mod mirror;
+mod park;
 pub mod pick;
 pub mod pool;
 pub mod reload;
@@ -32,6 +34,8 @@ pub mod stats;
 pub mod table;
 pub mod tls;
 pub mod upstream;
+
+pub use park::set_release_memory;
 
 pub use build::ExtraBackend;
 pub use state::{Proxy, WeightsError};

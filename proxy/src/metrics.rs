@@ -180,4 +180,15 @@ pub fn render(proxy: &Proxy, out: &mut String) {
     );
     let _ = writeln!(out, "# TYPE weir_route_table_generation gauge");
     let _ = writeln!(out, "weir_route_table_generation {}", table.generation);
+
+    let _ = writeln!(
+        out,
+        "# HELP weir_parked_connections Idle client connections parked (no task of their own)."
+    );
+    let _ = writeln!(out, "# TYPE weir_parked_connections gauge");
+    let _ = writeln!(
+        out,
+        "weir_parked_connections {}",
+        proxy.parked_connections.load(Ordering::Relaxed)
+    );
 }

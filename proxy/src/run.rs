@@ -120,10 +120,13 @@ pub async fn start_with(
         token,
         ready: true.into(),
         extensions: Default::default(),
+        weights_log: Default::default(),
     });
     let admin_address = admin_listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %admin_address, "admin listening");
     tokio::spawn(admin_loop(admin_listener, admin.clone(), shutdown_rx));
+    // What parsing and building the configuration freed need not stay resident.
+    crate::park::release_memory();
 
     Ok(Running {
         proxy,
@@ -196,12 +199,19 @@ impl Running {
         for t in self.accept_tasks {
             let _ = t.await;
         }
-        let graceful = match Arc::try_unwrap(self.graceful) {
-            Ok(g) => g,
-            Err(_) => return true,
-        };
-        tokio::time::timeout(grace, graceful.shutdown())
-            .await
-            .is_ok()
+        // A parking set may hold it for a moment while handing a connection back.
+        let mut graceful = self.graceful;
+        tokio::time::timeout(grace, async move {
+            let graceful = loop {
+                match Arc::try_unwrap(graceful) {
+                    Ok(g) => break g,
+                    Err(still_shared) => graceful = still_shared,
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            };
+            graceful.shutdown().await
+        })
+        .await
+        .is_ok()
     }
 }

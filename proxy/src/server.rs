@@ -2,6 +2,7 @@
 //! connection cap, the header-read timeout, and graceful shutdown.
 
 use crate::forward::{self, ClientInfo};
+use crate::park::Parking;
 use crate::state::Proxy;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -52,6 +53,26 @@ pub async fn accept_loop(
 ) {
     let builder = Arc::new(http_builder(&ctx.limits));
     let mut shutdown = ctx.shutdown.clone();
+    // Plain listeners park their idle connections in a set of their own.
+    let parking = match &tls {
+        Some(_) => None,
+        None => match Parking::new(
+            ctx.proxy.clone(),
+            builder.clone(),
+            graceful.clone(),
+            ctx.limits.header_read_timeout.get(),
+            ctx.shutdown.clone(),
+        ) {
+            Ok((parking, run)) => {
+                tokio::spawn(run);
+                Some(parking)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create the idle connection set; not serving this listener");
+                return;
+            }
+        },
+    };
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -75,27 +96,21 @@ pub async fn accept_loop(
             });
             continue;
         };
+        if let Some(parking) = &parking {
+            // Plain connections get a task of their own type, sized for weir's HTTP/1.1
+            // server alone (a task is as large as the largest future it may run).
+            if let Some(conn) = parking.conn(addr, permit) {
+                tokio::spawn(crate::h1_server::serve(stream, conn));
+            }
+            continue;
+        }
+        let Some(acceptor) = tls.clone() else {
+            continue;
+        };
         let proxy = ctx.proxy.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let handshake_timeout = ctx.limits.header_read_timeout.get();
-        let Some(acceptor) = tls.clone() else {
-            // Plain connections get a task of their own type, sized for weir's HTTP/1.1
-            // server alone (a task is as large as the largest future it may run).
-            let conn = crate::h1_server::Conn {
-                proxy,
-                client: ClientInfo::new(addr, false),
-                hyper: builder,
-                watcher,
-                idle_timeout: handshake_timeout,
-                shutdown: ctx.shutdown.clone(),
-            };
-            tokio::spawn(async move {
-                let _permit = permit;
-                crate::h1_server::serve(stream, conn).await;
-            });
-            continue;
-        };
         tokio::spawn(async move {
             let _permit = permit;
             let client = ClientInfo::new(addr, true);

@@ -45,6 +45,9 @@ pub struct Proxy {
     /// Configuration reloads applied and refused, for `weir_config_reloads_total`.
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,
+    /// Idle client connections waiting in a parking set (`park.rs`), for
+    /// `weir_parked_connections`.
+    pub parked_connections: AtomicU64,
     /// Caps mirrored requests in flight, so a slow mirror cannot pile up tasks.
     pub mirror_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -76,6 +79,7 @@ impl Proxy {
             no_route: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            parked_connections: AtomicU64::new(0),
             mirror_slots: Arc::new(tokio::sync::Semaphore::new(MIRROR_CONCURRENCY)),
         }))
     }
