@@ -167,7 +167,13 @@ start_weir() { # $1 = mode
   done
   write_weir_config "$1" "$cfg"
   echo ">> $WEIR_BIN proxy --workers 1 -c $cfg   (log: $log)" >&2
-  "$WEIR_BIN" proxy --workers 1 -c "$cfg" > "$log" 2>&1 &
+  # In a session of its own, as nginx and HAProxy are (they daemonize) and as a service
+  # manager would start it. With autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled)
+  # each session is one scheduling group: left in this script's session, weir would share
+  # a group, and so its CPU share and its preemptions, with oha. (This script has no job
+  # control, so a background job is not a group leader and setsid execs weir in place:
+  # $! is weir's pid.)
+  setsid "$WEIR_BIN" proxy --workers 1 -c "$cfg" > "$log" 2>&1 &
   WEIR_PID=$!
   for _ in $(seq 150); do
     curl -sf -o /dev/null "http://127.0.0.1:$WEIR_ADMIN_PORT/readyz" && return 0
@@ -287,7 +293,7 @@ section_head() { # $1 = title, $2 = mode
 
 - Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`MODES=$2 benches/peers.sh\`
 - Machine: $MACHINE
-- weir: $TREE; release build, \`weir proxy --workers 1\` (one current-thread runtime, not pinned)
+- weir: $TREE; release build, \`weir proxy --workers 1\` (one current-thread runtime, not pinned, in a session and so an autogroup of its own like the daemonized peers)
 - Peers: $VERSIONS; split stable/canary $((100 - CANARY_WEIGHT))/$CANARY_WEIGHT on every proxy
 - Load average (1, 5, 15 min) just before this mode started: $LOADAVG_BEFORE (anything else running on the machine skews the figures)
 EOF
