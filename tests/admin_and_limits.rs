@@ -7,7 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 use support::client::load;
 use support::weir::config;
-use support::{Backend, BackendOptions, Client, Weir};
+use support::{read_until_closed, Backend, BackendOptions, Client, Weir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -165,12 +165,6 @@ async fn admin_beyond_loopback_without_a_token_refuses_to_start() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("weir.yaml:4: admin.tokenFile:"), "{err}");
-}
-
-async fn read_until_closed(s: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let r = tokio::time::timeout(within, s.read_to_end(&mut buf)).await;
-    r.ok().map(|_| buf)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ mod support;
 
 use std::time::Duration;
 use support::weir::config;
-use support::{Backend, Client, Weir};
+use support::{closed_within, Backend, Client, Weir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -70,15 +70,6 @@ async fn open_with(weir: &Weir, request: &[u8]) -> TcpStream {
     let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
     s.write_all(request).await.unwrap();
     s
-}
-
-/// Whether the server closes `s` within `within`.
-async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
-    let mut rest = Vec::new();
-    matches!(
-        tokio::time::timeout(within, s.read_to_end(&mut rest)).await,
-        Ok(Ok(_))
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::weir::config;
-use support::{Backend, Weir};
+use support::{closed_within, read_until_closed, Backend, Weir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -63,15 +63,6 @@ async fn parked(weir: &Weir, n: u32) -> Duration {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Whether the server closes `s` within `within`.
-async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
-    let mut rest = Vec::new();
-    matches!(
-        tokio::time::timeout(within, s.read_to_end(&mut rest)).await,
-        Ok(Ok(_))
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,11 +138,9 @@ async fn parked_connections_keep_their_slot_and_sigterm_closes_them() {
     parked(&weir, 2).await;
     // Parked connections still count against maxConnections.
     let mut third = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(2), third.read_to_end(&mut answer))
+    let answer = read_until_closed(&mut third, Duration::from_secs(2))
         .await
-        .expect("answered at once")
-        .unwrap();
+        .expect("answered at once");
     assert!(
         String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 503"),
         "{}",

@@ -19,20 +19,17 @@ use crate::deadline::LazyTimer;
 use crate::forward::{self, ClientBody, ClientInfo};
 use crate::headers::has_token;
 use crate::park::{Parking, PARK_AFTER};
-use crate::state::Proxy;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 use http_body::Body;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::Watcher;
 use std::io::Write as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
@@ -51,16 +48,14 @@ const COALESCE: usize = 16 * 1024;
 
 /// What a connection needs besides its socket.
 pub(crate) struct Conn {
-    pub proxy: Arc<Proxy>,
     pub client: ClientInfo,
-    pub hyper: Arc<auto::Builder<TokioExecutor>>,
     pub watcher: Watcher,
-    pub idle_timeout: Duration,
     pub shutdown: watch::Receiver<bool>,
     /// The connection's slot under `limits.max_connections`.
     pub permit: OwnedSemaphorePermit,
-    /// Where the connection goes when it has been idle for a while.
-    pub parking: Arc<Parking>,
+    /// What every connection of the listener shares (the proxy, hyper's builder, the idle
+    /// timeout), and where the connection goes when it has been idle for a while.
+    pub listener: Arc<Parking>,
 }
 
 /// Serves one plain client connection to its end.
@@ -69,11 +64,11 @@ pub(crate) async fn serve(mut stream: TcpStream, mut conn: Conn) {
     let mut last_active = Instant::now();
     // Both armed once and moved lazily (see the module docs); the request timer is made
     // on the first request.
-    let mut idle = LazyTimer::new(last_active + conn.idle_timeout);
+    let mut idle = LazyTimer::new(last_active + conn.listener.idle_timeout);
     let mut requests: Option<LazyTimer> = None;
     // Off once the shutdown sender is gone (nothing will be signalled any more).
     let mut watching = true;
-    let park = conn.parking.worth_parking();
+    let park = conn.listener.worth_parking();
     loop {
         if buf.is_empty() {
             // Idle: no buffer held while waiting.
@@ -92,12 +87,12 @@ pub(crate) async fn serve(mut stream: TcpStream, mut conn: Conn) {
                         Ok(()) => {}
                         Err(_) => watching = false,
                     },
-                    _ = idle.until(last_active + if park { PARK_AFTER } else { conn.idle_timeout }) => {
+                    _ = idle.until(last_active + if park { PARK_AFTER } else { conn.listener.idle_timeout }) => {
                         // Idle for a while: wait in the listener's parking set instead,
                         // which holds no task, timer or buffer for the connection.
                         if park {
-                            let parking = conn.parking.clone();
-                            let deadline = last_active + conn.idle_timeout;
+                            let parking = conn.listener.clone();
+                            let deadline = last_active + conn.listener.idle_timeout;
                             parking.park(stream, conn, deadline);
                         }
                         return;
@@ -152,7 +147,7 @@ async fn serve_one(
     let close = req.close || *conn.shutdown.borrow();
     let head_only = req.parts.method == Method::HEAD;
     let resp = forward::forward(
-        &conn.proxy,
+        &conn.listener.proxy,
         &conn.client,
         req.parts,
         ClientBody::Held(req.body),
@@ -168,18 +163,18 @@ async fn serve_one(
 /// Hands the connection to hyper's server, replaying what was already read.
 async fn hand_off(stream: TcpStream, read: Bytes, conn: Conn) {
     let Conn {
-        proxy,
         client,
-        hyper,
         watcher,
+        listener,
         ..
     } = conn;
+    let proxy = listener.proxy.clone();
     let svc = service_fn(move |req| forward::serve(proxy.clone(), client.clone(), req));
     let io = TokioIo::new(Replay {
         read,
         inner: stream,
     });
-    let conn = hyper.serve_connection_with_upgrades(io, svc);
+    let conn = listener.hyper.serve_connection_with_upgrades(io, svc);
     if let Err(e) = watcher.watch(conn.into_owned()).await {
         tracing::debug!(error = %e, "connection ended with an error");
     }

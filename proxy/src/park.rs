@@ -73,7 +73,7 @@ pub(crate) struct Parking {
     /// Weak: shutdown takes the `GracefulShutdown` back once the accept loops are done.
     graceful: Weak<GracefulShutdown>,
     pub idle_timeout: Duration,
-    pub shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     registry: mio::Registry,
     inner: Mutex<Inner>,
     /// Wakes the set's task when the first connection parks (its timer has nothing to wait
@@ -145,19 +145,16 @@ impl Parking {
     pub fn conn(self: &Arc<Self>, addr: SocketAddr, permit: OwnedSemaphorePermit) -> Option<Conn> {
         let watcher = self.graceful.upgrade()?.watcher();
         Some(Conn {
-            proxy: self.proxy.clone(),
             client: ClientInfo::new(addr, false),
-            hyper: self.hyper.clone(),
             watcher,
-            idle_timeout: self.idle_timeout,
             shutdown: self.shutdown.clone(),
             permit,
-            parking: self.clone(),
+            listener: self.clone(),
         })
     }
 
-    /// Whether a connection idle since `last_active` should park now rather than wait on
-    /// its own: only if it would still be open after [`PARK_AFTER`].
+    /// Whether this listener's idle connections park: only if they would still be open
+    /// after [`PARK_AFTER`].
     pub fn worth_parking(&self) -> bool {
         self.idle_timeout > PARK_AFTER
     }

@@ -46,3 +46,25 @@ pub fn assert_binomial(what: &str, count: u64, n: u64, p: f64) {
         panic!("{e}");
     }
 }
+
+/// Everything the server sent on `s` until it closed it, or `None` if it did not close it
+/// within `within`.
+pub async fn read_until_closed(
+    s: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let r = tokio::time::timeout(within, s.read_to_end(&mut buf)).await;
+    r.ok().map(|_| buf)
+}
+
+/// Whether the server closes `s` within `within` (without a read error).
+pub async fn closed_within(s: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut rest = Vec::new();
+    matches!(
+        tokio::time::timeout(within, s.read_to_end(&mut rest)).await,
+        Ok(Ok(_))
+    )
+}
