@@ -1,9 +1,16 @@
 //! A weight change: `Proxy::set_weights` validates the route and backends, builds a new
 //! route table and swaps it in (what the admin API's PUT and the controller both call).
 //! On a config with one route of two backends (the peers benchmark) and with 50 routes.
+//! And the same change through the admin API's handler (`Admin::serve` on an already read
+//! `PUT /routes/r0/weights`: JSON in, the change, JSON out), without the HTTP server.
 
+use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
+use futures_util::FutureExt;
+use http_body_util::Full;
 use std::collections::HashMap;
+use std::sync::Arc;
+use weir_proxy::admin::Admin;
 use weir_proxy::Proxy;
 
 fn config(routes: usize) -> String {
@@ -32,6 +39,30 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+
+    let cfg = weir_config::parse_proxy_config("bench.yaml", &config(1), 1).unwrap();
+    let admin = Arc::new(Admin {
+        proxy: Proxy::new(cfg).unwrap(),
+        token: None,
+        ready: true.into(),
+        extensions: Default::default(),
+        weights_log: Default::default(),
+    });
+    let bodies =
+        [90, 89].map(|s| Bytes::from(format!(r#"{{"stable": {s}, "canary": {}}}"#, 100 - s)));
+    let mut flip = 0;
+    c.bench_function("admin PUT /routes/r0/weights, 1 route", |b| {
+        b.iter(|| {
+            flip ^= 1;
+            let req = http::Request::put("/routes/r0/weights")
+                .header("content-type", "application/json")
+                .body(Full::new(bodies[flip].clone()))
+                .unwrap();
+            let resp = admin.clone().serve(req).now_or_never().unwrap().unwrap();
+            assert_eq!(resp.status(), 200);
+            resp
+        })
+    });
 }
 
 criterion_group!(benches, bench);

@@ -1,21 +1,25 @@
-//! Drives weight changes through weir's admin API at a fixed rate, for
-//! `benches/features.sh`: the route's weights alternate between A/B and A-1/B+1 (so the
+//! Drives weight changes through weir's admin API at a fixed rate, for the `features` mode
+//! of `benches/peers.sh`: the route's weights alternate between 90/10 and 89/11 (so the
 //! split stays where the benchmark wants it) over one keep-alive connection.
 //!
 //!     cargo run --release --example weight_churn -- ADMIN_ADDR ROUTE STABLE CANARY RATE SECONDS
 //!     cargo run --release --example weight_churn -- 127.0.0.1:9901 web stable canary 1000 10
 //!
-//! Prints `changes=N errors=E generation_first=G0 generation_last=G1 achieved_rate=R`; exits
-//! 1 if any change was refused or failed.
+//! Prints `changes=N errors=E generation_first=G0 generation_last=G1 achieved_rate=R
+//! cpu_us_per_change=C`; exits 1 if any change was refused or failed.
+//!
+//! The driver shares the machine's cores with the load generator and the proxy, so it is
+//! kept cheap: blocking I/O on one thread, the two request texts built once, no runtime and
+//! no timer wheel. What it still costs is printed (`cpu_us_per_change`, from `/proc/self/stat`) so it can be told apart from what the proxy pays.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
+/// Clock ticks per second in `/proc` times: 100 on every Linux architecture weir runs on.
+const USER_HZ: f64 = 100.0;
+
+fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [admin, route, stable, canary, rate, secs] = args.as_slice() else {
         eprintln!("usage: weight_churn ADMIN_ADDR ROUTE STABLE CANARY RATE SECONDS");
@@ -26,61 +30,133 @@ async fn main() {
         .expect("RATE is a number of changes per second");
     let secs: u64 = secs.parse().expect("SECONDS is a number");
     let token = std::env::var("WEIR_ADMIN_TOKEN").ok();
-    let stable_w = 90u32;
 
-    let stream = tokio::net::TcpStream::connect(admin.as_str())
-        .await
-        .expect("connect to the admin API");
-    stream.set_nodelay(true).unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("HTTP/1.1 handshake with the admin API");
-    tokio::spawn(conn);
+    // The two changes it alternates between, each a complete request.
+    let requests: Vec<Vec<u8>> = [90u32, 89]
+        .iter()
+        .map(|s| {
+            let body = format!(r#"{{"{stable}": {s}, "{canary}": {}}}"#, 100 - s);
+            let auth = token
+                .as_ref()
+                .map(|t| format!("authorization: Bearer {t}\r\n"))
+                .unwrap_or_default();
+            format!(
+                "PUT /routes/{route}/weights HTTP/1.1\r\nhost: {admin}\r\ncontent-type: application/json\r\n{auth}content-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        })
+        .collect();
 
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut conn = TcpStream::connect(admin.as_str()).expect("connect to the admin API");
+    conn.set_nodelay(true).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+
+    let period = Duration::from_nanos(1_000_000_000 / rate.max(1));
+    let cpu0 = own_cpu_ticks();
     let start = Instant::now();
     let (mut changes, mut errors) = (0u64, 0u64);
     let (mut first, mut last) = (None, 0u64);
+    let mut buf = Vec::with_capacity(4096);
     while start.elapsed() < Duration::from_secs(secs) {
-        tick.tick().await;
-        let s = stable_w - (changes % 2) as u32;
-        let body = format!(r#"{{"{stable}": {s}, "{canary}": {}}}"#, 100 - s);
-        let mut req = Request::put(format!("/routes/{route}/weights"))
-            .header("host", admin.as_str())
-            .header("content-type", "application/json");
-        if let Some(t) = &token {
-            req = req.header("authorization", format!("Bearer {t}"));
+        // Open loop on a fixed schedule: a late change is sent at once, not skipped.
+        let due = start + period * changes as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
         }
-        let req = req.body(Full::new(Bytes::from(body))).unwrap();
-        send.ready().await.expect("admin connection open");
-        match send.send_request(req).await {
-            Ok(resp) => {
-                let ok = resp.status().is_success();
-                let body = resp.into_body().collect().await.map(|b| b.to_bytes());
-                match (ok, body) {
-                    (true, Ok(b)) => {
-                        let g = serde_json::from_slice::<serde_json::Value>(&b)
-                            .ok()
-                            .and_then(|v| v["generation"].as_u64())
-                            .unwrap_or(0);
-                        first.get_or_insert(g);
-                        last = g;
-                    }
-                    _ => errors += 1,
+        let req = &requests[(changes % 2) as usize];
+        match conn
+            .write_all(req)
+            .map_err(|e| e.to_string())
+            .and_then(|_| read_response(&mut conn, &mut buf))
+        {
+            Ok((200, body)) => {
+                let g = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["generation"].as_u64())
+                    .unwrap_or(0);
+                first.get_or_insert(g);
+                last = g;
+            }
+            Ok((status, body)) => {
+                errors += 1;
+                if errors == 1 {
+                    eprintln!("status {status}: {}", String::from_utf8_lossy(&body));
                 }
             }
-            Err(_) => errors += 1,
+            Err(e) => {
+                eprintln!("admin connection failed: {e}");
+                errors += 1;
+                changes += 1;
+                break;
+            }
         }
         changes += 1;
     }
     let took = start.elapsed().as_secs_f64();
+    let cpu_us = own_cpu_ticks().saturating_sub(cpu0) as f64 * 1e6 / USER_HZ;
     println!(
-        "changes={changes} errors={errors} generation_first={} generation_last={last} achieved_rate={:.0}",
+        "changes={changes} errors={errors} generation_first={} generation_last={last} achieved_rate={:.0} cpu_us_per_change={:.1}",
         first.unwrap_or(0),
-        changes as f64 / took
+        changes as f64 / took,
+        cpu_us / changes.max(1) as f64
     );
     if errors > 0 {
         std::process::exit(1);
     }
+}
+
+/// Reads one response (the admin API always sends `content-length`): its status and body.
+fn read_response(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(u16, Vec<u8>), String> {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut resp = httparse::Response::new(&mut headers);
+        if let httparse::Status::Complete(head_len) =
+            resp.parse(buf).map_err(|e| format!("bad response: {e}"))?
+        {
+            let status = resp.code.unwrap_or(0);
+            let body_len = resp
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| {
+                    std::str::from_utf8(h.value)
+                        .ok()?
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                })
+                .ok_or("response without content-length")?;
+            while buf.len() < head_len + body_len {
+                let n = conn.read(&mut chunk).map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("connection closed mid-body".into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Ok((status, buf[head_len..head_len + body_len].to_vec()));
+        }
+        let n = conn.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// This process's user + system CPU time so far, in clock ticks (`/proc/self/stat`).
+fn own_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map(|(_, s)| s).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // After the name: state is field 0, utime field 11, stime field 12.
+    let get = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    get(11) + get(12)
 }

@@ -137,9 +137,21 @@ impl Proxy {
                 });
             }
         }
-        let entry = w.overrides.weights.entry(route.to_string()).or_default();
+        // No allocation when the route and backends already have overrides (every change
+        // after the first).
+        if !w.overrides.weights.contains_key(route) {
+            w.overrides
+                .weights
+                .insert(route.to_string(), HashMap::new());
+        }
+        let entry = w.overrides.weights.get_mut(route).expect("inserted above");
         for (k, v) in weights {
-            entry.insert(k.clone(), *v);
+            match entry.get_mut(k) {
+                Some(old) => *old = *v,
+                None => {
+                    entry.insert(k.clone(), *v);
+                }
+            }
         }
         if let Some(generation) = self.patch_weights(&mut w, route, weights) {
             return Ok(generation);
