@@ -1,6 +1,10 @@
 //! Header handling on the request path: hop-by-hop stripping and forwarded headers, on a
 //! typical browser-like request (no hop-by-hop header) and on an HTTP/1.0-style one.
+//! And parsing an upstream's response head (nginx's answer to the benchmark's GET) into a
+//! `HeaderMap`, as for hyper's servers, or into the raw lines weir's own HTTP/1.1 server
+//! copies on.
 
+use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::header::{HeaderMap, HeaderValue};
 use weir_proxy::headers::{prepare_headers, strip_hop_by_hop, ClientInfo};
@@ -29,6 +33,19 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    const NGINX: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Fri, 27 Nov 2026 01:00:00 GMT\r\nContent-Type: application/octet-stream\r\nContent-Length: 7\r\nConnection: keep-alive\r\n\r\n";
+    for (name, raw) in [
+        ("parse response head into a HeaderMap", false),
+        ("parse response head into raw lines", true),
+    ] {
+        c.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || BytesMut::from(NGINX),
+                |buf| weir_proxy::h1::parse_response_head(buf, raw).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+    }
     c.bench_function("strip_hop_by_hop typical response", |b| {
         b.iter_batched_ref(typical, strip_hop_by_hop, BatchSize::SmallInput)
     });

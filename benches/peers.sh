@@ -541,6 +541,14 @@ for v in ("on", "off", "churn"):
     each_cpu = ", ".join(f"{x['cpu_us']:.2f}" for x in rs)
     print(f"| {v} | {each_rps} | {med[v]['rps']:.0f} | {each_cpu} | {med[v]['cpu_us']:.2f} | {sum(x['errors'] for x in rs)} |")
 print()
+# Paired within each round (the three runs of a round are back to back, so drift over the
+# run cancels): the mean of the per-round ratios, with their range.
+def paired(a, b, k):
+    r = [100 * (x[k] - y[k]) / y[k] for x, y in zip(runs[a], runs[b])]
+    return statistics.mean(r), min(r), max(r)
+p_rec = paired("on", "off", "rps")
+p_ch = paired("churn", "on", "rps")
+p_chc = paired("churn", "on", "cpu_us")
 rec_t = 100 * (med["off"]["rps"] - med["on"]["rps"]) / med["off"]["rps"]
 rec_c = 100 * (med["on"]["cpu_us"] - med["off"]["cpu_us"]) / med["off"]["cpu_us"]
 ch_t = 100 * (med["churn"]["rps"] - med["on"]["rps"]) / med["on"]["rps"]
@@ -548,6 +556,13 @@ ch_c = 100 * (med["churn"]["cpu_us"] - med["on"]["cpu_us"]) / med["on"]["cpu_us"
 print(f"- Recording (counters + HDR histograms): throughput {rec_t:.1f}% lower with it on than off (target: under 5%); CPU per request {rec_c:+.1f}%.")
 print(f"- 1,000 weight changes/s: throughput {ch_t:+.1f}% against `on` (target: within 2%), CPU per request {ch_c:+.1f}%, "
       f"{sum(x['errors'] for x in runs['churn'])} request errors.")
+print(f"- Paired by round (mean of the {rounds} per-round differences, with their range): recording on vs off {p_rec[0]:+.1f}% throughput "
+      f"({p_rec[1]:+.1f}% to {p_rec[2]:+.1f}%); churn vs on {p_ch[0]:+.1f}% throughput ({p_ch[1]:+.1f}% to {p_ch[2]:+.1f}%), "
+      f"{p_chc[0]:+.1f}% weir CPU per request ({p_chc[1]:+.1f}% to {p_chc[2]:+.1f}%).")
+drv = [float(x.split("cpu_us_per_change=")[1].split()[0]) for x in churn if "cpu_us_per_change=" in x]
+if drv:
+    print(f"- The change driver's own CPU (it shares the cores with oha, the backends and weir): {statistics.mean(drv):.0f} us per change, "
+          f"{statistics.mean(drv) / 10:.1f}% of one core at 1,000 changes/s.")
 print("- weight_churn: " + "; ".join(churn))
 EOF
   } > "$body"

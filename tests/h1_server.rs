@@ -121,6 +121,14 @@ async fn head_and_connection_close_are_honoured() {
 
 /// An upstream that answers with a chunked body of two chunks.
 async fn chunked_upstream() -> std::net::SocketAddr {
+    raw_upstream(
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n",
+    )
+    .await
+}
+
+/// An upstream that sends `answer`, byte for byte, to every request head it reads.
+async fn raw_upstream(answer: &'static [u8]) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -134,7 +142,6 @@ async fn chunked_upstream() -> std::net::SocketAddr {
                 loop {
                     while let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         buf.drain(..i + 4);
-                        let answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n";
                         if s.write_all(answer).await.is_err() {
                             return;
                         }
@@ -188,6 +195,38 @@ async fn a_body_of_unknown_length_reaches_the_client_chunked() {
         .await
         .unwrap();
     assert_eq!(o.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_header_lines_reach_the_client_once_each_without_hop_by_hop_ones() {
+    let addr = raw_upstream(b"HTTP/1.1 200 OK\r\nServer: up\r\nDate: Thu, 26 Nov 2026 10:00:00 GMT\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok").await;
+    let weir = Weir::start(&config(&[("raw", addr, 1)], "", "")).await;
+    let mut s = open_with(
+        &weir,
+        b"GET / HTTP/1.1\r\nhost: a\r\n\r\nGET / HTTP/1.1\r\nhost: a\r\n\r\n",
+    )
+    .await;
+    for a in read_answers(&mut s, 2, false).await {
+        let lower = a.to_ascii_lowercase();
+        let count = |h: &str| lower.matches(&format!("\r\n{h}: ")).count();
+        assert!(a.starts_with("HTTP/1.1 200 OK\r\n"), "{a}");
+        // The upstream's date, not a second one of weir's.
+        assert_eq!(count("date"), 1, "{a}");
+        assert!(a.contains("Date: Thu, 26 Nov 2026 10:00:00 GMT\r\n"), "{a}");
+        assert!(
+            a.contains("Server: up\r\nDate: "),
+            "order and case kept: {a}"
+        );
+        assert!(a.contains("Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n"), "{a}");
+        // One length, weir's; no hop-by-hop header of the upstream's connection.
+        assert_eq!(count("content-length"), 1, "{a}");
+        assert_eq!(
+            count("x-hop") + count("keep-alive") + count("connection"),
+            0,
+            "{a}"
+        );
+        assert!(a.ends_with("\r\n\r\nok"), "{a}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -98,6 +98,10 @@ pub(crate) async fn forward(
     };
 
     let upgrade = is_upgrade(&parts);
+    // A client of weir's own HTTP/1.1 server (the only one that hands a held body) gets
+    // the upstream's header lines copied on as they came, with no `HeaderMap` between
+    // (`h1::RawHeaders`); hyper's servers need the map.
+    let raw_head = matches!(body, ClientBody::Held(_));
     let mut held = match body {
         ClientBody::Held(b) if b.is_empty() => HeldBody::Empty,
         ClientBody::Held(b) => HeldBody::Buffered(b),
@@ -165,7 +169,12 @@ pub(crate) async fn forward(
                 .record(Instant::now(), status, true, start.elapsed());
             return e.into_response();
         };
-        let up = endpoint.outgoing(backend.pool.protocol, &parts, held.take());
+        let mut up = endpoint.outgoing(backend.pool.protocol, &parts, held.take());
+        if raw_head {
+            if let crate::pool::Outgoing::H1(r) = &mut up {
+                r.want_raw_head();
+            }
+        }
         let call = endpoint.send(route.connect_timeout, up);
         let result = match timer.as_deref_mut() {
             Some(t) => {

@@ -305,6 +305,10 @@ async fn write_response(
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
     let mut has_date = false;
+    if let Some(raw) = parts.extensions.get::<crate::h1::RawHeaders>() {
+        out.extend_from_slice(&raw.lines);
+        has_date = raw.has_date;
+    }
     for (name, value) in &parts.headers {
         if (name == header::CONTENT_LENGTH && !bodiless)
             || name == header::TRANSFER_ENCODING

@@ -161,6 +161,9 @@ impl Connections {
         let mut resp = Response::new(body);
         *resp.status_mut() = head.status;
         *resp.headers_mut() = head.headers;
+        if let Some(raw) = head.raw {
+            resp.extensions_mut().insert(raw);
+        }
         resp
     }
 

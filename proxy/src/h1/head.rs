@@ -2,7 +2,7 @@
 
 use super::MAX_HEADERS;
 use crate::headers::{has_token, is_hop_by_hop_name};
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 
@@ -31,10 +31,24 @@ pub(super) enum Chunk {
 /// A parsed response head.
 pub struct Head {
     pub status: StatusCode,
+    /// Empty when the head was asked for as [`RawHeaders`] (and `raw` holds them).
     pub headers: HeaderMap,
+    pub raw: Option<RawHeaders>,
     pub(super) framing: Framing,
     /// The connection can carry another request once the body is read.
     pub(super) keep_alive: bool,
+}
+
+/// The response's end-to-end header lines as the upstream sent them (`Name: value\r\n`
+/// each), for a client-side writer that only copies them on: weir's own HTTP/1.1 server.
+/// Hop-by-hop headers are already left out, and so is `content-length` wherever the
+/// writer frames the body itself (it is kept on answers to HEAD and on 204 and 304, whose
+/// writer sends no body and no length of its own). Building a `HeaderMap` that the writer
+/// would only serialize again is most of what parsing a response head costs.
+#[derive(Clone, Debug)]
+pub struct RawHeaders {
+    pub lines: Bytes,
+    pub has_date: bool,
 }
 
 impl Head {
@@ -49,7 +63,14 @@ impl Head {
 /// The headers come out ready for the client: hop-by-hop headers (RFC 9110 7.6.1) and
 /// those the `connection` header names are left out (except on a `101`, whose `upgrade`
 /// and `connection` the client needs), so the proxy does not make a second pass.
-pub(super) fn parse(buf: &mut BytesMut, head_method: bool) -> Result<Option<Head>, String> {
+///
+/// With `raw`, the kept headers come out as [`RawHeaders`] instead of a `HeaderMap`
+/// (never on a `101`, whose headers the upgrade needs).
+pub(super) fn parse(
+    buf: &mut BytesMut,
+    head_method: bool,
+    raw: bool,
+) -> Result<Option<Head>, String> {
     loop {
         let mut slots =
             [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
@@ -169,6 +190,38 @@ pub(super) fn parse(buf: &mut BytesMut, head_method: bool) -> Result<Option<Head
         };
         let overridden_length = transfer_encoding.is_some() && length.is_none();
         drop(connection);
+        if raw && !upgrade {
+            // The writer sends no length of its own only where it sends no body.
+            let keep_length = head_method
+                || status == StatusCode::NO_CONTENT
+                || status == StatusCode::NOT_MODIFIED;
+            let mut lines = Vec::with_capacity(len);
+            let mut has_date = false;
+            for &(ns, ne, vs, ve) in &spans[..kept] {
+                let name = &buf[ns as usize..ne as usize];
+                if name.eq_ignore_ascii_case(b"content-length")
+                    && (overridden_length || !keep_length)
+                {
+                    continue;
+                }
+                has_date |= name.eq_ignore_ascii_case(b"date");
+                lines.extend_from_slice(name);
+                lines.extend_from_slice(b": ");
+                lines.extend_from_slice(&buf[vs as usize..ve as usize]);
+                lines.extend_from_slice(b"\r\n");
+            }
+            buf.advance(len);
+            return Ok(Some(Head {
+                status,
+                headers: HeaderMap::new(),
+                raw: Some(RawHeaders {
+                    lines: Bytes::from(lines),
+                    has_date,
+                }),
+                framing,
+                keep_alive,
+            }));
+        }
         let head = buf.split_to(len).freeze();
         let mut headers = HeaderMap::with_capacity(kept);
         for &(ns, ne, vs, ve) in &spans[..kept] {
@@ -187,6 +240,7 @@ pub(super) fn parse(buf: &mut BytesMut, head_method: bool) -> Result<Option<Head
         return Ok(Some(Head {
             status,
             headers,
+            raw: None,
             framing,
             keep_alive,
         }));

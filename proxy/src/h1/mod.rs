@@ -17,7 +17,14 @@ mod head;
 mod tests;
 
 pub use body::{H1Body, Read, Recycle};
-pub use head::Head;
+pub use head::{Head, RawHeaders};
+
+/// Parses the response head at the start of `buf` as a GET's answer, as a `HeaderMap` or
+/// (`raw`) as [`RawHeaders`]; `None` when incomplete or invalid. For `benches/headers.rs`.
+#[doc(hidden)]
+pub fn parse_response_head(buf: &mut BytesMut, raw: bool) -> Option<Head> {
+    head::parse(buf, false, raw).ok().flatten()
+}
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap};
@@ -60,9 +67,17 @@ pub struct Request {
     head_method: bool,
     /// Safe to send again when a reused connection turns out to be closed.
     idempotent: bool,
+    /// The answer's headers are wanted as [`RawHeaders`], not a `HeaderMap`.
+    raw_head: bool,
 }
 
 impl Request {
+    /// Asks for the answer's headers as [`RawHeaders`] (see there), for a writer that
+    /// copies them to an HTTP/1.1 client as they are.
+    pub fn want_raw_head(&mut self) {
+        self.raw_head = true;
+    }
+
     /// Encodes a request in origin form (`/path?query`). `host` is used when the headers
     /// have no `host`. The client's own framing headers (`content-length`,
     /// `transfer-encoding`) are replaced by what `body` needs.
@@ -121,6 +136,7 @@ impl Request {
             body: Some(body),
             chunked,
             head_method: method == Method::HEAD,
+            raw_head: false,
             idempotent: matches!(
                 *method,
                 Method::GET
@@ -216,7 +232,7 @@ impl Conn {
                 && self.buf.is_empty();
             return Err(Failure { error, retry });
         }
-        match self.read_head(req.head_method).await {
+        match self.read_head(req.head_method, req.raw_head).await {
             Ok(head) => Ok(head),
             Err((error, read_nothing)) => Err(Failure {
                 retry: reused && read_nothing && req.idempotent && req.replayable(),
@@ -278,11 +294,11 @@ impl Conn {
 
     /// Reads until a final response head (1xx answers other than 101 are skipped).
     /// On error, also says whether nothing at all was read.
-    async fn read_head(&mut self, head_method: bool) -> Result<Head, (Error, bool)> {
+    async fn read_head(&mut self, head_method: bool, raw: bool) -> Result<Head, (Error, bool)> {
         let mut read_any = false;
         loop {
             if !self.buf.is_empty() {
-                match head::parse(&mut self.buf, head_method) {
+                match head::parse(&mut self.buf, head_method, raw) {
                     Ok(Some(head)) => return Ok(head),
                     Ok(None) if self.buf.len() >= MAX_HEAD => {
                         let e = format!("the response head is larger than {MAX_HEAD} bytes");

@@ -429,3 +429,66 @@ async fn a_streamed_request_body_of_unknown_length_goes_chunked() {
         "{sent}"
     );
 }
+
+/// `raw` as the request asks for it: the header lines the client writer copies on.
+async fn raw_lines(answer: &'static [u8], mut req: Request) -> (Head, String) {
+    req.want_raw_head();
+    let (head, body, _, _) = call(vec![answer], false, req).await;
+    let head = head.unwrap();
+    body.unwrap();
+    assert!(head.headers.is_empty(), "no HeaderMap is built");
+    let raw = head.raw.clone().expect("raw header lines");
+    (head, String::from_utf8(raw.lines.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn raw_heads_keep_end_to_end_lines_as_sent_and_leave_out_what_the_writer_frames() {
+    // Hop-by-hop headers, those `connection` names and the length (the writer frames
+    // the body itself) are left out; the rest keep their order and the upstream's case.
+    let (head, lines) = raw_lines(
+        b"HTTP/1.1 200 OK\r\nServer: up\r\nConnection: keep-alive, X-Private\r\nx-private: 1\r\nDate: Fri, 27 Nov 2026 00:00:00 GMT\r\nContent-Length: 2\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nok",
+        get(),
+    )
+    .await;
+    assert_eq!(
+        lines,
+        "Server: up\r\nDate: Fri, 27 Nov 2026 00:00:00 GMT\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
+    );
+    assert!(head.raw.unwrap().has_date);
+    // Chunked: transfer-encoding (hop-by-hop) and the length it overrides go.
+    let (head, lines) = raw_lines(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\nx-a: 1\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        get(),
+    )
+    .await;
+    assert_eq!(lines, "x-a: 1\r\n");
+    assert!(!head.raw.unwrap().has_date);
+    // Where the writer sends no body it sends no length either: the upstream's stays.
+    let head_req = Request::encode(
+        &Method::HEAD,
+        "/",
+        &HeaderMap::new(),
+        "h",
+        OutBody::Bytes(Bytes::new()),
+    );
+    let (_, lines) = raw_lines(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n", head_req).await;
+    assert_eq!(lines, "content-length: 1000\r\n");
+    let (_, lines) = raw_lines(
+        b"HTTP/1.1 304 Not Modified\r\netag: \"v1\"\r\ncontent-length: 7\r\n\r\n",
+        get(),
+    )
+    .await;
+    assert_eq!(lines, "etag: \"v1\"\r\ncontent-length: 7\r\n");
+    // A 101 keeps its map: the upgrade needs `upgrade` and `connection`.
+    let mut req = get();
+    req.want_raw_head();
+    let (head, _, _, _) = call(
+        vec![b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"],
+        false,
+        req,
+    )
+    .await;
+    let head = head.unwrap();
+    assert!(head.raw.is_none());
+    assert_eq!(head.headers["upgrade"], "websocket");
+}
