@@ -305,7 +305,11 @@ async fn write_response(
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
     let mut has_date = false;
-    if let Some(raw) = parts.extensions.get::<crate::h1::RawHeaders>() {
+    let raw = match &mut body {
+        ProxyBody::Upstream(u) => u.take_raw_headers(),
+        _ => None,
+    };
+    if let Some(raw) = raw {
         out.extend_from_slice(&raw.lines);
         has_date = raw.has_date;
     }

@@ -143,7 +143,8 @@ impl Connections {
         None
     }
 
-    fn response(self: &Arc<Self>, head: h1::Head, conn: h1::Conn) -> Response<UpstreamBody> {
+    fn response(self: &Arc<Self>, mut head: h1::Head, conn: h1::Conn) -> Response<UpstreamBody> {
+        let raw = head.raw.take();
         let body = if head.is_upgrade() {
             // An upgraded connection belongs to the tunnel now.
             UpstreamBody::Upgraded(Some(conn.into_upgraded()))
@@ -153,17 +154,14 @@ impl Connections {
                     if let Some(conn) = conn {
                         self.give_back(conn);
                     }
-                    UpstreamBody::Whole(Some(bytes))
+                    UpstreamBody::Whole(Some(bytes), raw)
                 }
-                h1::Read::Streaming(body) => UpstreamBody::H1(body),
+                h1::Read::Streaming(body) => UpstreamBody::H1(body, raw),
             }
         };
         let mut resp = Response::new(body);
         *resp.status_mut() = head.status;
         *resp.headers_mut() = head.headers;
-        if let Some(raw) = head.raw {
-            resp.extensions_mut().insert(raw);
-        }
         resp
     }
 
@@ -259,9 +257,13 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Upstr
 /// An upstream response body.
 pub enum UpstreamBody {
     /// Read whole with the head; its HTTP/1.1 connection is already back in the pool.
-    Whole(Option<Bytes>),
-    /// Streamed from an HTTP/1.1 connection, which goes back to the pool at the end.
-    H1(h1::H1Body),
+    /// With the head's header lines when they were asked for raw (`h1::RawHeaders`):
+    /// they travel with the body, which the writer owns anyway, rather than in the
+    /// response's extensions, which would cost a map allocation per request.
+    Whole(Option<Bytes>, Option<h1::RawHeaders>),
+    /// Streamed from an HTTP/1.1 connection, which goes back to the pool at the end;
+    /// raw header lines as for `Whole`.
+    H1(h1::H1Body, Option<h1::RawHeaders>),
     /// A stream of an HTTP/2 connection.
     H2(Incoming),
     /// After `101 Switching Protocols`: no body; the connection and any bytes already
@@ -274,6 +276,14 @@ impl UpstreamBody {
     /// answers do; weir's HTTP/1.1 client leaves them out as it parses the head.
     pub fn may_have_hop_by_hop(&self) -> bool {
         matches!(self, UpstreamBody::H2(_))
+    }
+
+    /// The head's header lines, when they were asked for raw; once.
+    pub fn take_raw_headers(&mut self) -> Option<h1::RawHeaders> {
+        match self {
+            UpstreamBody::Whole(_, raw) | UpstreamBody::H1(_, raw) => raw.take(),
+            _ => None,
+        }
     }
 
     /// The upgraded connection, once.
@@ -294,12 +304,12 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
-            UpstreamBody::Whole(b) => Poll::Ready(
+            UpstreamBody::Whole(b, _) => Poll::Ready(
                 b.take()
                     .filter(|b| !b.is_empty())
                     .map(|b| Ok(Frame::data(b))),
             ),
-            UpstreamBody::H1(b) => b.poll_frame(cx),
+            UpstreamBody::H1(b, _) => b.poll_frame(cx),
             UpstreamBody::H2(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
             UpstreamBody::Upgraded(_) => Poll::Ready(None),
         }
@@ -307,8 +317,8 @@ impl Body for UpstreamBody {
 
     fn is_end_stream(&self) -> bool {
         match self {
-            UpstreamBody::Whole(b) => b.as_ref().is_none_or(Bytes::is_empty),
-            UpstreamBody::H1(b) => b.is_end_stream(),
+            UpstreamBody::Whole(b, _) => b.as_ref().is_none_or(Bytes::is_empty),
+            UpstreamBody::H1(b, _) => b.is_end_stream(),
             UpstreamBody::H2(b) => b.is_end_stream(),
             UpstreamBody::Upgraded(_) => true,
         }
@@ -316,10 +326,10 @@ impl Body for UpstreamBody {
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            UpstreamBody::Whole(b) => {
+            UpstreamBody::Whole(b, _) => {
                 SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
             }
-            UpstreamBody::H1(b) => b.size_hint(),
+            UpstreamBody::H1(b, _) => b.size_hint(),
             UpstreamBody::H2(b) => b.size_hint(),
             UpstreamBody::Upgraded(_) => SizeHint::with_exact(0),
         }

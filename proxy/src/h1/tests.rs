@@ -69,6 +69,16 @@ async fn upstream(
     (addr, rx)
 }
 
+fn head_request() -> Request {
+    Request::encode(
+        &Method::HEAD,
+        "/",
+        &HeaderMap::new(),
+        "h",
+        OutBody::Bytes(Bytes::new()),
+    )
+}
+
 fn get() -> Request {
     Request::encode(
         &Method::GET,
@@ -342,13 +352,7 @@ async fn requests_carry_the_framing_their_body_needs() {
 
 #[tokio::test]
 async fn a_head_answer_has_no_body_whatever_it_announces() {
-    let req = Request::encode(
-        &Method::HEAD,
-        "/",
-        &HeaderMap::new(),
-        "h",
-        OutBody::Bytes(Bytes::new()),
-    );
+    let req = head_request();
     let (head, body, reused, _) = call(
         vec![b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n"],
         false,
@@ -464,13 +468,7 @@ async fn raw_heads_keep_end_to_end_lines_as_sent_and_leave_out_what_the_writer_f
     assert_eq!(lines, "x-a: 1\r\n");
     assert!(!head.raw.unwrap().has_date);
     // Where the writer sends no body it sends no length either: the upstream's stays.
-    let head_req = Request::encode(
-        &Method::HEAD,
-        "/",
-        &HeaderMap::new(),
-        "h",
-        OutBody::Bytes(Bytes::new()),
-    );
+    let head_req = head_request();
     let (_, lines) = raw_lines(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n", head_req).await;
     assert_eq!(lines, "content-length: 1000\r\n");
     let (_, lines) = raw_lines(
