@@ -5,18 +5,25 @@
 #   REQUESTS_SECS=20 CONNS=8 WORKERS=2 benches/profile.sh
 #   TARGET=nginx benches/profile.sh     # the same for nginx (or TARGET=haproxy), one worker,
 #                                       # upstream keep-alive, as ../shared/bench configures them
+#   H2C=1 benches/profile.sh            # cleartext HTTP/2 (prior knowledge) from the client, one
+#                                       # stream in flight per connection (oha --http2 -p 1);
+#                                       # HTTP/1.1 upstream as before. Works with TARGET too.
 #
 # Starts two nginx backends (:38081 stable, :38082 canary), runs target/release/weir under
 # valgrind --tool=callgrind (instruction counts do not depend on how busy the machine is),
 # warms up, zeroes the counters, drives wrk for REQUESTS_SECS, dumps, and prints the
 # instructions per request and the top functions by inclusive cost. Stops only what it started.
-# Needs: nginx, wrk, valgrind (Debian packages) and a release build (SKIP_BUILD=1 to reuse it).
+# Needs: nginx, wrk, valgrind (Debian packages), oha for H2C=1 (cargo install oha) and a
+# release build (SKIP_BUILD=1 to reuse it).
 set -euo pipefail
 REPO=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
 OUT=${OUT:-/tmp/weir-profile}
 CONNS=${CONNS:-4}
 REQUESTS_SECS=${REQUESTS_SECS:-15}
 TOP=${TOP:-45}
+H2C=${H2C:-0}
+h2_listen=""; h2_bind=""
+[[ $H2C == 1 ]] && { h2_listen=" http2"; h2_bind=" proto h2"; }
 mkdir -p "$OUT"
 [[ ${SKIP_BUILD:-0} == 1 ]] || (cd "$REPO" && cargo build --release --quiet)
 
@@ -69,7 +76,7 @@ http {
   access_log off;
   keepalive_requests 1000000;
   upstream split { server 127.0.0.1:38081 weight=9; server 127.0.0.1:38082 weight=1; keepalive 128; }
-  server { listen 127.0.0.1:28080; location / {
+  server { listen 127.0.0.1:28080$h2_listen; location / {
     proxy_pass http://split; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host;
   } }
 }
@@ -86,7 +93,7 @@ defaults
   timeout client 60s
   timeout server 60s
 frontend fe
-  bind 127.0.0.1:28080
+  bind 127.0.0.1:28080$h2_bind
   default_backend split
 backend split
   balance roundrobin
@@ -98,14 +105,34 @@ HA
   *) echo "TARGET must be weir, nginx or haproxy" >&2; exit 2 ;;
 esac
 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "${cmd[@]}" >"$OUT/target.log" 2>&1 & vg=$!; pids+=($vg)
-for _ in $(seq 1 120); do curl -fsS -o /dev/null http://127.0.0.1:28080/ 2>/dev/null && break; sleep 0.5; done
-wrk -t1 -c"$CONNS" -d3s http://127.0.0.1:28080/ >/dev/null        # warm-up: pools, caches
+probe=(); [[ $H2C == 1 ]] && probe=(--http2-prior-knowledge)
+for _ in $(seq 1 120); do curl -fsS "${probe[@]}" -o /dev/null http://127.0.0.1:28080/ 2>/dev/null && break; sleep 0.5; done
+# drive SECS: prints the number of 2xx answers; fails on any other answer or error.
+drive() {
+  if [[ $H2C == 1 ]]; then
+    oha --no-tui --output-format json --http2 -p 1 -c "$CONNS" -z "$1s" http://127.0.0.1:28080/ >"$OUT/load.json"
+    python3 - "$OUT/load.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+codes = d.get("statusCodeDistribution", {})
+bad = {k: v for k, v in codes.items() if not k.startswith("2")}
+# oha cuts the requests in flight when the time is up; anything else is a failure.
+errors = {k: v for k, v in d.get("errorDistribution", {}).items() if k != "aborted due to deadline"}
+if bad or errors:
+    sys.exit(f"some answers were not 2xx or failed: {bad} {errors}")
+print(sum(codes.values()))
+PY
+  else
+    wrk -t1 -c"$CONNS" -d"$1s" http://127.0.0.1:28080/ >"$OUT/load.txt"
+    if grep -q "Non-2xx" "$OUT/load.txt"; then echo "some answers were not 2xx: the profile would not be of proxied requests" >&2; exit 1; fi
+    awk '/requests in/ {print $1}' "$OUT/load.txt"
+  fi
+}
+drive 3 >/dev/null        # warm-up: pools, caches
 callgrind_control -z "$vg" >/dev/null
-wrk -t1 -c"$CONNS" -d"${REQUESTS_SECS}s" http://127.0.0.1:28080/ | tee "$OUT/wrk.txt"
+requests=$(drive "$REQUESTS_SECS")
 callgrind_control -d "$vg" >/dev/null
 sleep 1
-requests=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
-if grep -q "Non-2xx" "$OUT/wrk.txt"; then echo "some answers were not 2xx: the profile would not be of proxied requests" >&2; exit 1; fi
 dump=$(ls -t "$OUT"/callgrind.out.* | head -1)
 total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
 echo "requests: $requests  instructions: $total  per request: $(( total / requests ))"

@@ -22,13 +22,21 @@ impl LazyTimer {
     }
 
     /// Runs `fut` until it completes (`Ok`) or `deadline` passes (`Err`).
-    pub async fn run<F: Future>(&mut self, deadline: Instant, fut: F) -> Result<F::Output, ()> {
+    ///
+    /// `fut` comes pinned by the caller, who keeps it in its own frame: an async fn that
+    /// took the future by value would hold it twice in its state (the argument and the
+    /// pinned local), and a request's future would grow by the size of the upstream call
+    /// (2 KB), copied on every move.
+    pub async fn run<F: Future>(
+        &mut self,
+        deadline: Instant,
+        mut fut: Pin<&mut F>,
+    ) -> Result<F::Output, ()> {
         // Later than this deadline would fire too late: move it earlier (the only case
         // that registers the timer again).
         if self.sleep.deadline() > deadline {
             self.sleep.as_mut().reset(deadline);
         }
-        let mut fut = std::pin::pin!(fut);
         std::future::poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Ok(v));
@@ -47,7 +55,9 @@ impl LazyTimer {
 
     /// Waits until `deadline` (moving the timer as [`LazyTimer::run`] does).
     pub async fn until(&mut self, deadline: Instant) {
-        let _ = self.run(deadline, std::future::pending::<()>()).await;
+        let _ = self
+            .run(deadline, std::pin::pin!(std::future::pending::<()>()))
+            .await;
     }
 }
 
@@ -62,16 +72,22 @@ mod tests {
         let mut t = LazyTimer::new(start + Duration::from_secs(1));
         // Finishes before its deadline.
         let ok = t
-            .run(start + Duration::from_secs(5), async {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                7
-            })
+            .run(
+                start + Duration::from_secs(5),
+                std::pin::pin!(async {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    7
+                }),
+            )
             .await;
         assert_eq!(ok, Ok(7));
         // The timer fired at 1 s for nobody; a later deadline is still honoured exactly.
         let t0 = Instant::now();
         let late = t
-            .run(t0 + Duration::from_secs(3), std::future::pending::<()>())
+            .run(
+                t0 + Duration::from_secs(3),
+                std::pin::pin!(std::future::pending::<()>()),
+            )
             .await;
         assert_eq!(late, Err(()));
         assert_eq!(Instant::now() - t0, Duration::from_secs(3));

@@ -70,7 +70,17 @@ pub async fn serve(
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let (parts, body) = req.into_parts();
-    Ok(forward(&proxy, &client, parts, ClientBody::Incoming(body), None).await)
+    // Boxed: hyper's HTTP/2 server spawns a task per stream and moves the stream's future
+    // several times on the way (into the task cell, between task stages); a box keeps
+    // those moves to a few hundred bytes instead of the whole request's state.
+    let fwd = Box::pin(forward(
+        &proxy,
+        &client,
+        parts,
+        ClientBody::Incoming(body),
+        None,
+    ));
+    Ok(fwd.await)
 }
 
 /// One request, from either server: never fails, errors become responses here.
@@ -175,7 +185,8 @@ pub(crate) async fn forward(
                 r.want_raw_head();
             }
         }
-        let call = endpoint.send(route.connect_timeout, up);
+        // Pinned here, held once in this future's state (see `LazyTimer::run`).
+        let call = std::pin::pin!(endpoint.send(route.connect_timeout, up));
         let result = match timer.as_deref_mut() {
             Some(t) => {
                 let deadline = tokio::time::Instant::now() + route.request_timeout;
