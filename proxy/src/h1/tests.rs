@@ -69,24 +69,23 @@ async fn upstream(
     (addr, rx)
 }
 
-fn head_request() -> Request {
+/// A bodiless request with no headers of its own.
+fn bodiless(method: Method, path: &str, host: &str) -> Request {
     Request::encode(
-        &Method::HEAD,
-        "/",
+        &method,
+        path,
         &HeaderMap::new(),
-        "h",
+        host,
         OutBody::Bytes(Bytes::new()),
     )
 }
 
+fn head_request() -> Request {
+    bodiless(Method::HEAD, "/", "h")
+}
+
 fn get() -> Request {
-    Request::encode(
-        &Method::GET,
-        "/x?y=1",
-        &HeaderMap::new(),
-        "10.0.0.1:80",
-        OutBody::Bytes(Bytes::new()),
-    )
+    bodiless(Method::GET, "/x?y=1", "10.0.0.1:80")
 }
 
 /// One round trip; the body read to its end. Returns the head, the body (or its
