@@ -1,8 +1,10 @@
 //! The `weir` command: CLI wiring only. Each subcommand lives in its own module.
 
-// One audited exception: asking the allocator to return freed memory (`release_memory`).
+// Two audited exceptions: the global allocator (`alloc`) and asking it to return freed
+// memory (`release_memory`).
 #![deny(unsafe_code)]
 
+mod alloc;
 mod cli_lint;
 mod cli_proxy;
 mod cli_run;
@@ -13,7 +15,7 @@ mod rollouts_cli;
 /// mimalloc: fewer instructions per allocation on the request path than glibc's malloc,
 /// and it hands freed memory back to the system when asked ([`release_memory`]).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::Mimalloc = alloc::Mimalloc;
 
 /// Returns the memory freed on this thread to the system, now. weir-proxy calls it after
 /// a burst of idle connections has parked and left their tasks behind.
