@@ -2,12 +2,13 @@
 //! typical browser-like request (no hop-by-hop header) and on an HTTP/1.0-style one.
 //! And parsing an upstream's response head (nginx's answer to the benchmark's GET) into a
 //! `HeaderMap`, as for hyper's servers, or into the raw lines weir's own HTTP/1.1 server
-//! copies on.
+//! copies on. And the request's head for an HTTP/1.1 upstream, headers prepared and
+//! encoded.
 
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::header::{HeaderMap, HeaderValue};
-use weir_proxy::headers::{prepare_headers, strip_hop_by_hop, ClientInfo};
+use weir_proxy::headers::{prepare_headers, strip_hop_by_hop, ClientInfo, Forwarded};
 
 fn typical() -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -24,12 +25,21 @@ fn typical() -> HeaderMap {
     h
 }
 
+fn wrk() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("host", HeaderValue::from_static("127.0.0.1:28080"));
+    h
+}
+
 fn bench(c: &mut Criterion) {
     let client = ClientInfo::new("10.1.2.3:5555".parse().unwrap(), false);
     c.bench_function("prepare_headers typical request", |b| {
         b.iter_batched_ref(
             typical,
-            |h| prepare_headers(h, None, &client, false),
+            |h| {
+                prepare_headers(h, None, false);
+                Forwarded(&client).apply(h)
+            },
             BatchSize::SmallInput,
         )
     });
@@ -42,6 +52,26 @@ fn bench(c: &mut Criterion) {
             b.iter_batched_ref(
                 || BytesMut::from(NGINX),
                 |buf| weir_proxy::h1::parse_response_head(buf, raw).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    // What the request path does before the upstream call: prepare the client's headers
+    // and encode the HTTP/1.1 head, for wrk's GET (a `host` line only) and a typical one.
+    let method = http::Method::GET;
+    for (name, headers) in [
+        ("upstream head of wrk's GET", wrk as fn() -> HeaderMap),
+        ("upstream head of a typical request", typical),
+    ] {
+        c.bench_function(name, |b| {
+            b.iter_batched_ref(
+                headers,
+                |h| {
+                    prepare_headers(h, None, false);
+                    let body = weir_proxy::h1::OutBody::Bytes(bytes::Bytes::new());
+                    let fwd = Some(Forwarded(&client));
+                    weir_proxy::h1::Request::encode(&method, "/", h, "10.0.0.1:80", body, fwd)
+                },
                 BatchSize::SmallInput,
             )
         });

@@ -278,3 +278,63 @@ async fn the_most_specific_host_then_the_longest_prefix_wins() {
     // A specific host beats a longer prefix on the catch-all host.
     assert_eq!(to("api.example.com", "/deep").await, "api");
 }
+
+/// The `x-forwarded-*` headers weir adds reach HTTP/1.1 and h2c upstreams and mirrored
+/// copies, from clients of weir's own HTTP/1.1 server and of hyper's h2c server: the
+/// client's `x-forwarded-for` lines joined into one with the client's address last, and
+/// the client's `x-forwarded-proto` replaced by the scheme it used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_headers_reach_every_kind_of_upstream_and_the_mirror() {
+    let h1 = Backend::start("h1").await;
+    let h2 = Backend::start("h2").await;
+    let shadow = Backend::start("shadow").await;
+    let yaml = format!(
+        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nservices:\n  \
+         h1: {{endpoints: [\"{}\"]}}\n  h2: {{endpoints: [\"{}\"], protocol: h2c}}\n  \
+         shadow: {{endpoints: [\"{}\"]}}\nroutes:\n  - name: h1\n    \
+         backends: [{{service: h1, weight: 1}}]\n    mirrors:\n      - name: copy\n        \
+         backend: shadow\n        percentage: 100\n  - name: h2\n    pathPrefix: /h2\n    \
+         backends: [{{service: h2, weight: 1}}]\n",
+        h1.addr, h2.addr, shadow.addr
+    );
+    let weir = Weir::start(&yaml).await;
+    let a = weir.authority();
+    let seen = |b: &Backend| {
+        let h = b.last_headers.lock();
+        let all = |n: &str| {
+            h.get_all(n)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        (all("x-forwarded-for"), all("x-forwarded-proto"))
+    };
+    let mine = (vec!["127.0.0.1".to_string()], vec!["http".to_string()]);
+    let chained = (
+        vec!["192.0.2.1, 198.51.100.7, 127.0.0.1".to_string()],
+        vec!["http".to_string()],
+    );
+    for (client, kind) in [(Client::http1(), "HTTP/1.1"), (Client::h2c(), "h2c")] {
+        for (path, backend) in [("/", &h1), ("/h2/x", &h2)] {
+            let o = client.get(&a, path, &[]).await.unwrap();
+            assert_eq!(o.backend.as_deref(), Some(backend.name.as_str()));
+            assert_eq!(seen(backend), mine, "{kind} client to {path}");
+            // The client's own: a list and a claimed scheme.
+            let req = hyper::Request::get(format!("http://{a}{path}"))
+                .header("x-forwarded-for", "192.0.2.1")
+                .header("x-forwarded-for", "198.51.100.7")
+                .header("x-forwarded-proto", "https")
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap();
+            assert_eq!(client.request(req).await.unwrap().status, 200);
+            assert_eq!(seen(backend), chained, "{kind} client to {path}, chained");
+        }
+    }
+    // The mirror's copy of the last request to route h1 carried the same headers.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shadow.hits() < 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(shadow.hits(), 4, "every request to route h1 is mirrored");
+    assert_eq!(seen(&shadow), chained, "the mirrored copy");
+}

@@ -28,7 +28,7 @@ use weir_config::proxy::NoEndpoints;
 const BUFFER_LIMIT: u64 = 64 * 1024;
 
 pub use crate::headers::ClientInfo;
-use crate::headers::{prepare_headers, strip_hop_by_hop};
+use crate::headers::{prepare_headers, strip_hop_by_hop, Forwarded};
 
 /// The request body as the proxy holds it.
 enum HeldBody {
@@ -131,14 +131,15 @@ pub(crate) async fn forward(
         ClientBody::Incoming(body) => HeldBody::Streaming(body),
     };
 
-    prepare_headers(&mut parts.headers, parts.uri.authority(), client, upgrade);
+    prepare_headers(&mut parts.headers, parts.uri.authority(), upgrade);
+    let forwarded = Forwarded(client);
     if !route.mirrors.is_empty() {
         let body = match &held {
             HeldBody::Empty => Some(Bytes::new()),
             HeldBody::Buffered(b) => Some(b.clone()),
             HeldBody::Streaming(_) => None,
         };
-        mirror::maybe_mirror(proxy, route, &parts, body);
+        mirror::maybe_mirror(proxy, route, &parts, body, forwarded);
     }
     let on_upgrade = if upgrade {
         parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
@@ -179,7 +180,7 @@ pub(crate) async fn forward(
                 .record(Instant::now(), status, true, start.elapsed());
             return e.into_response();
         };
-        let mut up = endpoint.outgoing(backend.pool.protocol, &parts, held.take());
+        let mut up = endpoint.outgoing(backend.pool.protocol, &parts, held.take(), Some(forwarded));
         if raw_head {
             if let crate::pool::Outgoing::H1(r) = &mut up {
                 r.want_raw_head();

@@ -263,8 +263,8 @@ fn parse_request(buf: &mut BytesMut) -> Next {
     let Ok(uri) = Uri::from_maybe_shared(slice(path_span)) else {
         return Next::Bad;
     };
-    // Room for the x-forwarded-* headers the proxy adds.
-    let mut headers = HeaderMap::with_capacity(count + 3);
+    // Room for a `host` the proxy adds when the client sent none.
+    let mut headers = HeaderMap::with_capacity(count + 1);
     for &(name, value) in &spans[..count] {
         let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(&slice(name)),

@@ -4,6 +4,7 @@
 //! read and dropped.
 
 use crate::body::full;
+use crate::headers::Forwarded;
 use crate::state::Proxy;
 use crate::stats::MirrorOutcome;
 use crate::table::Route;
@@ -13,8 +14,15 @@ use http_body_util::BodyExt;
 
 /// Sends copies for every mirror rule of `route` that matches and wins its percentage
 /// draw. `body` is `None` when the request body is streamed (too large to copy): such
-/// requests are not mirrored and count as dropped.
-pub fn maybe_mirror(proxy: &Proxy, route: &Route, parts: &Parts, body: Option<Bytes>) {
+/// requests are not mirrored and count as dropped. A copy carries the same
+/// `x-forwarded-*` headers as the request itself.
+pub fn maybe_mirror(
+    proxy: &Proxy,
+    route: &Route,
+    parts: &Parts,
+    body: Option<Bytes>,
+    forwarded: Forwarded<'_>,
+) {
     for rule in &route.mirrors {
         let matched = rule.matches.is_empty() || rule.matches.iter().any(|m| m.matches(parts));
         if !matched || fastrand::f64() * 100.0 >= rule.percentage {
@@ -33,7 +41,8 @@ pub fn maybe_mirror(proxy: &Proxy, route: &Route, parts: &Parts, body: Option<By
             stats.record_mirror(MirrorOutcome::Failed);
             continue;
         };
-        let req = endpoint.outgoing(rule.target.pool.protocol, parts, full(body));
+        let protocol = rule.target.pool.protocol;
+        let req = endpoint.outgoing(protocol, parts, full(body), Some(forwarded));
         let (connect_timeout, timeout) = (route.connect_timeout, route.request_timeout);
         tokio::spawn(async move {
             let _permit = permit;

@@ -6,6 +6,7 @@
 
 use crate::body::ProxyBody;
 use crate::h1;
+use crate::headers::Forwarded;
 use crate::pool::{Connections, Outgoing, UpstreamBody, UpstreamError};
 use arc_swap::ArcSwap;
 use http::{Request, Response};
@@ -77,11 +78,13 @@ impl Endpoint {
     /// The client's request as this endpoint's `protocol` wants it: for HTTP/1.1, encoded
     /// in origin form (`/path?query`, with the client's `host`, or this endpoint's when it
     /// sent none); for HTTP/2, in absolute form, the client's host as `:authority`.
+    /// `forwarded`: the `x-forwarded-*` headers to add, for a request from a client.
     pub fn outgoing(
         &self,
         protocol: UpstreamProtocol,
         parts: &http::request::Parts,
         body: ProxyBody,
+        forwarded: Option<Forwarded<'_>>,
     ) -> Outgoing {
         match protocol {
             UpstreamProtocol::Http1 => {
@@ -98,15 +101,21 @@ impl Endpoint {
                     &parts.headers,
                     self.authority.as_str(),
                     body,
+                    forwarded,
                 ))
             }
             UpstreamProtocol::H2c => {
-                Outgoing::H2(Box::new(h2_request(parts, &self.authority, body)))
+                let mut req = h2_request(parts, &self.authority, body);
+                if let Some(f) = forwarded {
+                    f.apply(req.headers_mut());
+                }
+                Outgoing::H2(Box::new(req))
             }
         }
     }
 
-    /// [`Endpoint::outgoing`] and [`Endpoint::send`] in one step.
+    /// [`Endpoint::outgoing`] and [`Endpoint::send`] in one step, for a request weir makes
+    /// itself (no `x-forwarded-*` headers added).
     pub async fn send_request(
         &self,
         protocol: UpstreamProtocol,
@@ -114,7 +123,7 @@ impl Endpoint {
         req: Request<ProxyBody>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let (parts, body) = req.into_parts();
-        self.send(connect_timeout, self.outgoing(protocol, &parts, body))
+        self.send(connect_timeout, self.outgoing(protocol, &parts, body, None))
             .await
     }
 

@@ -29,6 +29,8 @@ pub struct Backend {
     pub status: Arc<AtomicU16>,
     /// Last request body seen.
     pub last_body: Arc<parking_lot::Mutex<Bytes>>,
+    /// Last request's headers, as the backend received them.
+    pub last_headers: Arc<parking_lot::Mutex<hyper::HeaderMap>>,
     task: tokio::task::JoinHandle<()>,
     /// Every connection task, so `kill` can cut open keep-alive connections too.
     conns: Arc<parking_lot::Mutex<Vec<tokio::task::AbortHandle>>>,
@@ -66,11 +68,13 @@ impl Backend {
             opts.status
         }));
         let last_body = Arc::new(parking_lot::Mutex::new(Bytes::new()));
-        let (n, h, s, lb, delay) = (
+        let last_headers = Arc::new(parking_lot::Mutex::new(hyper::HeaderMap::new()));
+        let (n, h, s, lb, lh, delay) = (
             name.to_string(),
             hits.clone(),
             status.clone(),
             last_body.clone(),
+            last_headers.clone(),
             opts.delay,
         );
         let conns: Arc<parking_lot::Mutex<Vec<tokio::task::AbortHandle>>> = Default::default();
@@ -80,10 +84,11 @@ impl Backend {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (n, h, s, lb) = (n.clone(), h.clone(), s.clone(), lb.clone());
+                let (n, h, s, lb, lh) = (n.clone(), h.clone(), s.clone(), lb.clone(), lh.clone());
                 let conn = tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                         let (n, h, s, lb) = (n.clone(), h.clone(), s.clone(), lb.clone());
+                        *lh.lock() = req.headers().clone();
                         async move {
                             h.fetch_add(1, Ordering::SeqCst);
                             if req.headers().contains_key(hyper::header::UPGRADE) {
@@ -129,6 +134,7 @@ impl Backend {
             hits,
             status,
             last_body,
+            last_headers,
             task,
             conns,
         }

@@ -26,6 +26,7 @@ pub fn parse_response_head(buf: &mut BytesMut, raw: bool) -> Option<Head> {
     head::parse(buf, false, raw).ok().flatten()
 }
 
+use crate::headers::{Forwarded, X_FORWARDED_FOR, X_FORWARDED_PROTO};
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::Method;
@@ -80,13 +81,15 @@ impl Request {
 
     /// Encodes a request in origin form (`/path?query`). `host` is used when the headers
     /// have no `host`. The client's own framing headers (`content-length`,
-    /// `transfer-encoding`) are replaced by what `body` needs.
+    /// `transfer-encoding`) are replaced by what `body` needs; with `forwarded`, so are
+    /// its `x-forwarded-*` headers, by weir's.
     pub fn encode(
         method: &Method,
         path_and_query: &str,
         headers: &HeaderMap,
         host: &str,
         body: OutBody,
+        forwarded: Option<Forwarded<'_>>,
     ) -> Self {
         let mut head = Vec::with_capacity(256 + headers.len() * 32);
         head.extend_from_slice(method.as_str().as_bytes());
@@ -99,6 +102,7 @@ impl Request {
             head.extend_from_slice(b"\r\n");
         }
         let mut had_length = false;
+        let mut client_sent_for = false;
         for (name, value) in headers {
             if name == header::CONTENT_LENGTH {
                 had_length = true;
@@ -107,10 +111,22 @@ impl Request {
             if name == header::TRANSFER_ENCODING {
                 continue;
             }
+            if forwarded.is_some() {
+                if name == X_FORWARDED_FOR {
+                    client_sent_for = true;
+                    continue;
+                }
+                if name == X_FORWARDED_PROTO {
+                    continue;
+                }
+            }
             head.extend_from_slice(name.as_str().as_bytes());
             head.extend_from_slice(b": ");
             head.extend_from_slice(value.as_bytes());
             head.extend_from_slice(b"\r\n");
+        }
+        if let Some(f) = forwarded {
+            f.write_lines(headers, client_sent_for, &mut head);
         }
         let length = match &body {
             OutBody::Bytes(b) => Some(b.len() as u64),

@@ -77,6 +77,7 @@ fn bodiless(method: Method, path: &str, host: &str) -> Request {
         &HeaderMap::new(),
         host,
         OutBody::Bytes(Bytes::new()),
+        None,
     )
 }
 
@@ -335,6 +336,7 @@ async fn requests_carry_the_framing_their_body_needs() {
             &h,
             "x",
             OutBody::Bytes(Bytes::from_static(body)),
+            None,
         )
     };
     let (_, _, _, sent) = call(ok.clone(), false, post(b"")).await;
@@ -401,6 +403,7 @@ async fn a_streamed_request_body_of_unknown_length_goes_chunked() {
                 &parts.headers,
                 "h",
                 OutBody::Stream(body),
+                None,
             );
             let mut conn = Conn::new(TcpStream::connect(addr).await.unwrap());
             let head = conn
