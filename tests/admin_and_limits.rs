@@ -265,6 +265,14 @@ async fn sigterm_lets_in_flight_requests_finish() {
         "shutdownGracePeriod: 5s\n",
     ))
     .await;
+    // A keep-alive connection left idle after its answer (not yet parked).
+    let mut idle = TcpStream::connect(weir.listeners[0]).await.unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    idle.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
     let c = Client::http1();
     let a = weir.authority();
     let in_flight = tokio::spawn(async move { c.get(&a, "/", &[]).await });
@@ -278,6 +286,9 @@ async fn sigterm_lets_in_flight_requests_finish() {
     );
     let o = in_flight.await.unwrap().unwrap();
     assert_eq!((o.status, o.backend.as_deref()), (200, Some("slow")));
+    // The idle connection is closed, not held for the grace period.
+    let rest = read_until_closed(&mut idle, Duration::from_secs(3)).await;
+    assert!(rest.is_some(), "the idle connection was left open");
     let status = tokio::task::spawn_blocking(move || {
         weir.wait_exit(Duration::from_secs(5))
             .map(|s| (s, weir.logs()))

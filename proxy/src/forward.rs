@@ -16,6 +16,7 @@ use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Incoming};
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -283,12 +284,8 @@ fn respond(
     if let Some(c) = cookie {
         parts.headers.append(header::SET_COOKIE, c.clone());
     }
-    stats.record(
-        Instant::now(),
-        status.as_u16(),
-        status.is_server_error(),
-        start.elapsed(),
-    );
+    let now = Instant::now();
+    stats.record(now, status.as_u16(), status.is_server_error(), now - start);
     Response::from_parts(parts, ProxyBody::Upstream(body))
 }
 
@@ -379,24 +376,96 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The host the client asked for, without a port, lowercase (borrowed unless it had
 /// uppercase letters).
-fn request_host(parts: &Parts) -> std::borrow::Cow<'_, str> {
-    let raw = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("");
-    let without_port = match raw.rfind(':') {
-        Some(i) if !raw.ends_with(']') => &raw[..i],
-        _ => raw,
-    };
-    if without_port.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(without_port.to_ascii_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(without_port)
+/// The host the request is for, as routes match it: the `host` header, or the URI's
+/// authority when there is none (HTTP/2), without its port, lowercase.
+fn request_host(parts: &Parts) -> Cow<'_, [u8]> {
+    let from_header = parts.headers.get(header::HOST).map(HeaderValue::as_bytes);
+    if let Some(host) = from_header.and_then(host_without_port) {
+        return host;
     }
+    let authority = parts
+        .uri
+        .authority()
+        .map_or(&b""[..], |a| a.as_str().as_bytes());
+    host_without_port(authority).unwrap_or_default()
+}
+
+/// A `host` value (or URI authority) without its port, lowercased: in one pass over the
+/// bytes, as this runs for every request. `None` when it has a byte a header value may
+/// not hold as text (what `HeaderValue::to_str` refuses).
+fn host_without_port(raw: &[u8]) -> Option<Cow<'_, [u8]>> {
+    let mut colon = None;
+    let mut upper = false;
+    for (i, &b) in raw.iter().enumerate() {
+        match b {
+            b':' => colon = Some(i),
+            b'A'..=b'Z' => upper = true,
+            b'\t' | b' '..=b'~' => {}
+            _ => return None,
+        }
+    }
+    let end = match colon {
+        // `[::1]` is an IPv6 literal without a port; `[::1]:8080` has one.
+        Some(i) if raw.last() != Some(&b']') => i,
+        _ => raw.len(),
+    };
+    let host = &raw[..end];
+    Some(if upper {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    })
 }
 
 fn is_upgrade(parts: &Parts) -> bool {
     parts.version == Version::HTTP_11 && parts.headers.contains_key(header::UPGRADE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(host: Cow<'_, [u8]>) -> String {
+        String::from_utf8(host.into_owned()).unwrap()
+    }
+
+    #[test]
+    fn the_host_loses_its_port_and_case_and_is_copied_only_to_lowercase_it() {
+        let host = |raw: &'static str| host_without_port(raw.as_bytes()).unwrap();
+        assert!(matches!(
+            host("app.example.com"),
+            Cow::Borrowed(b"app.example.com")
+        ));
+        assert!(matches!(
+            host("127.0.0.1:28080"),
+            Cow::Borrowed(b"127.0.0.1")
+        ));
+        assert_eq!(text(host("App.Example.COM:8443")), "app.example.com");
+        assert!(matches!(host("App.example.com"), Cow::Owned(_)));
+        assert_eq!(text(host("[::1]:8080")), "[::1]");
+        assert_eq!(text(host("[::1]")), "[::1]");
+        assert_eq!(text(host("")), "");
+        assert!(host_without_port(b"caf\xc3\xa9.example").is_none());
+        assert!(host_without_port(b"a\x7fb").is_none());
+    }
+
+    #[test]
+    fn without_a_usable_host_header_the_uri_authority_is_used() {
+        let parts = |host: Option<&[u8]>| {
+            let mut b = Request::get("http://From-Authority.example:80/x");
+            if let Some(h) = host {
+                b = b.header(header::HOST, HeaderValue::from_bytes(h).unwrap());
+            }
+            b.body(()).unwrap().into_parts().0
+        };
+        // HTTP/2 clients send `:authority` and no `host`.
+        assert_eq!(text(request_host(&parts(None))), "from-authority.example");
+        let with_host = parts(Some(b"Host.example:1"));
+        assert_eq!(text(request_host(&with_host)), "host.example");
+        // A host header that is not text: the authority.
+        let not_text = parts(Some(b"h\xffst"));
+        assert_eq!(text(request_host(&not_text)), "from-authority.example");
+        let bare = Request::get("/").body(()).unwrap().into_parts().0;
+        assert_eq!(text(request_host(&bare)), "");
+    }
 }

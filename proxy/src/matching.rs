@@ -138,12 +138,13 @@ impl HostMatch {
         }
     }
 
-    /// `host` must already be lowercase without a port.
-    pub fn matches(&self, host: &str) -> bool {
+    /// `host` must already be lowercase without a port. (Bytes: the request's `host` is
+    /// matched as it came, with no UTF-8 check.)
+    pub fn matches(&self, host: &[u8]) -> bool {
         match self {
             HostMatch::Any => true,
-            HostMatch::Suffix(s) => host.ends_with(s.as_str()),
-            HostMatch::Exact(e) => host == e,
+            HostMatch::Suffix(s) => host.ends_with(s.as_bytes()),
+            HostMatch::Exact(e) => host == e.as_bytes(),
         }
     }
 }

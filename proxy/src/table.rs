@@ -109,17 +109,13 @@ impl Route {
         }
         None
     }
-
-    pub fn matches(&self, host: &str, path: &str) -> bool {
-        path.starts_with(self.path_prefix.as_str()) && self.hosts.iter().any(|h| h.matches(host))
-    }
 }
 
 impl RouteTable {
     /// The route for this host and path: the most specific host match first (exact, then
     /// `*.suffix`, then `*`, as nginx and Envoy pick virtual hosts), then the longest
     /// matching prefix, then configuration order.
-    pub fn find(&self, host: &str, path: &str) -> Option<&Route> {
+    pub fn find(&self, host: &[u8], path: &str) -> Option<&Route> {
         let mut best: Option<(&Route, (u8, usize))> = None;
         for r in &self.routes {
             if !path.starts_with(r.path_prefix.as_str()) {

@@ -133,7 +133,9 @@ impl Endpoint {
     }
 
     pub fn is_live(&self) -> bool {
-        self.ejected_until.load(Ordering::Relaxed) <= now_ms()
+        // 0: never ejected, the common case, known without reading the clock.
+        let until = self.ejected_until.load(Ordering::Relaxed);
+        until == 0 || until <= now_ms()
     }
 
     /// Counts a failed connect; the endpoint is ejected for a while after
