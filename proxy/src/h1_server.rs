@@ -13,6 +13,7 @@
 //! Keep-alive as hyper does it: an idle connection is closed after the header-read
 //! timeout. That timer, and the one for the request timeout, are armed once per
 //! connection and moved lazily ([`LazyTimer`]), so a request costs no timer registration.
+//! The same for the shutdown signal: one wait per connection, registered once.
 
 use crate::body::ProxyBody;
 use crate::deadline::LazyTimer;
@@ -87,7 +88,7 @@ pub(crate) async fn serve(mut stream: TcpStream, conn: Conn) {
     loop {
         if buf.is_empty() {
             // Idle: no buffer held while waiting.
-            drop(std::mem::take(&mut buf));
+            buf = BytesMut::new();
             loop {
                 tokio::select! {
                     biased;

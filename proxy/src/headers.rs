@@ -1,7 +1,8 @@
 //! Header handling on the way through: hop-by-hop headers removed (RFC 9110 7.6.1),
-//! `x-forwarded-for` / `x-forwarded-proto` added ([`Forwarded`]), `host` kept. The common message has no
-//! hop-by-hop header at all, so one pass over the names decides whether any removal is
-//! needed; the client's address is formatted once per connection, not per request.
+//! `x-forwarded-for` / `x-forwarded-proto` added ([`Forwarded`]), `host` kept. The common
+//! message has no hop-by-hop header at all, so one pass over the names decides whether any
+//! removal is needed; the client's address is formatted once per connection, not per
+//! request.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::net::SocketAddr;
