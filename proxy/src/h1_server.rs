@@ -88,7 +88,7 @@ pub(crate) async fn serve(mut stream: TcpStream, conn: Conn) {
     loop {
         if buf.is_empty() {
             // Idle: no buffer held while waiting.
-            buf = BytesMut::new();
+            drop(std::mem::take(&mut buf));
             loop {
                 tokio::select! {
                     biased;
