@@ -11,6 +11,19 @@ use support::{read_until_closed, Backend, BackendOptions, Client, Weir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// A keep-alive connection to weir's first listener that has had one GET answered 200
+/// (the status line read, the rest of the answer left in the socket).
+async fn answered_once(weir: &Weir) -> TcpStream {
+    let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut status = [0u8; 12];
+    s.read_exact(&mut status).await.unwrap();
+    assert_eq!(&status, b"HTTP/1.1 200");
+    s
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_stats_agree_with_the_requests_sent() {
     let ok = Backend::start("ok").await;
@@ -222,14 +235,7 @@ async fn connections_beyond_the_cap_get_a_clear_503() {
     .await;
     let mut held = Vec::new();
     for _ in 0..2 {
-        let mut s = TcpStream::connect(weir.listeners[0]).await.unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 12];
-        s.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"HTTP/1.1 200");
-        held.push(s);
+        held.push(answered_once(&weir).await);
     }
     let mut third = TcpStream::connect(weir.listeners[0]).await.unwrap();
     let answer = read_until_closed(&mut third, Duration::from_secs(2))
@@ -266,13 +272,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     ))
     .await;
     // A keep-alive connection left idle after its answer (not yet parked).
-    let mut idle = TcpStream::connect(weir.listeners[0]).await.unwrap();
-    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut head = [0u8; 12];
-    idle.read_exact(&mut head).await.unwrap();
-    assert_eq!(&head, b"HTTP/1.1 200");
+    let mut idle = answered_once(&weir).await;
     let c = Client::http1();
     let a = weir.authority();
     let in_flight = tokio::spawn(async move { c.get(&a, "/", &[]).await });

@@ -374,10 +374,9 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// The host the client asked for, without a port, lowercase (borrowed unless it had
-/// uppercase letters).
 /// The host the request is for, as routes match it: the `host` header, or the URI's
-/// authority when there is none (HTTP/2), without its port, lowercase.
+/// authority when there is none (HTTP/2), without its port, lowercase (borrowed unless it
+/// had uppercase letters).
 fn request_host(parts: &Parts) -> Cow<'_, [u8]> {
     let from_header = parts.headers.get(header::HOST).map(HeaderValue::as_bytes);
     if let Some(host) = from_header.and_then(host_without_port) {

@@ -72,16 +72,8 @@ pub(crate) async fn serve(mut stream: TcpStream, conn: Conn) {
     // channel from one idle wait to the next; a `changed()` per wait registered and
     // unregistered every time, about 300 instructions per request.
     let mut shutdown_rx = conn.shutdown.clone();
-    let mut shutdown = std::pin::pin!(async move {
-        loop {
-            if *shutdown_rx.borrow_and_update() {
-                return true;
-            }
-            if shutdown_rx.changed().await.is_err() {
-                return false;
-            }
-        }
-    });
+    let mut shutdown =
+        std::pin::pin!(async move { shutdown_rx.wait_for(|stop| *stop).await.is_ok() });
     // Off once `shutdown` has resolved with false.
     let mut watching = true;
     let park = conn.listener.worth_parking();
