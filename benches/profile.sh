@@ -8,6 +8,9 @@
 #   H2C=1 benches/profile.sh            # cleartext HTTP/2 (prior knowledge) from the client, one
 #                                       # stream in flight per connection (oha --http2 -p 1);
 #                                       # HTTP/1.1 upstream as before. Works with TARGET too.
+#   TLS=1 benches/profile.sh            # the same over TLS (self-signed P-256 certificate made
+#                                       # here): HTTP/1.1 with wrk, or h2 (ALPN) with TLS=1 H2C=1.
+#                                       # Plain HTTP/1.1 to the backends. Works with TARGET too.
 #
 # Starts two nginx backends (:38081 stable, :38082 canary), runs target/release/weir under
 # valgrind --tool=callgrind (instruction counts do not depend on how busy the machine is),
@@ -22,9 +25,24 @@ CONNS=${CONNS:-4}
 REQUESTS_SECS=${REQUESTS_SECS:-15}
 TOP=${TOP:-45}
 H2C=${H2C:-0}
-h2_listen=""; h2_bind=""
-[[ $H2C == 1 ]] && { h2_listen=" http2"; h2_bind=" proto h2"; }
+TLS=${TLS:-0}
 mkdir -p "$OUT"
+h2_listen=""; h2_bind=""; weir_tls=""; scheme=http
+[[ $H2C == 1 ]] && { h2_listen=" http2"; h2_bind=" proto h2"; }
+if [[ $TLS == 1 ]]; then
+  # The peers' TLS settings (../shared/bench/peers.sh): one P-256 certificate, ALPN h2 and
+  # http/1.1 offered, the client choosing h2 only with H2C=1.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
+  cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/haproxy.pem"
+  scheme=https
+  h2_listen=" ssl http2; ssl_certificate $OUT/cert.pem; ssl_certificate_key $OUT/key.pem"
+  h2_bind=" ssl crt $OUT/haproxy.pem alpn h2,http/1.1"
+  weir_tls="
+    tls: {certificates: [{cert: $OUT/cert.pem, key: $OUT/key.pem}]}"
+fi
+url=$scheme://127.0.0.1:28080/
 [[ ${SKIP_BUILD:-0} == 1 ]] || (cd "$REPO" && cargo build --release --quiet)
 
 cat >"$OUT/nginx.conf" <<NG
@@ -42,7 +60,7 @@ http {
 NG
 cat >"$OUT/weir.yaml" <<W
 listeners:
-  - address: 127.0.0.1:28080
+  - address: 127.0.0.1:28080$weir_tls
 admin:
   address: 127.0.0.1:29901
 services:
@@ -105,12 +123,12 @@ HA
   *) echo "TARGET must be weir, nginx or haproxy" >&2; exit 2 ;;
 esac
 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "${cmd[@]}" >"$OUT/target.log" 2>&1 & vg=$!; pids+=($vg)
-probe=(); [[ $H2C == 1 ]] && probe=(--http2-prior-knowledge)
-for _ in $(seq 1 120); do curl -fsS "${probe[@]}" -o /dev/null http://127.0.0.1:28080/ 2>/dev/null && break; sleep 0.5; done
+probe=(-k); [[ $H2C == 1 && $TLS == 0 ]] && probe+=(--http2-prior-knowledge)
+for _ in $(seq 1 120); do curl -fsS "${probe[@]}" -o /dev/null "$url" 2>/dev/null && break; sleep 0.5; done
 # drive SECS: prints the number of 2xx answers; fails on any other answer or error.
 drive() {
   if [[ $H2C == 1 ]]; then
-    oha --no-tui --output-format json --http2 -p 1 -c "$CONNS" -z "$1s" http://127.0.0.1:28080/ >"$OUT/load.json"
+    oha --no-tui --output-format json --insecure --http2 -p 1 -c "$CONNS" -z "$1s" "$url" >"$OUT/load.json"
     python3 - "$OUT/load.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -123,7 +141,7 @@ if bad or errors:
 print(sum(codes.values()))
 PY
   else
-    wrk -t1 -c"$CONNS" -d"$1s" http://127.0.0.1:28080/ >"$OUT/load.txt"
+    wrk -t1 -c"$CONNS" -d"$1s" "$url" >"$OUT/load.txt"
     if grep -q "Non-2xx" "$OUT/load.txt"; then echo "some answers were not 2xx: the profile would not be of proxied requests" >&2; exit 1; fi
     awk '/requests in/ {print $1}' "$OUT/load.txt"
   fi
@@ -136,6 +154,6 @@ sleep 1
 dump=$(ls -t "$OUT"/callgrind.out.* | head -1)
 total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
 echo "requests: $requests  instructions: $total  per request: $(( total / requests ))"
-callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | sed -n '1,/^-- Auto/p' | head -n $((TOP + 20)) \
+callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | sed -n '1,/^-- Auto/p' | sed -n "1,$((TOP + 20))p" \
   | awk -v n="$requests" '/^ *[0-9,]+ / { c=$1; gsub(",","",c); printf "%8.0f/req  %s\n", c/n, substr($0, index($0,$2)) ; next } { print }' \
   | cut -c1-200

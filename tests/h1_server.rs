@@ -8,61 +8,14 @@
 mod support;
 
 use std::time::Duration;
+use support::raw::{raw_upstream, read_answers};
 use support::weir::config;
 use support::{closed_within, Backend, Client, Weir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 async fn weir_with(backend: &Backend, extra_top: &str) -> Weir {
     Weir::start(&config(&[("b", backend.addr, 1)], "", extra_top)).await
-}
-
-/// Reads answers off `s` until `n` complete ones (each with a content-length body, or
-/// none for HEAD) have arrived; returns their raw text.
-async fn read_answers(s: &mut TcpStream, n: usize, head_only: bool) -> Vec<String> {
-    let mut buf = Vec::new();
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 8192];
-    while out.len() < n {
-        loop {
-            let text = String::from_utf8_lossy(&buf).to_string();
-            let Some(end) = text.find("\r\n\r\n") else {
-                break;
-            };
-            let len = if head_only {
-                0
-            } else {
-                text[..end]
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length: ")
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                    })
-                    .unwrap_or(0)
-            };
-            if buf.len() < end + 4 + len {
-                break;
-            }
-            out.push(String::from_utf8_lossy(&buf[..end + 4 + len]).to_string());
-            buf.drain(..end + 4 + len);
-            if out.len() == n {
-                return out;
-            }
-        }
-        let r = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
-            .await
-            .expect("answers within 5 s")
-            .unwrap();
-        assert!(
-            r > 0,
-            "closed after {} answers: {:?}",
-            out.len(),
-            String::from_utf8_lossy(&buf)
-        );
-        buf.extend_from_slice(&chunk[..r]);
-    }
-    out
 }
 
 /// A new connection to weir's listener, with `request` written on it.
@@ -125,36 +78,6 @@ async fn chunked_upstream() -> std::net::SocketAddr {
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n",
     )
     .await
-}
-
-/// An upstream that sends `answer`, byte for byte, to every request head it reads.
-async fn raw_upstream(answer: &'static [u8]) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    while let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..i + 4);
-                        if s.write_all(answer).await.is_err() {
-                            return;
-                        }
-                    }
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            });
-        }
-    });
-    addr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

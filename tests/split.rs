@@ -5,6 +5,7 @@
 mod support;
 
 use support::client::{count_by_backend, failures, load};
+use support::raw::tls_files;
 use support::weir::config;
 use support::{assert_binomial, binomial_band, Backend, Client, Weir};
 
@@ -98,17 +99,6 @@ async fn run_splits(make_client: impl AsyncFnMut(&Weir) -> Client, label: &str, 
             assert_eq!(b.hits(), seen, "{label} {weights:?}: backend b{i} hits");
         }
     }
-}
-
-/// A self-signed certificate for `localhost` (PEM cert, PEM key, DER cert).
-pub fn tls_files() -> (String, String, Vec<u8>) {
-    thread_local! {
-        static CERT: (String, String, Vec<u8>) = {
-            let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-            (c.cert.pem(), c.signing_key.serialize_pem(), c.cert.der().to_vec())
-        };
-    }
-    CERT.with(|c| c.clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

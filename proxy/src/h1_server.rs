@@ -1,6 +1,7 @@
-//! weir's own HTTP/1.1 server for plain (non-TLS) listeners: the common request, read
-//! whole in one go, served without hyper's per-connection dispatcher, and with no
-//! buffer held while the connection is idle.
+//! weir's own HTTP/1.1 server, for plain connections and for TLS ones that did not
+//! choose h2: the common request, read whole in one go, served without hyper's
+//! per-connection dispatcher, and (on plain connections) with no buffer held while the
+//! connection is idle.
 //!
 //! It serves a request when its head and body are all in what one read brought, the
 //! version is HTTP/1.1, the target is origin-form, and there is no `transfer-encoding`,
@@ -14,6 +15,10 @@
 //! timeout. That timer, and the one for the request timeout, are armed once per
 //! connection and moved lazily ([`LazyTimer`]), so a request costs no timer registration.
 //! The same for the shutdown signal: one wait per connection, registered once.
+//!
+//! Over TLS the connection waits for its next request with a buffer (rustls holds its
+//! own anyway), flushes after each answer (rustls may keep what the socket did not
+//! take), and never parks: parking keeps only the socket, and a TLS session is more.
 
 use crate::body::ProxyBody;
 use crate::deadline::LazyTimer;
@@ -35,6 +40,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
+use tokio_rustls::server::TlsStream;
 
 /// Request bodies up to this size are served here (the proxy buffers them anyway).
 const MAX_BODY: usize = 64 * 1024;
@@ -59,8 +65,64 @@ pub(crate) struct Conn {
     pub listener: Arc<Parking>,
 }
 
-/// Serves one plain client connection to its end.
-pub(crate) async fn serve(mut stream: TcpStream, conn: Conn) {
+/// A client connection this server can serve: a plain socket or a TLS session on one.
+pub(crate) trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Waits until the client sends, then reads what it sent into `buf` (empty on entry).
+    /// Dropping the future loses nothing.
+    fn read_next<'a>(
+        &'a mut self,
+        buf: &'a mut BytesMut,
+    ) -> impl std::future::Future<Output = std::io::Result<usize>> + Send + 'a;
+
+    /// The bare socket, for a connection that may wait in its listener's parking set.
+    fn into_parkable(self) -> Option<TcpStream>;
+
+    /// Closes an idle connection (over TLS, telling the client first).
+    fn close(self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl ClientStream for TcpStream {
+    async fn read_next(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        // No buffer until the socket is readable: an idle connection holds none.
+        self.readable().await?;
+        // Allocated at once at its size: `reserve` on an empty buffer would go through
+        // `Vec`'s growth path, about 300 instructions more per request.
+        *buf = BytesMut::with_capacity(READ_SIZE);
+        // A read that fills less than the buffer clears the socket's readiness, so the
+        // next wait does not wake up for nothing.
+        self.read_buf(buf).await
+    }
+
+    fn into_parkable(self) -> Option<TcpStream> {
+        Some(self)
+    }
+
+    async fn close(self) {}
+}
+
+impl ClientStream for TlsStream<TcpStream> {
+    async fn read_next(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        // rustls decrypts into the caller's buffer, so it is there while waiting.
+        *buf = BytesMut::with_capacity(READ_SIZE);
+        self.read_buf(buf).await
+    }
+
+    fn into_parkable(self) -> Option<TcpStream> {
+        None
+    }
+
+    async fn close(mut self) {
+        // A `close_notify`, so the client can tell the close from a cut; not waited for
+        // long if the client does not read.
+        let _ = tokio::time::timeout(CLOSE_NOTIFY_WAIT, self.shutdown()).await;
+    }
+}
+
+/// How long an idle TLS connection being closed may take to send its `close_notify`.
+const CLOSE_NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Serves one client connection to its end.
+pub(crate) async fn serve<S: ClientStream>(mut stream: S, conn: Conn) {
     let mut buf = BytesMut::new();
     let mut last_active = Instant::now();
     // Both armed once and moved lazily (see the module docs); the request timer is made
@@ -81,41 +143,33 @@ pub(crate) async fn serve(mut stream: TcpStream, conn: Conn) {
         if buf.is_empty() {
             // Idle: no buffer held while waiting.
             drop(std::mem::take(&mut buf));
-            loop {
+            let read = loop {
                 tokio::select! {
                     biased;
-                    ready = stream.readable() => {
-                        if ready.is_err() {
-                            return;
-                        }
-                        break;
-                    }
+                    read = stream.read_next(&mut buf) => break read,
                     stop = &mut shutdown, if watching => {
                         if stop {
-                            return;
+                            return stream.close().await;
                         }
                         watching = false;
                     }
                     _ = idle.until(last_active + if park { PARK_AFTER } else { conn.listener.idle_timeout }) => {
                         // Idle for a while: wait in the listener's parking set instead,
                         // which holds no task, timer or buffer for the connection.
-                        if park {
+                        if !park {
+                            return stream.close().await;
+                        }
+                        if let Some(socket) = stream.into_parkable() {
                             let parking = conn.listener.clone();
                             let deadline = last_active + conn.listener.idle_timeout;
-                            parking.park(stream, conn, deadline);
+                            parking.park(socket, conn, deadline);
                         }
                         return;
                     }
                 }
-            }
-            // Allocated at once at its size: `reserve` on an empty buffer would go
-            // through `Vec`'s growth path, about 300 instructions more per request.
-            buf = BytesMut::with_capacity(READ_SIZE);
-            // A read that fills less than the buffer clears the socket's readiness, so
-            // the next wait does not wake up for nothing.
-            match stream.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
+            };
+            if matches!(read, Ok(0) | Err(_)) {
+                return;
             }
         }
         // Everything a request needs lives in this boxed future, so the connection's
@@ -141,8 +195,8 @@ enum After {
 }
 
 /// Serves the request at the front of `buf`.
-async fn serve_one(
-    stream: &mut TcpStream,
+async fn serve_one<S: ClientStream>(
+    stream: &mut S,
     conn: &Conn,
     buf: &mut BytesMut,
     timer: &mut LazyTimer,
@@ -152,6 +206,7 @@ async fn serve_one(
         Next::HandOff => return After::HandOff,
         Next::Bad => {
             let _ = stream.write_all(BAD_REQUEST).await;
+            let _ = stream.flush().await;
             return After::Close;
         }
     };
@@ -172,7 +227,7 @@ async fn serve_one(
 }
 
 /// Hands the connection to hyper's server, replaying what was already read.
-async fn hand_off(stream: TcpStream, read: Bytes, conn: Conn) {
+async fn hand_off<S: ClientStream>(stream: S, read: Bytes, conn: Conn) {
     let Conn {
         client,
         watcher,
@@ -299,8 +354,8 @@ fn parse_request(buf: &mut BytesMut) -> Next {
 
 /// Writes the answer; false when the connection cannot carry another request (a write
 /// failed, or the body failed midway).
-async fn write_response(
-    stream: &mut TcpStream,
+async fn write_response<S: ClientStream>(
+    stream: &mut S,
     resp: http::Response<ProxyBody>,
     head_only: bool,
     close: bool,
@@ -361,7 +416,7 @@ async fn write_response(
     }
     out.extend_from_slice(b"\r\n");
     if bodiless || length == Some(0) {
-        return stream.write_all(&out).await.is_ok();
+        return stream.write_all(&out).await.is_ok() && stream.flush().await.is_ok();
     }
     // The body, frame by frame; the head goes out with the first one.
     let mut pending = Some(out);
@@ -398,12 +453,17 @@ async fn write_response(
                 return false;
             }
         }
+        // A streamed answer's pieces go out as they come (over TLS, rustls may hold what
+        // the socket did not take until told to flush).
+        if stream.flush().await.is_err() {
+            return false;
+        }
     }
     let mut out = pending.take().unwrap_or_default();
     if chunked {
         out.extend_from_slice(b"0\r\n\r\n");
     }
-    out.is_empty() || stream.write_all(&out).await.is_ok()
+    (out.is_empty() || stream.write_all(&out).await.is_ok()) && stream.flush().await.is_ok()
 }
 
 /// The `date` header value, formatted once per second per thread.
@@ -428,13 +488,13 @@ mod date {
     }
 }
 
-/// A socket whose first reads return bytes already read from it.
-struct Replay {
+/// A connection whose first reads return bytes already read from it.
+struct Replay<S> {
     read: Bytes,
-    inner: TcpStream,
+    inner: S,
 }
 
-impl AsyncRead for Replay {
+impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -450,7 +510,7 @@ impl AsyncRead for Replay {
     }
 }
 
-impl AsyncWrite for Replay {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -479,3 +539,7 @@ impl AsyncWrite for Replay {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+#[path = "h1_server_tests.rs"]
+mod tests;

@@ -66,9 +66,13 @@ pub(crate) fn release_memory() {
     }
 }
 
-/// What every plain connection of one listener shares, and the set its idle ones park in.
+/// What every connection weir's HTTP/1.1 server serves on one listener shares, and the
+/// set its idle ones park in (plain listeners only).
 pub(crate) struct Parking {
     pub proxy: Arc<Proxy>,
+    /// A TLS listener: its clients are `https`, and its connections never park (the set
+    /// keeps only a socket; a TLS session is more).
+    tls: bool,
     pub hyper: Arc<auto::Builder<TokioExecutor>>,
     /// Weak: shutdown takes the `GracefulShutdown` back once the accept loops are done.
     graceful: Weak<GracefulShutdown>,
@@ -105,9 +109,10 @@ struct Parked {
 
 impl Parking {
     /// A set for one listener, and the future that runs it (spawn it on the runtime that
-    /// serves the listener).
+    /// serves the listener; a TLS listener's never has anything to do).
     pub fn new(
         proxy: Arc<Proxy>,
+        tls: bool,
         hyper: Arc<auto::Builder<TokioExecutor>>,
         graceful: Arc<GracefulShutdown>,
         idle_timeout: Duration,
@@ -117,6 +122,7 @@ impl Parking {
         let registry = poll.registry().try_clone()?;
         let set = Arc::new(Parking {
             proxy,
+            tls,
             hyper,
             graceful: Arc::downgrade(&graceful),
             idle_timeout,
@@ -145,7 +151,7 @@ impl Parking {
     pub fn conn(self: &Arc<Self>, addr: SocketAddr, permit: OwnedSemaphorePermit) -> Option<Conn> {
         let watcher = self.graceful.upgrade()?.watcher();
         Some(Conn {
-            client: ClientInfo::new(addr, false),
+            client: ClientInfo::new(addr, self.tls),
             watcher,
             shutdown: self.shutdown.clone(),
             permit,
@@ -153,10 +159,10 @@ impl Parking {
         })
     }
 
-    /// Whether this listener's idle connections park: only if they would still be open
-    /// after [`PARK_AFTER`].
+    /// Whether this listener's idle connections park: only plain ones, and only if they
+    /// would still be open after [`PARK_AFTER`].
     pub fn worth_parking(&self) -> bool {
-        self.idle_timeout > PARK_AFTER
+        !self.tls && self.idle_timeout > PARK_AFTER
     }
 
     /// Takes an idle connection over until its client sends again or `deadline` passes.

@@ -1,7 +1,8 @@
 //! Listeners: accept loops for plain (HTTP/1.1 and h2c) and TLS connections, the
 //! connection cap, the header-read timeout, and graceful shutdown.
 
-use crate::forward::{self, ClientInfo};
+use crate::forward;
+use crate::h1_server::Conn;
 use crate::park::Parking;
 use crate::state::Proxy;
 use hyper::service::service_fn;
@@ -53,25 +54,26 @@ pub async fn accept_loop(
 ) {
     let builder = Arc::new(http_builder(&ctx.limits));
     let mut shutdown = ctx.shutdown.clone();
-    // Plain listeners park their idle connections in a set of their own.
-    let parking = match &tls {
-        Some(_) => None,
-        None => match Parking::new(
-            ctx.proxy.clone(),
-            builder.clone(),
-            graceful.clone(),
-            ctx.limits.header_read_timeout.get(),
-            ctx.shutdown.clone(),
-        ) {
-            Ok((parking, run)) => {
+    // What weir's HTTP/1.1 server needs for this listener's connections; plain listeners
+    // park their idle connections in its set.
+    let parking = match Parking::new(
+        ctx.proxy.clone(),
+        tls.is_some(),
+        builder.clone(),
+        graceful.clone(),
+        ctx.limits.header_read_timeout.get(),
+        ctx.shutdown.clone(),
+    ) {
+        Ok((parking, run)) => {
+            if tls.is_none() {
                 tokio::spawn(run);
-                Some(parking)
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot create the idle connection set; not serving this listener");
-                return;
-            }
-        },
+            parking
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create the idle connection set; not serving this listener");
+            return;
+        }
     };
     loop {
         let accepted = tokio::select! {
@@ -96,25 +98,17 @@ pub async fn accept_loop(
             });
             continue;
         };
-        if let Some(parking) = &parking {
-            // Plain connections get a task of their own type, sized for weir's HTTP/1.1
-            // server alone (a task is as large as the largest future it may run).
-            if let Some(conn) = parking.conn(addr, permit) {
-                tokio::spawn(crate::h1_server::serve(stream, conn));
-            }
-            continue;
-        }
-        let Some(acceptor) = tls.clone() else {
+        let Some(conn) = parking.conn(addr, permit) else {
             continue;
         };
-        let proxy = ctx.proxy.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let Some(acceptor) = tls.clone() else {
+            // Plain connections get a task of their own type, sized for weir's HTTP/1.1
+            // server alone (a task is as large as the largest future it may run).
+            tokio::spawn(crate::h1_server::serve(stream, conn));
+            continue;
+        };
         let handshake_timeout = ctx.limits.header_read_timeout.get();
         tokio::spawn(async move {
-            let _permit = permit;
-            let client = ClientInfo::new(addr, true);
-            let svc = service_fn(move |req| forward::serve(proxy.clone(), client.clone(), req));
             let stream =
                 match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                     Ok(Ok(s)) => s,
@@ -127,7 +121,23 @@ pub async fn accept_loop(
                         return;
                     }
                 };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+            // HTTP/1.1 (chosen, or no ALPN) goes to weir's own server, which hands what
+            // it does not serve to hyper; h2 goes to hyper's.
+            if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+                return crate::h1_server::serve(stream, conn).await;
+            }
+            let Conn {
+                client,
+                watcher,
+                permit: _permit,
+                listener,
+                ..
+            } = conn;
+            let proxy = listener.proxy.clone();
+            let svc = service_fn(move |req| forward::serve(proxy.clone(), client.clone(), req));
+            let conn = listener
+                .hyper
+                .serve_connection_with_upgrades(TokioIo::new(stream), svc);
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(client = %addr, error = %e, "connection ended with an error");
             }

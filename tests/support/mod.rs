@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod client;
+pub mod raw;
 pub mod rollout;
 pub mod weir;
 
@@ -60,7 +61,10 @@ pub async fn read_until_closed(
 }
 
 /// Whether the server closes `s` within `within` (without a read error).
-pub async fn closed_within(s: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+pub async fn closed_within<S: tokio::io::AsyncRead + Unpin>(
+    s: &mut S,
+    within: std::time::Duration,
+) -> bool {
     use tokio::io::AsyncReadExt;
     let mut rest = Vec::new();
     matches!(
