@@ -67,12 +67,16 @@ pub(crate) struct Conn {
 
 /// A client connection this server can serve: a plain socket or a TLS session on one.
 pub(crate) trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    /// Waits until the client sends, then reads what it sent into `buf` (empty on entry).
-    /// Dropping the future loses nothing.
-    fn read_next<'a>(
+    /// Whether a write may keep bytes back until `flush` (rustls does, a socket does not).
+    const HOLDS_WRITES: bool;
+
+    /// Waits until the client sends. A connection that has to read to know (TLS) reads
+    /// into `buf` (empty on entry) and returns how much; a socket returns `None` and is
+    /// read after. Dropping the future loses nothing.
+    fn wait_for_request<'a>(
         &'a mut self,
         buf: &'a mut BytesMut,
-    ) -> impl std::future::Future<Output = std::io::Result<usize>> + Send + 'a;
+    ) -> impl std::future::Future<Output = std::io::Result<Option<usize>>> + Send + 'a;
 
     /// The bare socket, for a connection that may wait in its listener's parking set.
     fn into_parkable(self) -> Option<TcpStream>;
@@ -82,15 +86,11 @@ pub(crate) trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
 }
 
 impl ClientStream for TcpStream {
-    async fn read_next(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+    const HOLDS_WRITES: bool = false;
+
+    async fn wait_for_request(&mut self, _: &mut BytesMut) -> std::io::Result<Option<usize>> {
         // No buffer until the socket is readable: an idle connection holds none.
-        self.readable().await?;
-        // Allocated at once at its size: `reserve` on an empty buffer would go through
-        // `Vec`'s growth path, about 300 instructions more per request.
-        *buf = BytesMut::with_capacity(READ_SIZE);
-        // A read that fills less than the buffer clears the socket's readiness, so the
-        // next wait does not wake up for nothing.
-        self.read_buf(buf).await
+        self.readable().await.map(|()| None)
     }
 
     fn into_parkable(self) -> Option<TcpStream> {
@@ -101,10 +101,12 @@ impl ClientStream for TcpStream {
 }
 
 impl ClientStream for TlsStream<TcpStream> {
-    async fn read_next(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+    const HOLDS_WRITES: bool = true;
+
+    async fn wait_for_request(&mut self, buf: &mut BytesMut) -> std::io::Result<Option<usize>> {
         // rustls decrypts into the caller's buffer, so it is there while waiting.
         *buf = BytesMut::with_capacity(READ_SIZE);
-        self.read_buf(buf).await
+        self.read_buf(buf).await.map(Some)
     }
 
     fn into_parkable(self) -> Option<TcpStream> {
@@ -146,7 +148,7 @@ pub(crate) async fn serve<S: ClientStream>(mut stream: S, conn: Conn) {
             let read = loop {
                 tokio::select! {
                     biased;
-                    read = stream.read_next(&mut buf) => break read,
+                    read = stream.wait_for_request(&mut buf) => break read,
                     stop = &mut shutdown, if watching => {
                         if stop {
                             return stream.close().await;
@@ -167,6 +169,18 @@ pub(crate) async fn serve<S: ClientStream>(mut stream: S, conn: Conn) {
                         return;
                     }
                 }
+            };
+            let read = match read {
+                Ok(None) => {
+                    // Allocated at once at its size: `reserve` on an empty buffer would go
+                    // through `Vec`'s growth path, about 300 instructions more per request.
+                    buf = BytesMut::with_capacity(READ_SIZE);
+                    // A read that fills less than the buffer clears the socket's
+                    // readiness, so the next wait does not wake up for nothing.
+                    stream.read_buf(&mut buf).await
+                }
+                Ok(Some(n)) => Ok(n),
+                Err(e) => Err(e),
             };
             if matches!(read, Ok(0) | Err(_)) {
                 return;
@@ -416,7 +430,7 @@ async fn write_response<S: ClientStream>(
     }
     out.extend_from_slice(b"\r\n");
     if bodiless || length == Some(0) {
-        return stream.write_all(&out).await.is_ok() && stream.flush().await.is_ok();
+        return stream.write_all(&out).await.is_ok() && flush(stream).await;
     }
     // The body, frame by frame; the head goes out with the first one.
     let mut pending = Some(out);
@@ -455,7 +469,7 @@ async fn write_response<S: ClientStream>(
         }
         // A streamed answer's pieces go out as they come (over TLS, rustls may hold what
         // the socket did not take until told to flush).
-        if stream.flush().await.is_err() {
+        if !flush(stream).await {
             return false;
         }
     }
@@ -463,7 +477,12 @@ async fn write_response<S: ClientStream>(
     if chunked {
         out.extend_from_slice(b"0\r\n\r\n");
     }
-    (out.is_empty() || stream.write_all(&out).await.is_ok()) && stream.flush().await.is_ok()
+    (out.is_empty() || stream.write_all(&out).await.is_ok()) && flush(stream).await
+}
+
+/// Sends what the connection kept back, if it keeps any; false if that failed.
+async fn flush<S: ClientStream>(stream: &mut S) -> bool {
+    !S::HOLDS_WRITES || stream.flush().await.is_ok()
 }
 
 /// The `date` header value, formatted once per second per thread.

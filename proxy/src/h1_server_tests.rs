@@ -42,8 +42,10 @@ impl AsyncWrite for Held {
 }
 
 impl ClientStream for Held {
-    async fn read_next(&mut self, _: &mut BytesMut) -> std::io::Result<usize> {
-        Ok(0)
+    const HOLDS_WRITES: bool = true;
+
+    async fn wait_for_request(&mut self, _: &mut BytesMut) -> std::io::Result<Option<usize>> {
+        Ok(Some(0))
     }
 
     fn into_parkable(self) -> Option<TcpStream> {
