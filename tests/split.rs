@@ -5,7 +5,7 @@
 mod support;
 
 use support::client::{count_by_backend, failures, load};
-use support::raw::tls_files;
+use support::raw::{client_config, tls_files};
 use support::weir::config;
 use support::{assert_binomial, binomial_band, Backend, Client, Weir};
 
@@ -164,17 +164,7 @@ async fn tls_picks_the_certificate_by_sni_and_defaults_to_the_first() {
         assert_eq!(o.status, 200);
     }
     // An unknown name gets the first certificate (a.test's).
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls_pki_types::CertificateDer::from(a_der.clone()))
-        .unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let cfg = client_config(&a_der, &[]);
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     // Verification is against the name a.test, but the SNI sent is other.test.
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));

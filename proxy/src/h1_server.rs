@@ -179,8 +179,7 @@ pub(crate) async fn serve<S: ClientStream>(mut stream: S, conn: Conn) {
                     // readiness, so the next wait does not wake up for nothing.
                     stream.read_buf(&mut buf).await
                 }
-                Ok(Some(n)) => Ok(n),
-                Err(e) => Err(e),
+                read => read.map(|n| n.unwrap_or(0)),
             };
             if matches!(read, Ok(0) | Err(_)) {
                 return;
@@ -220,7 +219,6 @@ async fn serve_one<S: ClientStream>(
         Next::HandOff => return After::HandOff,
         Next::Bad => {
             let _ = stream.write_all(BAD_REQUEST).await;
-            let _ = stream.flush().await;
             return After::Close;
         }
     };
@@ -241,13 +239,14 @@ async fn serve_one<S: ClientStream>(
 }
 
 /// Hands the connection to hyper's server, replaying what was already read.
-async fn hand_off<S: ClientStream>(stream: S, read: Bytes, conn: Conn) {
+pub(crate) async fn hand_off<S: ClientStream>(stream: S, read: Bytes, conn: Conn) {
     let Conn {
         client,
         watcher,
         listener,
         ..
     } = conn;
+    let addr = client.addr;
     let proxy = listener.proxy.clone();
     let svc = service_fn(move |req| forward::serve(proxy.clone(), client.clone(), req));
     let io = TokioIo::new(Replay {
@@ -256,7 +255,7 @@ async fn hand_off<S: ClientStream>(stream: S, read: Bytes, conn: Conn) {
     });
     let conn = listener.hyper.serve_connection_with_upgrades(io, svc);
     if let Err(e) = watcher.watch(conn.into_owned()).await {
-        tracing::debug!(error = %e, "connection ended with an error");
+        tracing::debug!(client = %addr, error = %e, "connection ended with an error");
     }
 }
 

@@ -71,14 +71,15 @@ pub(crate) fn release_memory() {
 pub(crate) struct Parking {
     pub proxy: Arc<Proxy>,
     /// A TLS listener: its clients are `https`, and its connections never park (the set
-    /// keeps only a socket; a TLS session is more).
+    /// keeps only a socket; a TLS session is more), so it has no set.
     tls: bool,
     pub hyper: Arc<auto::Builder<TokioExecutor>>,
     /// Weak: shutdown takes the `GracefulShutdown` back once the accept loops are done.
     graceful: Weak<GracefulShutdown>,
     pub idle_timeout: Duration,
     shutdown: watch::Receiver<bool>,
-    registry: mio::Registry,
+    /// The parking set's registry; `None` on a TLS listener.
+    registry: Option<mio::Registry>,
     inner: Mutex<Inner>,
     /// Wakes the set's task when the first connection parks (its timer has nothing to wait
     /// for before that).
@@ -108,8 +109,8 @@ struct Parked {
 }
 
 impl Parking {
-    /// A set for one listener, and the future that runs it (spawn it on the runtime that
-    /// serves the listener; a TLS listener's never has anything to do).
+    /// What a listener's connections share, and the future that runs its parking set
+    /// (spawn it on the runtime that serves the listener). A TLS listener has no set.
     pub fn new(
         proxy: Arc<Proxy>,
         tls: bool,
@@ -117,9 +118,15 @@ impl Parking {
         graceful: Arc<GracefulShutdown>,
         idle_timeout: Duration,
         shutdown: watch::Receiver<bool>,
-    ) -> std::io::Result<(Arc<Parking>, impl std::future::Future<Output = ()> + Send)> {
-        let poll = mio::Poll::new()?;
-        let registry = poll.registry().try_clone()?;
+    ) -> std::io::Result<(
+        Arc<Parking>,
+        Option<impl std::future::Future<Output = ()> + Send>,
+    )> {
+        let poll = if tls { None } else { Some(mio::Poll::new()?) };
+        let registry = match &poll {
+            Some(poll) => Some(poll.registry().try_clone()?),
+            None => None,
+        };
         let set = Arc::new(Parking {
             proxy,
             tls,
@@ -138,12 +145,15 @@ impl Parking {
             first: Notify::new(),
             burst: Notify::new(),
         });
+        let Some(poll) = poll else {
+            return Ok((set, None));
+        };
         // SAFETY: the epoll descriptor is owned by `poll`, which the `AsyncFd` owns from
         // here on; it stays open and the same for the `AsyncFd`'s whole life.
         #[allow(unsafe_code)]
         let poll = unsafe { AsyncFd::register_with_interest(poll, tokio::io::Interest::READABLE) }
             .map_err(std::io::Error::from)?;
-        Ok((set.clone(), set.run(poll)))
+        Ok((set.clone(), Some(set.run(poll))))
     }
 
     /// Everything a fresh connection from `addr` needs to be served; `None` once the
@@ -180,8 +190,10 @@ impl Parking {
         let slot = inner.parked.vacant_entry();
         let key = slot.key();
         let fd = stream.as_raw_fd();
-        if self
-            .registry
+        let Some(registry) = &self.registry else {
+            return;
+        };
+        if registry
             .register(&mut SourceFd(&fd), Token(key), Interest::READABLE)
             .is_err()
         {
@@ -271,7 +283,10 @@ impl Parking {
             return;
         }
         let fd = parked.stream.as_raw_fd();
-        if self.registry.deregister(&mut SourceFd(&fd)).is_err() {
+        let Some(registry) = &self.registry else {
+            return;
+        };
+        if registry.deregister(&mut SourceFd(&fd)).is_err() {
             return;
         }
         let Ok(stream) = TcpStream::from_std(parked.stream) else {

@@ -1,12 +1,11 @@
 //! Listeners: accept loops for plain (HTTP/1.1 and h2c) and TLS connections, the
 //! connection cap, the header-read timeout, and graceful shutdown.
 
-use crate::forward;
-use crate::h1_server::Conn;
+use crate::h1_server;
 use crate::park::Parking;
 use crate::state::Proxy;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use bytes::Bytes;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::sync::Arc;
@@ -65,7 +64,7 @@ pub async fn accept_loop(
         ctx.shutdown.clone(),
     ) {
         Ok((parking, run)) => {
-            if tls.is_none() {
+            if let Some(run) = run {
                 tokio::spawn(run);
             }
             parking
@@ -104,7 +103,7 @@ pub async fn accept_loop(
         let Some(acceptor) = tls.clone() else {
             // Plain connections get a task of their own type, sized for weir's HTTP/1.1
             // server alone (a task is as large as the largest future it may run).
-            tokio::spawn(crate::h1_server::serve(stream, conn));
+            tokio::spawn(h1_server::serve(stream, conn));
             continue;
         };
         let handshake_timeout = ctx.limits.header_read_timeout.get();
@@ -124,23 +123,9 @@ pub async fn accept_loop(
             // HTTP/1.1 (chosen, or no ALPN) goes to weir's own server, which hands what
             // it does not serve to hyper; h2 goes to hyper's.
             if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
-                return crate::h1_server::serve(stream, conn).await;
+                return h1_server::serve(stream, conn).await;
             }
-            let Conn {
-                client,
-                watcher,
-                permit: _permit,
-                listener,
-                ..
-            } = conn;
-            let proxy = listener.proxy.clone();
-            let svc = service_fn(move |req| forward::serve(proxy.clone(), client.clone(), req));
-            let conn = listener
-                .hyper
-                .serve_connection_with_upgrades(TokioIo::new(stream), svc);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(client = %addr, error = %e, "connection ended with an error");
-            }
+            h1_server::hand_off(stream, Bytes::new(), conn).await;
         });
     }
 }

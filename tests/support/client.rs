@@ -44,29 +44,8 @@ impl Client {
 
     /// One TLS connection to `addr` with SNI `name`, trusting `ca_der`, speaking h2.
     pub async fn tls(addr: SocketAddr, name: &str, ca_der: &[u8]) -> Client {
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(rustls_pki_types::CertificateDer::from(ca_der.to_vec()))
-            .unwrap();
-        let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        cfg.alpn_protocols = vec![b"h2".to_vec()];
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let server_name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-            .connect(server_name, tcp)
-            .await
-            .unwrap();
-        assert_eq!(
-            tls.get_ref().1.alpn_protocol(),
-            Some(&b"h2"[..]),
-            "ALPN must pick h2"
-        );
+        let tls = super::raw::tls_connect(tcp, name, ca_der, &[b"h2"], Some(b"h2")).await;
         let (send, conn) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
                 .await

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::client::TlsStream;
 
@@ -100,14 +100,8 @@ pub fn tls_files() -> (String, String, Vec<u8>) {
     CERT.with(|c| c.clone())
 }
 
-/// TLS over `tcp` for `localhost`, trusting `ca_der`, offering `alpn` (none when empty);
-/// asserts that the server chose `chosen`.
-pub async fn tls_connect(
-    tcp: TcpStream,
-    ca_der: &[u8],
-    alpn: &[&[u8]],
-    chosen: Option<&[u8]>,
-) -> TlsStream<TcpStream> {
+/// A TLS client configuration trusting only `ca_der`, offering `alpn` (none when empty).
+pub fn client_config(ca_der: &[u8], alpn: &[&[u8]]) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(rustls_pki_types::CertificateDer::from(ca_der.to_vec()))
@@ -120,9 +114,21 @@ pub async fn tls_connect(
     .with_root_certificates(roots)
     .with_no_client_auth();
     cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    cfg
+}
+
+/// TLS over `tcp` with SNI `name`, trusting `ca_der`, offering `alpn` (none when empty);
+/// asserts that the server chose `chosen`.
+pub async fn tls_connect(
+    tcp: TcpStream,
+    name: &str,
+    ca_der: &[u8],
+    alpn: &[&[u8]],
+    chosen: Option<&[u8]>,
+) -> TlsStream<TcpStream> {
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(client_config(ca_der, alpn)))
         .connect(
-            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
+            rustls_pki_types::ServerName::try_from(name.to_string()).unwrap(),
             tcp,
         )
         .await
@@ -137,4 +143,26 @@ pub async fn connect_with_small_receive_buffer(addr: std::net::SocketAddr) -> Tc
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     socket.connect(addr).await.unwrap()
+}
+
+/// Keeps `s` busy with a request every 100 ms for 600 ms, longer than the server's 300 ms
+/// idle timeout, then asserts that the server closes it about 300 ms after the last
+/// answer (within 3 s, not before 250 ms).
+pub async fn assert_closed_once_idle_for_300ms<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) {
+    // Busy for longer than the timeout: each request counts as activity.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
+            .await
+            .unwrap();
+        read_answers(s, 1, false).await;
+    }
+    // Then idle.
+    let start = std::time::Instant::now();
+    assert!(super::closed_within(s, Duration::from_secs(3)).await);
+    let after = start.elapsed();
+    assert!(
+        after >= Duration::from_millis(250),
+        "closed after only {after:?}"
+    );
 }
