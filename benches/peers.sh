@@ -20,6 +20,7 @@
 #   features  weir alone, HTTP/1.1 saturation: recording on vs off (WEIR_BENCH_NO_RECORDING=1),
 #          and on with 1,000 weight changes/s through the admin API (examples/weight_churn.rs);
 #          FEATURE_ROUNDS rounds (default 3) of the three, interleaved; medians compared
+#   cpu    user and system time per request of each proxy, HTTP/1.1 and h2c (benches/cpu_split.sh)
 #   all    http1 h2c tls tls-h2
 # Without MODES, H2C=1 and/or TLS=1 choose h2c and/or tls (as for the shared peers.sh).
 #
@@ -59,8 +60,8 @@ modes=()
 for m in ${MODES//,/ }; do
   case $m in
     all) modes+=(http1 h2c tls tls-h2) ;;
-    http1|h2c|tls|tls-h2|mem|features) modes+=("$m") ;;
-    *) echo "unknown mode '$m' (http1 h2c tls tls-h2 mem features all)" >&2; exit 2 ;;
+    http1|h2c|tls|tls-h2|mem|features|cpu) modes+=("$m") ;;
+    *) echo "unknown mode '$m' (http1 h2c tls tls-h2 mem features cpu all)" >&2; exit 2 ;;
   esac
 done
 
@@ -94,6 +95,9 @@ stop_peers() {
 cleanup() { stop_weir; stop_peers; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# shellcheck source=benches/cpu_split.sh
+source "$SCRIPT_DIR/cpu_split.sh"
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -239,7 +243,7 @@ update_md() { # $1 = mode, $2 = file with the section body
   python3 - "$BENCHMARKS_MD" "$1" "$2" "$(nproc)" <<'EOF'
 import os, re, sys
 path, mode, body_file, ncpu = sys.argv[1:]
-order = ["http1", "h2c", "tls", "tls-h2", "mem", "features"]
+order = ["http1", "h2c", "tls", "tls-h2", "mem", "features", "cpu"]
 intro = f"""# Benchmarks
 
 Speed is measured here, never asserted in `cargo test`. Every section below is written by
@@ -575,6 +579,7 @@ for m in "${modes[@]}"; do
   case $m in
     mem) run_mem || status=1 ;;
     features) run_features ;;
+    cpu) run_cpu ;;
     *) run_compare "$m" ;;
   esac
 done
