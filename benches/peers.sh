@@ -18,8 +18,9 @@
 #   tls-h2 HTTP/2 over TLS (ALPN h2), same ports as tls
 #   mem    resident memory per idle HTTP/1.1 keep-alive client connection (benches/idle_conns.py)
 #   features  weir alone, HTTP/1.1 saturation: recording on vs off (WEIR_BENCH_NO_RECORDING=1),
-#          and on with 1,000 weight changes/s through the admin API (examples/weight_churn.rs);
-#          FEATURE_ROUNDS rounds (default 3) of the three, interleaved; medians compared
+#          and on with 1,000 weight changes/s through the admin API (examples/weight_churn.rs)
+#          and in process (WEIR_BENCH_CHURN); FEATURE_ROUNDS rounds (default 3), interleaved,
+#          medians compared; then the admin API churn sliced within one run (benches/features.sh)
 #   cpu    user and system time per request of each proxy, HTTP/1.1 and h2c (benches/cpu_split.sh)
 #   all    http1 h2c tls tls-h2
 # Without MODES, H2C=1 and/or TLS=1 choose h2c and/or tls (as for the shared peers.sh).
@@ -98,6 +99,8 @@ trap 'exit 130' INT TERM
 
 # shellcheck source=benches/cpu_split.sh
 source "$SCRIPT_DIR/cpu_split.sh"
+# shellcheck source=benches/features.sh
+source "$SCRIPT_DIR/features.sh"
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -479,98 +482,6 @@ EOF
   } > "$body"
   update_md mem "$body"
   return $rc
-}
-
-# ---- what the features cost: recording on/off, weight changes during saturation ---------------
-run_features() {
-  local rounds=${FEATURE_ROUNDS:-3} dur=${DURATION:-10s} out round v cpu0 cpu1 churn_pid
-  local churn=$REPO/target/release/examples/weight_churn
-  [[ -x $churn ]] || { echo "$churn missing (cargo build --release --example weight_churn)" >&2; exit 1; }
-  wait_idle
-  LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-  start_peers http1
-  out=$BENCH_DIR/results/weir-features-$(date +%Y%m%d-%H%M%S)
-  mkdir -p "$out"
-  cpu_mark > "$out/cpu.before"; times > "$out/times.before"
-  for round in $(seq "$rounds"); do
-    for v in on off churn; do
-      echo ">> features round $round: $v" >&2
-      if [[ $v == off ]]; then export WEIR_BENCH_NO_RECORDING=1; else unset WEIR_BENCH_NO_RECORDING; fi
-      start_weir http1
-      unset WEIR_BENCH_NO_RECORDING
-      "$OHA" --no-tui --output-format json -c "${CONNS:-64}" -z "${WARMUP:-2s}" "http://127.0.0.1:$WEIR_PORT/" > /dev/null
-      churn_pid=""
-      if [[ $v == churn ]]; then
-        "$churn" "127.0.0.1:$WEIR_ADMIN_PORT" web web-stable web-canary 1000 "${dur%s}" > "$out/$v.$round.churn" 2>&1 &
-        churn_pid=$!
-      fi
-      cpu0=$(sed 's/.*) //' "/proc/$WEIR_PID/stat" | awk '{print $12 + $13}')
-      "$OHA" --no-tui --output-format json -c "${CONNS:-64}" -z "$dur" "http://127.0.0.1:$WEIR_PORT/" > "$out/$v.$round.json"
-      cpu1=$(sed 's/.*) //' "/proc/$WEIR_PID/stat" | awk '{print $12 + $13}')
-      echo $((cpu1 - cpu0)) > "$out/$v.$round.cpu"
-      if [[ -n $churn_pid ]]; then wait "$churn_pid" || echo ">> weight_churn reported errors" >&2; fi
-      stop_weir
-    done
-  done
-  cpu_mark > "$out/cpu.after"; times > "$out/times.after"
-  OTHER_CPU=$(other_cpu "$out")
-  stop_peers
-  local body=$out/section.md
-  { section_head "What the features cost (weir alone, HTTP/1.1, 64 connections)" features
-    echo "- CPU used by other work on the machine while it ran: $OTHER_CPU"
-    python3 - "$out" "$rounds" "$(getconf CLK_TCK)" "$dur" <<'EOF'
-import json, statistics, sys
-out, rounds, hz, dur = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-def run(v, r):
-    d = json.load(open(f"{out}/{v}.{r}.json"))
-    codes = d["statusCodeDistribution"]
-    ok = sum(n for k, n in codes.items() if k.startswith("2"))
-    errs = sum(n for k, n in d["errorDistribution"].items() if k != "aborted due to deadline") + sum(codes.values()) - ok
-    cpu = int(open(f"{out}/{v}.{r}.cpu").read()) / hz
-    return dict(rps=ok / d["summary"]["total"], errors=errs, cpu_us=cpu * 1e6 / max(ok, 1))
-runs = {v: [run(v, r) for r in range(1, rounds + 1)] for v in ("on", "off", "churn")}
-med = {v: {k: statistics.median(x[k] for x in rs) for k in ("rps", "cpu_us")} for v, rs in runs.items()}
-churn = [open(f"{out}/churn.{r}.churn").read().strip() for r in range(1, rounds + 1)]
-print(f"- Method: {rounds} rounds of three {dur} saturation runs (oha, 64 connections, after a warm-up), each on a freshly started weir "
-      "(`--workers 1`), interleaved so drift hits all three alike: `on` as shipped; `off` with `WEIR_BENCH_NO_RECORDING=1` "
-      "(no counters, no histograms); `churn` as shipped while `examples/weight_churn.rs` sends 1,000 weight changes per second "
-      "(`PUT /routes/web/weights`, 90/10 and 89/11 alternately, one keep-alive admin connection). CPU us/req: weir's own user+system time.")
-print(f"- Raw results: `{out}`")
-print()
-print("| run | req/s (each round) | median req/s | weir CPU us/req (each round) | median CPU us/req | errors |")
-print("|---|---|---:|---|---:|---:|")
-for v in ("on", "off", "churn"):
-    rs = runs[v]
-    each_rps = ", ".join(f"{x['rps']:.0f}" for x in rs)
-    each_cpu = ", ".join(f"{x['cpu_us']:.2f}" for x in rs)
-    print(f"| {v} | {each_rps} | {med[v]['rps']:.0f} | {each_cpu} | {med[v]['cpu_us']:.2f} | {sum(x['errors'] for x in rs)} |")
-print()
-# Paired within each round (the three runs of a round are back to back, so drift over the
-# run cancels): the mean of the per-round ratios, with their range.
-def paired(a, b, k):
-    r = [100 * (x[k] - y[k]) / y[k] for x, y in zip(runs[a], runs[b])]
-    return statistics.mean(r), min(r), max(r)
-p_rec = paired("on", "off", "rps")
-p_ch = paired("churn", "on", "rps")
-p_chc = paired("churn", "on", "cpu_us")
-rec_t = 100 * (med["off"]["rps"] - med["on"]["rps"]) / med["off"]["rps"]
-rec_c = 100 * (med["on"]["cpu_us"] - med["off"]["cpu_us"]) / med["off"]["cpu_us"]
-ch_t = 100 * (med["churn"]["rps"] - med["on"]["rps"]) / med["on"]["rps"]
-ch_c = 100 * (med["churn"]["cpu_us"] - med["on"]["cpu_us"]) / med["on"]["cpu_us"]
-print(f"- Recording (counters + HDR histograms), medians: throughput {-rec_t:+.1f}% with it on against off (target: a loss under 5%); CPU per request {rec_c:+.1f}%.")
-print(f"- 1,000 weight changes/s, medians: throughput {ch_t:+.1f}% against `on` (target: within 2%), CPU per request {ch_c:+.1f}%, "
-      f"{sum(x['errors'] for x in runs['churn'])} request errors.")
-print(f"- Paired by round (mean of the {rounds} per-round differences, with their range): recording on vs off {p_rec[0]:+.1f}% throughput "
-      f"({p_rec[1]:+.1f}% to {p_rec[2]:+.1f}%); churn vs on {p_ch[0]:+.1f}% throughput ({p_ch[1]:+.1f}% to {p_ch[2]:+.1f}%), "
-      f"{p_chc[0]:+.1f}% weir CPU per request ({p_chc[1]:+.1f}% to {p_chc[2]:+.1f}%).")
-drv = [float(x.split("cpu_us_per_change=")[1].split()[0]) for x in churn if "cpu_us_per_change=" in x]
-if drv:
-    print(f"- The change driver's own CPU (it shares the cores with oha, the backends and weir): {statistics.mean(drv):.0f} us per change, "
-          f"{statistics.mean(drv) / 10:.1f}% of one core at 1,000 changes/s.")
-print("- weight_churn: " + "; ".join(churn))
-EOF
-  } > "$body"
-  update_md features "$body"
 }
 
 status=0

@@ -30,6 +30,10 @@ pub async fn run(path: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<(
         ));
     }
     let grace = config.shutdown_grace_period.get();
+    let churn = match std::env::var("WEIR_BENCH_CHURN") {
+        Ok(spec) => Some(crate::bench_churn::parse(&spec).map_err(|e| anyhow!(e))?),
+        Err(_) => None,
+    };
     let running = weir_proxy::run::start(config, &base_dir(&path))
         .await
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
@@ -38,7 +42,19 @@ pub async fn run(path: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<(
     }
     let loader: Loader = Arc::new(load);
     reload::watch(running.proxy.clone(), path, loader, Duration::from_secs(1));
+    let churn = churn.map(|spec| {
+        tracing::warn!(route = %spec.route, per_second = spec.per_second, "bench churn: changing weights in process (WEIR_BENCH_CHURN)");
+        crate::bench_churn::start(running.proxy.clone(), spec)
+    });
     wait_for_stop_signal().await;
+    if let Some(c) = churn {
+        use std::sync::atomic::Ordering::Relaxed;
+        tracing::info!(
+            changes = c.changes.load(Relaxed),
+            errors = c.errors.load(Relaxed),
+            "bench churn stopped"
+        );
+    }
     tracing::info!(grace = ?grace, "shutting down: no new connections, finishing in-flight requests");
     if running.shutdown(grace).await {
         tracing::info!("all requests finished");

@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 mod alloc;
+mod bench_churn;
 mod cli_lint;
 mod cli_proxy;
 mod cli_run;

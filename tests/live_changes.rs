@@ -159,3 +159,63 @@ async fn reload_valid_then_invalid_under_load() {
         .unwrap();
     assert_eq!((o.status, o.backend.as_deref()), (200, Some("b")));
 }
+
+/// `WEIR_BENCH_CHURN` (the benchmark's in-process weight changes, the path `weir run`'s
+/// controller takes): changes at the asked rate under load, nothing fails, and what it did
+/// is logged when weir stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_weight_churn_changes_weights_and_fails_nothing() {
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    let yaml = config(&[("a", a.addr, 90), ("b", b.addr, 10)], "", "");
+    let mut weir = Weir::start_with_env(&yaml, &[("WEIR_BENCH_CHURN", "web a b 1000")]).await;
+    let generation = async |weir: &Weir| {
+        weir.admin_json("/routes").await["generation"]
+            .as_u64()
+            .unwrap()
+    };
+    let g0 = generation(&weir).await;
+    let load = Load::start(&weir.authority(), 20);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let all = load.stop().await;
+    let g1 = generation(&weir).await;
+    assert!(all.len() > 200, "too little load: {}", all.len());
+    assert_no_failures(&all);
+    // 1,000 a second for 0.6 s; a loaded test machine may run the timer late, but an
+    // open loop makes late ticks up.
+    assert!(g1 - g0 >= 300, "{} changes in 600 ms", g1 - g0);
+    let a_weight = &weir.admin_json("/routes").await["routes"][0]["backends"][0]["weight"];
+    assert!(a_weight == 90 || a_weight == 89, "{a_weight}");
+
+    weir.signal("TERM");
+    assert!(weir.wait_exit(Duration::from_secs(10)).is_some());
+    let logs = weir.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("bench churn stopped"))
+        .unwrap_or_else(|| panic!("no summary in the log:\n{logs}"));
+    assert!(line.contains("errors=0"), "{line}");
+    let changes: u64 = line
+        .split("changes=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {line}"));
+    assert!(changes >= g1 - g0, "{changes} logged, {} seen", g1 - g0);
+}
+
+#[test]
+fn a_bad_churn_spec_stops_weir_before_it_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = config(&[("a", "127.0.0.1:9".parse().unwrap(), 100)], "", "");
+    std::fs::write(dir.path().join("weir.yaml"), yaml).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["proxy", "-c"])
+        .arg(dir.path().join("weir.yaml"))
+        .env("WEIR_BENCH_CHURN", "web a b fast")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("WEIR_BENCH_CHURN: RATE must be"), "{err}");
+}

@@ -15,8 +15,9 @@ pub struct Weir {
     pub listeners: Vec<SocketAddr>,
     pub admin: SocketAddr,
     admin_client: Client,
-    /// The subcommand and its flags, to start the same way again.
+    /// The subcommand and its flags, and the environment added, to start the same way again.
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Weir {
@@ -36,7 +37,18 @@ impl Weir {
             std::fs::write(dir.path().join(name), content).unwrap();
         }
         std::fs::write(dir.path().join("weir.yaml"), yaml).unwrap();
-        Self::launch(dir, &["proxy"]).await
+        Self::launch(dir, &["proxy"], &[]).await
+    }
+
+    /// `weir proxy` on `yaml` with `env` added to its environment.
+    pub async fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Weir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("weir.yaml"), yaml).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::launch(dir, &["proxy"], &env).await
     }
 
     /// `weir run` (standalone: proxy and rollout controller) on `yaml`, with the state
@@ -44,7 +56,7 @@ impl Weir {
     pub async fn start_run(yaml: &str) -> Weir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("weir.yaml"), yaml).unwrap();
-        Self::launch(dir, &["run", "--state-dir", "state"]).await
+        Self::launch(dir, &["run", "--state-dir", "state"], &[]).await
     }
 
     /// Kills the process with SIGKILL (no chance to save anything) and starts it again
@@ -57,13 +69,14 @@ impl Weir {
         // Move the directory out of `me` without running its Drop (which would kill again).
         let dir = std::mem::replace(&mut me.dir, dir);
         let args = me.args.clone();
+        let env = std::mem::take(&mut me.env);
         let _ = std::fs::remove_file(dir.path().join("ready.json"));
         drop(me);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Self::launch(dir, &args).await
+        Self::launch(dir, &args, &env).await
     }
 
-    async fn launch(dir: tempfile::TempDir, mode: &[&str]) -> Weir {
+    async fn launch(dir: tempfile::TempDir, mode: &[&str], env: &[(String, String)]) -> Weir {
         let ready = dir.path().join("ready.json");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -78,6 +91,7 @@ impl Weir {
             .arg(&ready)
             .current_dir(dir.path())
             .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -89,6 +103,7 @@ impl Weir {
             admin: "127.0.0.1:1".parse().unwrap(),
             admin_client: Client::http1(),
             args: mode.iter().map(|s| s.to_string()).collect(),
+            env: env.to_vec(),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
