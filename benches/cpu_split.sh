@@ -1,4 +1,5 @@
 # benches/cpu_split.sh - sourced by benches/peers.sh for MODES=cpu; not run on its own.
+# shellcheck shell=bash
 #
 # Where each proxy's CPU goes at saturation: user and system time per request, and context
 # switches per request, for weir, nginx and HAProxy, over plain HTTP/1.1 and h2c. The CPU
@@ -16,6 +17,7 @@
 run_cpu() {
   local rounds=${CPU_ROUNDS:-3} dur=${DURATION:-10s} out proto round i name port
   wait_idle
+  # shellcheck disable=SC2034  # read by section_head in peers.sh
   LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   out=$BENCH_DIR/results/weir-cpu-$(date +%Y%m%d-%H%M%S)
   mkdir -p "$out"

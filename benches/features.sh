@@ -1,4 +1,5 @@
 # benches/features.sh - sourced by benches/peers.sh for MODES=features; not run on its own.
+# shellcheck shell=bash
 #
 # What the features cost weir at HTTP/1.1 saturation (64 connections), on a freshly started
 # weir per run, FEATURE_ROUNDS rounds (default 3) of four runs interleaved so drift hits
@@ -17,6 +18,7 @@ run_features() {
   local churn=$REPO/target/release/examples/weight_churn
   [[ -x $churn ]] || { echo "$churn missing (cargo build --release --example weight_churn)" >&2; exit 1; }
   wait_idle
+  # shellcheck disable=SC2034  # read by section_head in peers.sh
   LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   start_peers http1
   out=$BENCH_DIR/results/weir-features-$(date +%Y%m%d-%H%M%S)

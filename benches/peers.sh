@@ -329,7 +329,8 @@ run_compare() { # $1 = mode
   start_weir "$mode"
   # shellcheck disable=SC2086
   echo ">> weir answers: $(curl -s $curl_args -o /dev/null -w '%{http_version} %{http_code} x-backend=%header{x-backend}' "$weir")" >&2
-  local out=$BENCH_DIR/results/weir-$mode-$(date +%Y%m%d-%H%M%S)
+  local out
+  out=$BENCH_DIR/results/weir-$mode-$(date +%Y%m%d-%H%M%S)
   mkdir -p "$out"
   echo ">> compare.sh -> $out" >&2
   cpu_mark > "$out/cpu.before"; times > "$out/times.before"
@@ -443,7 +444,8 @@ run_mem() {
   LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   start_peers http1
   start_weir http1
-  local out=$BENCH_DIR/results/weir-mem-$(date +%Y%m%d-%H%M%S) name port rc=0
+  local out name port rc=0
+  out=$BENCH_DIR/results/weir-mem-$(date +%Y%m%d-%H%M%S)
   mkdir -p "$out"
   for t in "nginx=${NGINX_PORT:-18090}" "haproxy=${HAPROXY_PORT:-18091}" "weir=$WEIR_PORT"; do
     name=${t%%=*} port=${t#*=}

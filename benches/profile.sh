@@ -122,7 +122,7 @@ HA
     cmd=(haproxy -db -f "$OUT/haproxy.cfg") ;;
   *) echo "TARGET must be weir, nginx or haproxy" >&2; exit 2 ;;
 esac
-valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "${cmd[@]}" >"$OUT/target.log" 2>&1 & vg=$!; pids+=($vg)
+valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "${cmd[@]}" >"$OUT/target.log" 2>&1 & vg=$!; pids+=("$vg")
 probe=(-k); [[ $H2C == 1 && $TLS == 0 ]] && probe+=(--http2-prior-knowledge)
 for _ in $(seq 1 120); do curl -fsS "${probe[@]}" -o /dev/null "$url" 2>/dev/null && break; sleep 0.5; done
 # drive SECS: prints the number of 2xx answers; fails on any other answer or error.
