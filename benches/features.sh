@@ -44,7 +44,7 @@ run_features() {
       if [[ -n $churn_pid ]]; then wait "$churn_pid" || echo ">> weight_churn reported errors" >&2; fi
       stop_weir
       if [[ $v == inproc ]]; then
-        grep -o 'bench churn stopped.*' "$RUN_DIR/weir-http1.log" | sed 's/\x1b\[[0-9;]*m//g' > "$out/$v.$round.churn" || true
+        grep -o 'bench churn stopped.*' "$RUN_DIR/weir-http1.log" > "$out/$v.$round.churn" || true
       fi
     done
   done

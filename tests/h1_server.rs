@@ -8,7 +8,9 @@
 mod support;
 
 use std::time::Duration;
-use support::raw::{assert_closed_once_idle_for_300ms, raw_upstream, read_answers};
+use support::raw::{
+    assert_closed_once_idle_for_300ms, assert_upload_handed_to_hyper, raw_upstream, read_answers,
+};
 use support::weir::config;
 use support::{closed_within, Backend, Client, Weir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -168,19 +170,7 @@ async fn requests_it_does_not_serve_go_to_hyper_on_the_same_connection() {
     // A plain request first, then a chunked upload on the same connection.
     let mut s = open_with(&weir, b"GET / HTTP/1.1\r\nhost: a\r\n\r\n").await;
     read_answers(&mut s, 1, false).await;
-    s.write_all(
-        b"POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let a = read_answers(&mut s, 1, false).await.remove(0);
-    assert!(a.starts_with("HTTP/1.1 200"), "{a}");
-    assert_eq!(&b.last_body.lock()[..], b"abc");
-    // hyper keeps serving the connection.
-    s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
-        .await
-        .unwrap();
-    assert!(read_answers(&mut s, 1, false).await[0].starts_with("HTTP/1.1 200"));
+    assert_upload_handed_to_hyper(&mut s, &b, || {}).await;
 
     // expect: 100-continue gets its interim answer.
     let mut s = open_with(

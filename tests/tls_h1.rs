@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use support::raw::{
-    assert_closed_once_idle_for_300ms, connect_with_small_receive_buffer, raw_upstream,
-    read_answers, tls_connect, tls_files,
+    assert_closed_once_idle_for_300ms, assert_upload_handed_to_hyper,
+    connect_with_small_receive_buffer, raw_upstream, read_answers, tls_connect, tls_files,
 };
 use support::weir::config;
 use support::{closed_within, Backend, Weir};
@@ -252,20 +252,10 @@ async fn requests_it_does_not_serve_go_to_hyper_on_the_same_tls_connection() {
         .await
         .unwrap();
     read_answers(&mut s, 1, false).await;
-    s.write_all(
-        b"POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let a = read_answers(&mut s, 1, false).await.remove(0);
-    assert!(a.starts_with("HTTP/1.1 200"), "{a}");
-    assert_eq!(&b.last_body.lock()[..], b"abc");
-    assert_eq!(b.last_headers.lock()["x-forwarded-proto"], "https");
-    // hyper keeps serving the connection.
-    s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
-        .await
-        .unwrap();
-    assert!(read_answers(&mut s, 1, false).await[0].starts_with("HTTP/1.1 200"));
+    assert_upload_handed_to_hyper(&mut s, &b, || {
+        assert_eq!(b.last_headers.lock()["x-forwarded-proto"], "https");
+    })
+    .await;
     assert_eq!(b.hits(), 3);
 }
 

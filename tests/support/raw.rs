@@ -166,3 +166,27 @@ pub async fn assert_closed_once_idle_for_300ms<S: AsyncRead + AsyncWrite + Unpin
         "closed after only {after:?}"
     );
 }
+
+/// On a connection whose last request weir's own HTTP/1.1 server answered: a chunked
+/// upload, which that server hands to hyper, reaches `b` whole (`after_upload` then checks
+/// anything more about it), and hyper keeps serving the connection.
+pub async fn assert_upload_handed_to_hyper<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    b: &super::Backend,
+    after_upload: impl FnOnce(),
+) {
+    s.write_all(
+        b"POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let a = read_answers(s, 1, false).await.remove(0);
+    assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+    assert_eq!(&b.last_body.lock()[..], b"abc");
+    after_upload();
+    // hyper keeps serving the connection.
+    s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_answers(s, 1, false).await[0].starts_with("HTTP/1.1 200"));
+}
