@@ -142,6 +142,45 @@ async fn metrics_and_stats_agree_with_the_requests_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_since_the_split_count_only_requests_after_the_last_weight_change() {
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    let weir = Weir::start(&config(&[("a", a.addr, 50), ("b", b.addr, 50)], "", "")).await;
+    let c = Client::http1();
+    let before = load(&c, &weir.authority(), 60, 4).await;
+    weir.set_weights("web", r#"{"a": 80, "b": 20}"#).await;
+    let after = load(&c, &weir.authority(), 40, 4).await;
+    assert_eq!((before.len(), after.len()), (60, 40));
+    let total = |v: &serde_json::Value| -> u64 {
+        v["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["requests"].as_u64().unwrap())
+            .sum()
+    };
+    let cut = weir
+        .admin_json("/stats?route=web&window=60s&since=split")
+        .await;
+    assert_eq!(total(&cut), 40, "{cut}");
+    let age = cut["splitAgeSeconds"].as_f64().unwrap();
+    assert!((0.0..30.0).contains(&age), "{cut}");
+    let plain = weir.admin_json("/stats?route=web&window=60s").await;
+    assert_eq!(total(&plain), 100, "{plain}");
+    // Setting the same weights again starts no new split.
+    weir.set_weights("web", r#"{"a": 80, "b": 20}"#).await;
+    let again = weir
+        .admin_json("/stats?route=web&window=60s&since=split")
+        .await;
+    assert_eq!(total(&again), 40, "{again}");
+    let (status, body) = weir
+        .admin_call("GET", "/stats?route=web&since=start", "", None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("the only value is"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_token_is_enforced_beyond_loopback() {
     let ok = Backend::start("ok").await;
     let yaml = config(&[("ok", ok.addr, 1)], "", "").replace(

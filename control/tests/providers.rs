@@ -301,7 +301,8 @@ async fn weir_reads_the_proxys_backend_stats_and_names_valid_routes_and_backends
         }
     }
     let mut ctx = context_over(proxy.clone());
-    ctx.now = now;
+    // A whole window after the proxy's split took effect: short samples are Inconclusive.
+    ctx.now = now + Duration::from_secs(60);
     let weir = |backend: &str| MetricProvider {
         weir: Some(WeirMetric {
             route: "web".to_owned(),
@@ -333,6 +334,56 @@ async fn weir_reads_the_proxys_backend_stats_and_names_valid_routes_and_backends
         missing.err().unwrap(),
         r#"no route named "api"; routes are "web""#
     );
+}
+
+#[tokio::test]
+async fn weir_measures_only_what_the_proxy_served_since_its_last_weight_change() {
+    let proxy = proxy();
+    let canary = |p: &Proxy| {
+        let table = p.table();
+        let route = table.route("web").unwrap();
+        route.backends[1].stats.clone()
+    };
+    // 100 good canary answers at 10%, then the change to 20%, then 30 failures.
+    for _ in 0..100 {
+        canary(&proxy).record(Instant::now(), 200, false, Duration::from_millis(1));
+    }
+    let weights = std::collections::HashMap::from([
+        ("web-stable".to_owned(), 80),
+        ("web-canary".to_owned(), 20),
+    ]);
+    proxy.set_weights("web", &weights).unwrap();
+    for _ in 0..30 {
+        canary(&proxy).record(Instant::now(), 500, true, Duration::from_millis(1));
+    }
+    let ctx = context_over(proxy.clone());
+    let success = MetricProvider {
+        weir: Some(WeirMetric {
+            route: "web".to_owned(),
+            backend: "canary".to_owned(),
+            metric: WeirMetricKind::SuccessRate,
+            quantile: None,
+            window: Some("1m".into()),
+            min_requests: Some(20),
+            baseline: None,
+        }),
+        ..MetricProvider::default()
+    };
+    assert_eq!(
+        value(measure(&success, &ctx).await),
+        MetricValue::Float(0.0),
+        "judged on the 30 answers since the change alone"
+    );
+    // The same weights again are not a change: nothing is cut (a cut would leave nothing
+    // to measure, and the metric would wait).
+    proxy.set_weights("web", &weights).unwrap();
+    assert_eq!(
+        value(measure(&success, &ctx).await),
+        MetricValue::Float(0.0)
+    );
+    // The plain window the admin API serves still holds all 130.
+    let all = canary(&proxy).window(Instant::now(), Duration::from_secs(60));
+    assert_eq!((all.requests, all.failures), (130, 30));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -327,6 +327,16 @@ impl Admin {
             },
         };
         let hdr = query.get("format").is_some_and(|f| f == "hdr");
+        let cut = match query.get("since").map(String::as_str) {
+            None => false,
+            Some("split") => true,
+            Some(other) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    format!("since={other:?}: the only value is \"split\" (cut the window where the route's current split took effect)"),
+                )
+            }
+        };
         let table = self.proxy.table();
         let Some(route) = table.route(route_name) else {
             return error_response(
@@ -339,7 +349,11 @@ impl Admin {
             .backends
             .iter()
             .map(|b| {
-                let w = b.stats.window(now, window);
+                let w = if cut {
+                    b.stats.window_since(now, window, route.split_since).0
+                } else {
+                    b.stats.window(now, window)
+                };
                 let q = |p: f64| {
                     if w.latency.is_empty() {
                         serde_json::Value::Null
@@ -371,6 +385,7 @@ impl Admin {
                 "route": route_name,
                 "window": weir_config::Duration(window).to_string(),
                 "generation": table.generation,
+                "splitAgeSeconds": now.saturating_duration_since(route.split_since).as_secs_f64(),
                 "backends": backends,
             }),
         )

@@ -8,7 +8,9 @@ use crate::table::{Backend, MirrorRule, RetryBudget, Route, RouteTable, StickyRu
 use crate::upstream::Upstreams;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Instant;
 use weir_config::proxy::{self as cfg, ProxyConfig};
 
 /// Stats live as long as the process, keyed by (route, backend), so a reload or a
@@ -243,7 +245,11 @@ impl Builder<'_> {
             .entry(name.to_string())
             .or_default()
             .clone();
+        let split_key = split_key(config, r);
         Ok(Route {
+            split_key,
+            // Set by the caller, who knows the previous table.
+            split_since: Instant::now(),
             name: Arc::from(name),
             hosts: r.hosts.iter().map(|h| HostMatch::new(h)).collect(),
             path_prefix: r.path_prefix.clone(),
@@ -260,5 +266,46 @@ impl Builder<'_> {
             on_no_endpoints: r.on_no_endpoints,
             unrouted: self.stats.get(name, ""),
         })
+    }
+}
+
+/// The hash of what decides a route's split apart from its weights: each backend's service
+/// and endpoints, and each header route's name, matches and backend, in order.
+fn split_key(config: &ProxyConfig, r: &cfg::Route) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for b in &r.backends {
+        b.service.value.hash(&mut h);
+        if let Some(svc) = config.services.get(&b.service.value) {
+            for e in &svc.endpoints {
+                e.value.hash(&mut h);
+            }
+        }
+        0xffu8.hash(&mut h);
+    }
+    for hr in &r.header_routes {
+        hr.name.hash(&mut h);
+        hr.backend.value.hash(&mut h);
+        for m in &hr.matches {
+            m.header_name.hash(&mut h);
+            let v = &m.header_value;
+            (&v.exact, &v.prefix, v.regex.as_ref().map(|r| &r.value)).hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// Carries each route's split over from `before` (the table being replaced) when it did
+/// not change, and starts a new one at `now` for routes whose split did (new routes
+/// included), cutting their backends' measurements. Called before the swap, so every
+/// request picked under the new split is recorded after the cut.
+pub fn carry_splits(before: &RouteTable, after: &mut RouteTable, now: Instant) {
+    for route in &mut after.routes {
+        let Some(fresh) = Arc::get_mut(route) else {
+            continue;
+        };
+        match before.route(&fresh.name) {
+            Some(old) if !fresh.split_differs(old) => fresh.split_since = old.split_since,
+            _ => fresh.start_split(now),
+        }
     }
 }

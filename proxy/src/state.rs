@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Instant;
 use weir_config::ProxyConfig;
 
 /// Why a weight change was refused.
@@ -104,6 +105,8 @@ impl Proxy {
             budgets: &self.budgets,
         }
         .build(&w.config, &w.overrides, w.generation + 1)?;
+        let mut table = table;
+        crate::build::carry_splits(&self.table.load(), &mut table, Instant::now());
         w.generation += 1;
         self.table.store(Arc::new(table));
         Ok(w.generation)
@@ -183,6 +186,9 @@ impl Proxy {
             patched.weights[j] = *weight;
         }
         patched.pick = WeightedPick::new(patched.weights.iter().copied());
+        if patched.split_differs(&live.routes[i]) {
+            patched.start_split(Instant::now());
+        }
         let mut routes = live.routes.clone();
         routes[i] = Arc::new(patched);
         w.generation += 1;
@@ -439,5 +445,70 @@ routes:
             .set_weights("nope", &weights(&[("stable", 1)]))
             .is_err());
         assert_eq!(proxy.table().generation, g);
+    }
+
+    #[test]
+    fn a_new_split_starts_only_when_what_decides_the_split_changes() {
+        let cfg = weir_config::parse_proxy_config("t.yaml", CONFIG, 1).unwrap();
+        let proxy = Proxy::new(cfg.clone()).unwrap();
+        let since = |route: &str| proxy.table().route(route).unwrap().split_since;
+        let (web0, api0) = (since("web"), since("api"));
+
+        // The same weights again, a reload of the same file, another route's header route:
+        // no new split.
+        proxy
+            .set_weights("web", &weights(&[("stable", 90), ("canary", 10)]))
+            .unwrap();
+        proxy.reload(cfg.clone()).unwrap();
+        proxy
+            .set_managed_header_route(
+                "api",
+                "beta",
+                Some(weir_config::proxy::HeaderRoute {
+                    name: "beta".into(),
+                    matches: vec![],
+                    backend: weir_config::proxy::spanned("canary".to_string()),
+                }),
+            )
+            .unwrap();
+        assert_eq!(since("web"), web0);
+        let api1 = since("api");
+        assert!(
+            api1 > api0,
+            "a managed header route changes the api route's split"
+        );
+
+        // A weight change (patched), an endpoint change (rebuilt), an experiment's backend:
+        // each a new split of web only.
+        let mut last = web0;
+        let mut changes: Vec<Box<dyn Fn(&Proxy)>> = vec![
+            Box::new(|p| {
+                p.set_weights("web", &weights(&[("canary", 20)])).unwrap();
+            }),
+            Box::new(|p| {
+                p.set_service_endpoints("canary", vec!["127.0.0.1:18083".into()])
+                    .unwrap();
+            }),
+            Box::new(|p| {
+                p.set_extra_backends(
+                    "web",
+                    "exp",
+                    vec![ExtraBackend {
+                        name: "exp-canary".into(),
+                        endpoints: vec!["127.0.0.1:18084".into()],
+                        weight: 5,
+                    }],
+                )
+                .unwrap();
+            }),
+        ];
+        for change in changes.drain(..) {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            change(&proxy);
+            assert!(since("web") > last);
+            last = since("web");
+        }
+        // The endpoint change is also a new split of api, which routes to canary too.
+        assert!(since("api") > api1);
     }
 }

@@ -7,6 +7,12 @@
 //! the shard first folds the finished one into the shared ring and the lifetime totals.
 //! Readers merge the ring with the shards' unfolded slots, so nothing is counted twice and
 //! nothing is lost.
+//!
+//! A route's split (its backends, weights, endpoints) changes at a *cut*
+//! ([`BackendStats::cut`]): what was recorded in the current slot until then is set apart in
+//! that slot's `before_cut`, so a window measured since the cut
+//! ([`BackendStats::window_since`]) holds only requests served under the new split, to the
+//! request, while the plain window and the lifetime totals still hold everything.
 
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
@@ -130,6 +136,30 @@ struct Shard {
 struct RingSlot {
     slot: u64,
     interval: Option<Interval>,
+    /// What this slot held when a cut fell in it: requests served before the split
+    /// changed, left out of windows measured since the cut.
+    before_cut: Option<Interval>,
+}
+
+impl RingSlot {
+    /// Makes this entry hold `slot`, dropping what it held for a slot a ring-turn older.
+    fn claim(&mut self, slot: u64) {
+        if self.slot == slot {
+            return;
+        }
+        self.slot = slot;
+        for i in [&mut self.interval, &mut self.before_cut]
+            .into_iter()
+            .flatten()
+        {
+            i.clear();
+        }
+    }
+}
+
+/// The instant slot `slot` starts at.
+fn slot_start(slot: u64) -> Instant {
+    origin() + SLOT * u32::try_from(slot).unwrap_or(u32::MAX)
 }
 
 /// Lifetime totals, for Prometheus counters.
@@ -221,6 +251,7 @@ impl BackendStats {
             .map(|_| RingSlot {
                 slot: u64::MAX,
                 interval: None,
+                before_cut: None,
             })
             .collect();
         BackendStats {
@@ -259,22 +290,25 @@ impl BackendStats {
 
     /// Moves a shard's finished slot into the ring and the lifetime totals.
     fn fold(&self, shard: &mut Shard) {
+        self.fold_into(shard, false);
+    }
+
+    /// [`Self::fold`], into the slot's `before_cut` part when `before_cut` is set (a cut in
+    /// the shard's slot).
+    fn fold_into(&self, shard: &mut Shard, before_cut: bool) {
         if shard.current.requests == 0 {
             return;
         }
         {
             let mut ring = self.ring.lock();
             let entry = &mut ring[(shard.slot % RING_SLOTS as u64) as usize];
-            if entry.slot != shard.slot {
-                entry.slot = shard.slot;
-                match &mut entry.interval {
-                    Some(i) => i.clear(),
-                    None => entry.interval = Some(Interval::new()),
-                }
-            }
-            if let Some(i) = &mut entry.interval {
-                i.add(&shard.current);
-            }
+            entry.claim(shard.slot);
+            let part = if before_cut {
+                &mut entry.before_cut
+            } else {
+                &mut entry.interval
+            };
+            part.get_or_insert_with(Interval::new).add(&shard.current);
         }
         {
             let mut life = self.lifetime.lock();
@@ -287,6 +321,34 @@ impl BackendStats {
         shard.current.clear();
         shard.codes.clear();
         shard.sum_micros = 0;
+    }
+
+    /// Marks the moment `at` the route's split changed: everything recorded in `at`'s slot
+    /// so far is set apart, so [`Self::window_since`]`(.., at)` counts only what comes
+    /// after. Only shards filling that slot are touched (older slots fall before the cut
+    /// by their number), and none when they hold nothing, so a cut costs a few lock
+    /// round trips unless requests were recorded in this slot since the last cut.
+    pub fn cut(&self, at: Instant) {
+        let slot = slot_of(at);
+        // Lock order: shards, then ring, then lifetime (as `window` and `fold`).
+        let mut shards: Vec<_> = self.shards.iter().map(|s| s.lock()).collect();
+        {
+            let mut ring = self.ring.lock();
+            let entry = &mut ring[(slot % RING_SLOTS as u64) as usize];
+            entry.claim(slot);
+            // Requests folded into this slot since an earlier cut in it came before this
+            // one too.
+            if let Some(after) = entry.interval.as_mut().filter(|i| i.requests > 0) {
+                entry
+                    .before_cut
+                    .get_or_insert_with(Interval::new)
+                    .add(after);
+                after.clear();
+            }
+        }
+        for shard in shards.iter_mut().filter(|s| s.slot == slot) {
+            self.fold_into(shard, true);
+        }
     }
 
     pub fn record_error(&self, kind: ErrorKind) {
@@ -316,12 +378,32 @@ impl BackendStats {
     /// Requests, failures and latencies over the slots that intersect the last `window`
     /// before `now`: the current slot and the `ceil(window / SLOT)` slots before it.
     pub fn window(&self, now: Instant, window: Duration) -> Interval {
+        self.collect(now, window, None).0
+    }
+
+    /// Like [`Self::window`], but without anything recorded before `since`, the moment of
+    /// the last [`Self::cut`] (a route's split change): the window is cut there. Also
+    /// returns when what the interval covers begins: `since`, or the start of the oldest
+    /// slot when the cut is older than the window.
+    pub fn window_since(
+        &self,
+        now: Instant,
+        window: Duration,
+        since: Instant,
+    ) -> (Interval, Instant) {
+        let (interval, from) = self.collect(now, window, Some(slot_of(since)));
+        (interval, from.max(since))
+    }
+
+    /// The window's interval and the start of its oldest slot; with `cut`, slots before
+    /// it are left out and so is the cut slot's `before_cut`.
+    fn collect(&self, now: Instant, window: Duration, cut: Option<u64>) -> (Interval, Instant) {
         let newest = slot_of(now);
         let span = window
             .as_millis()
             .div_ceil(SLOT.as_millis())
             .min(RING_SLOTS as u128 - 1) as u64;
-        let oldest = newest.saturating_sub(span);
+        let oldest = newest.saturating_sub(span).max(cut.unwrap_or(0));
         let in_window = |s: u64| s >= oldest && s <= newest;
         let mut out = Interval::new();
         // Lock order everywhere: shards, then ring, then lifetime. Holding every shard
@@ -333,12 +415,15 @@ impl BackendStats {
             }
         }
         let ring = self.ring.lock();
-        for entry in ring.iter() {
-            if let (true, Some(i)) = (in_window(entry.slot), &entry.interval) {
+        for entry in ring.iter().filter(|e| in_window(e.slot)) {
+            if let Some(i) = &entry.interval {
+                out.add(i);
+            }
+            if let (Some(i), false) = (&entry.before_cut, cut == Some(entry.slot)) {
                 out.add(i);
             }
         }
-        out
+        (out, slot_start(oldest))
     }
 
     /// Lifetime totals: counts by status code, the latency histogram and its exact sum
@@ -362,60 +447,5 @@ impl BackendStats {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn window_counts_are_exact_and_quantiles_within_precision() {
-        let stats = BackendStats::new();
-        let now = Instant::now();
-        for i in 1..=1000u64 {
-            let code = if i % 10 == 0 { 503 } else { 200 };
-            stats.record(now, code, code >= 500, Duration::from_micros(i * 100));
-        }
-        let w = stats.window(now, Duration::from_secs(60));
-        assert_eq!(w.requests, 1000);
-        assert_eq!(w.failures, 100);
-        let p99 = w.latency.value_at_quantile(0.99) as f64;
-        assert!((p99 - 99_000.0).abs() / 99_000.0 <= 0.01, "p99 {p99}");
-        let (codes, hist, sum) = stats.lifetime();
-        assert_eq!(codes, vec![(200, 900), (503, 100)]);
-        assert_eq!(hist.len(), 1000);
-        assert_eq!(sum, (1..=1000u64).map(|i| i * 100).sum::<u64>());
-    }
-
-    #[test]
-    fn old_slots_fall_out_of_the_window_but_stay_in_the_lifetime() {
-        let stats = BackendStats::new();
-        let t0 = Instant::now();
-        stats.record(t0, 200, false, Duration::from_millis(1));
-        let later = t0 + Duration::from_secs(120);
-        stats.record(later, 500, true, Duration::from_millis(2));
-        let recent = stats.window(later, Duration::from_secs(30));
-        assert_eq!((recent.requests, recent.failures), (1, 1));
-        let all = stats.window(later, Duration::from_secs(600));
-        assert_eq!((all.requests, all.failures), (2, 1));
-        assert_eq!(stats.lifetime().1.len(), 2);
-    }
-
-    #[test]
-    fn records_from_many_threads_are_all_counted() {
-        let stats = std::sync::Arc::new(BackendStats::new());
-        let now = Instant::now();
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                let s = stats.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..10_000 {
-                        s.record(now, 200, false, Duration::from_micros(50));
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(stats.window(now, Duration::from_secs(5)).requests, 80_000);
-        assert_eq!(stats.lifetime().0, vec![(200, 80_000)]);
-    }
-}
+#[path = "stats_tests.rs"]
+mod tests;

@@ -9,7 +9,7 @@ use crate::stats::BackendStats;
 use crate::upstream::ServicePool;
 use http::HeaderName;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use weir_config::proxy::NoEndpoints;
 
 /// One generation of the routing state.
@@ -40,6 +40,13 @@ pub struct Route {
     pub on_no_endpoints: NoEndpoints,
     /// Errors that happen before a backend is chosen (all weights 0, nothing live).
     pub unrouted: Arc<BackendStats>,
+    /// What, besides `weights`, decides where a request goes: the backends, their
+    /// endpoints (a version, standalone) and the managed header routes, hashed. When this
+    /// or a weight changes, the route has a new split.
+    pub split_key: u64,
+    /// When the current split took effect (the process start for the first). Windows the
+    /// analysis reads begin no earlier: a verdict is about the current split only.
+    pub split_since: Instant,
 }
 
 /// A backend of a route: a service (its endpoints and their connections) and the
@@ -79,6 +86,20 @@ pub struct StickyRule {
 pub const BUCKETS: u64 = 10_000;
 
 impl Route {
+    /// Whether `self`, built after `before` (the same route in the previous table), serves
+    /// a different split.
+    pub fn split_differs(&self, before: &Route) -> bool {
+        self.split_key != before.split_key || self.weights != before.weights
+    }
+
+    /// Starts a new split at `at`: each backend's measurements are cut there.
+    pub fn start_split(&mut self, at: Instant) {
+        self.split_since = at;
+        for b in &self.backends {
+            b.stats.cut(at);
+        }
+    }
+
     /// Which backend a sticky bucket belongs to: the canary when
     /// `bucket < canary share * BUCKETS`, otherwise the others by weight, in order.
     /// Deterministic, so a user keeps their side as long as the weights allow it.

@@ -177,7 +177,17 @@ pub struct Load {
 }
 
 impl Load {
+    /// One request loop at about `per_second` requests a second: a modest, steady load.
+    #[allow(dead_code)]
+    pub fn paced(authority: &str, per_second: u32) -> Load {
+        Self::spawn(authority, 1, Some(Duration::from_secs(1) / per_second))
+    }
+
     pub fn start(authority: &str, workers: usize) -> Load {
+        Self::spawn(authority, workers, None)
+    }
+
+    fn spawn(authority: &str, workers: usize, every: Option<Duration>) -> Load {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let client = Client::http1();
         let tasks = (0..workers)
@@ -186,7 +196,11 @@ impl Load {
                     (stop.clone(), client.clone(), authority.to_string());
                 tokio::spawn(async move {
                     let mut out = Vec::new();
+                    let mut ticks = every.map(tokio::time::interval);
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        if let Some(t) = &mut ticks {
+                            t.tick().await;
+                        }
                         let started = Instant::now();
                         let outcome =
                             client

@@ -19,6 +19,13 @@ pub enum MeasurementResult {
     /// The provider itself judged the value inconclusive and says why (e.g. weir's built-in
     /// provider below `minRequests`). Conditions are not evaluated.
     Inconclusive(String),
+    /// Not a measurement: the provider cannot measure yet and says why (weir's built-in
+    /// provider within the first window after a split change, short of `minRequests`).
+    /// Nothing is recorded or counted; the metric is asked again after `retry_after`.
+    Wait {
+        reason: String,
+        retry_after: std::time::Duration,
+    },
 }
 
 /// Argo's `Measurement`.
@@ -73,6 +80,18 @@ pub struct MetricResult {
     pub consecutive_success: i32,
     /// Whether the metric is in dry-run mode: reported, never deciding the run.
     pub dry_run: bool,
+    /// Set while the provider said it cannot measure yet ([`MeasurementResult::Wait`]):
+    /// why, and when to ask again. Not a measurement and not counted; cleared by the next
+    /// answer that is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
+}
+
+/// Why a metric is not measured yet, and when it is asked again.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Waiting {
+    pub reason: String,
+    pub until: Timestamp,
 }
 
 impl MetricResult {
@@ -91,6 +110,7 @@ impl MetricResult {
             consecutive_error: 0,
             consecutive_success: 0,
             dry_run,
+            waiting: None,
         }
     }
 
@@ -136,10 +156,22 @@ impl MetricResult {
                 }
             }
         }
+        if measurement.phase.is_completed() {
+            self.waiting = None;
+        }
         match self.measurements.last_mut() {
             Some(last) if last.is_in_flight() => *last = measurement,
             _ => self.measurements.push(measurement),
         }
+    }
+
+    /// Withdraws the measurement in flight, which the provider answered with a wait: the
+    /// metric is asked again at `until`, and nothing is recorded or counted meanwhile.
+    pub fn wait(&mut self, reason: String, until: Timestamp) {
+        if self.has_in_flight() {
+            self.measurements.pop();
+        }
+        self.waiting = Some(Waiting { reason, until });
     }
 
     /// Keeps only the last `limit` measurements (Argo's `garbageCollectMeasurements`).

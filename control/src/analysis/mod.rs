@@ -33,7 +33,7 @@ pub mod value;
 #[cfg(test)]
 mod tests;
 
-pub use measurement::{Measurement, MeasurementResult, MetricResult};
+pub use measurement::{Measurement, MeasurementResult, MetricResult, Waiting};
 pub use outcome::RunSummary;
 pub use phase::AnalysisPhase;
 pub use run::{AnalysisRun, AnalysisRunStatus, MeasureRequest};

@@ -225,6 +225,13 @@ impl AnalysisRun {
         };
         let started_at = in_flight.started_at;
         let (phase, message, value) = match answer {
+            MeasurementResult::Wait {
+                reason,
+                retry_after,
+            } => {
+                result.wait(reason, now.saturating_add(retry_after));
+                return;
+            }
             MeasurementResult::Value(value) => {
                 let assessment = assess_measurement(&self.metrics[index], &value);
                 (assessment.phase, assessment.message, Some(value))

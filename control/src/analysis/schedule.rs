@@ -17,6 +17,8 @@ pub const DEFAULT_ERROR_RETRY_INTERVAL: Duration = Duration::from_secs(10);
 /// count reached) or is waiting for an in-flight measurement to come back. A measurement is
 /// due when `now >= next_due(..)`.
 ///
+/// - while the provider said it cannot measure yet (weir's built-in provider waiting for a
+///   window's data after a split change): when it asked to be asked again;
 /// - first measurement: at `run_started_at + initialDelay` (at the start without one);
 /// - after an errored measurement: 10 s after it finished;
 /// - otherwise, until the effective count is reached: `interval` after the last finished.
@@ -35,6 +37,9 @@ pub fn next_due(
     };
     if result.phase.is_completed() {
         return None;
+    }
+    if let (Some(waiting), false) = (&result.waiting, result.has_in_flight()) {
+        return Some(waiting.until);
     }
     let Some(last) = result.last_measurement() else {
         return Some(first());

@@ -5,6 +5,13 @@
 //! the p99 for latency, and [`DEFAULT_MIN_REQUESTS`] requests before a ratio or a quantile
 //! means anything. Below that the measurement is Inconclusive and says so: too little
 //! traffic is never a pass.
+//!
+//! A verdict is about the current split only. The window never reaches back before the
+//! route's split (backends, weights, endpoints) last changed, so an analysis started just
+//! after `setWeight: 20` is not judged on traffic from the 0% before it. Until a whole
+//! window has passed since that change, a sample short of `minRequests` is not a
+//! measurement: the metric waits ([`MeasurementResult::Wait`]) and is asked again shortly.
+//! Only a whole window after the change with too few requests is Inconclusive.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -77,48 +84,120 @@ fn evaluate(metric: &WeirMetric, ctx: &ProviderContext) -> Result<MetricValue, M
         quantile,
         min_requests: metric.min_requests.unwrap_or(DEFAULT_MIN_REQUESTS),
     };
-    let value = query.one(ctx, ctx.service(&metric.backend))?;
-    let Some(baseline) = &metric.baseline else {
+    let value = query.sample(ctx, ctx.service(&metric.backend))?;
+    let baseline = match &metric.baseline {
+        Some(b) => Some(query.sample(ctx, ctx.service(b))?),
+        None => None,
+    };
+    query.ready(std::iter::once(&value).chain(baseline.as_ref()))?;
+    let value = query.value(&value.sample);
+    let Some(baseline) = baseline else {
         return Ok(MetricValue::Float(value));
     };
-    let baseline = query.one(ctx, ctx.service(baseline))?;
     Ok(MetricValue::Object(BTreeMap::from([
         ("value".to_owned(), MetricValue::Float(value)),
-        ("baseline".to_owned(), MetricValue::Float(baseline)),
+        (
+            "baseline".to_owned(),
+            MetricValue::Float(query.value(&baseline.sample)),
+        ),
     ])))
 }
 
+/// How often a metric waiting for data is asked again.
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// One backend's sample and the service it is of.
+struct Side<'a> {
+    service: &'a str,
+    sample: WindowSample,
+}
+
 impl Query<'_> {
-    /// The metric for one backend (a service name).
-    fn one(&self, ctx: &ProviderContext, service: &str) -> Result<f64, MeasurementResult> {
+    /// The sample of one backend (a service name).
+    fn sample<'s>(
+        &self,
+        ctx: &ProviderContext,
+        service: &'s str,
+    ) -> Result<Side<'s>, MeasurementResult> {
         let sample = ctx
             .windows
             .window(self.route, service, ctx.now, self.window)
             .map_err(MeasurementResult::Error)?;
-        // A rate needs no minimum: zero requests is a true zero, not a lack of data. A ratio
-        // or a quantile of nothing is undefined even when minRequests is 0.
-        let needs_traffic = self.kind != WeirMetricKind::RequestRate;
-        if needs_traffic && sample.requests < self.min_requests.max(1) {
-            return Err(MeasurementResult::Inconclusive(
-                self.too_few(service, &sample),
-            ));
+        Ok(Side { service, sample })
+    }
+
+    /// Requests a side needs. A rate needs none once a whole window has passed (zero
+    /// requests is a true zero), but waits for `minRequests` before that like the rest. A
+    /// ratio or a quantile of nothing is undefined even when minRequests is 0.
+    fn needed(&self) -> u64 {
+        match self.kind {
+            WeirMetricKind::RequestRate => self.min_requests,
+            _ => self.min_requests.max(1),
         }
+    }
+
+    /// Whether the sides can be measured: `Wait` while the split is younger than the
+    /// window and a side is short of requests; Inconclusive when a whole window has
+    /// passed and a side is still short.
+    fn ready<'a>(
+        &self,
+        sides: impl Iterator<Item = &'a Side<'a>>,
+    ) -> Result<(), MeasurementResult> {
+        let sides: Vec<&Side> = sides.collect();
+        let needed = self.needed();
+        let short: Vec<&&Side> = sides
+            .iter()
+            .filter(|s| s.sample.requests < needed)
+            .collect();
+        let Some(first) = short.first() else {
+            return Ok(());
+        };
+        let since = first.sample.since_split;
+        if since < self.window {
+            let counts: Vec<String> = short
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} of {needed} requests to {}",
+                        s.sample.requests, s.service
+                    )
+                })
+                .collect();
+            return Err(MeasurementResult::Wait {
+                reason: format!(
+                    "waiting for data: {:.1}s of a {} window since the split changed, {}",
+                    since.as_secs_f64(),
+                    self.window_text,
+                    counts.join(", ")
+                ),
+                retry_after: RECHECK.min(self.window - since),
+            });
+        }
+        if self.kind == WeirMetricKind::RequestRate {
+            return Ok(());
+        }
+        Err(MeasurementResult::Inconclusive(self.too_few(first)))
+    }
+
+    /// The metric's value over a sample that is ready.
+    fn value(&self, sample: &WindowSample) -> f64 {
         let requests = sample.requests as f64;
         let failures = sample.failures.min(sample.requests) as f64;
-        Ok(match self.kind {
-            // Over the window as written; the proxy rounds windows up to whole 5s slots, so
-            // this can overstate by up to one slot's traffic.
-            WeirMetricKind::RequestRate => requests / self.window.as_secs_f64(),
+        match self.kind {
+            // Per second of the time the sample covers: the window as the proxy's slots
+            // hold it, or less when the split changed inside it.
+            WeirMetricKind::RequestRate => requests / sample.covered.as_secs_f64().max(1e-3),
             WeirMetricKind::SuccessRate => (requests - failures) / requests,
             WeirMetricKind::ErrorRate => failures / requests,
             WeirMetricKind::Latency => {
                 sample.latency.value_at_quantile(self.quantile) as f64 / 1_000_000.0
             }
-        })
+        }
     }
 
-    fn too_few(&self, service: &str, sample: &WindowSample) -> String {
-        if sample.requests == 0 {
+    fn too_few(&self, side: &Side) -> String {
+        let service = side.service;
+        if side.sample.requests == 0 {
             return format!(
                 "no requests to {service} in the last {}; minRequests is {}",
                 self.window_text, self.min_requests
@@ -126,7 +205,7 @@ impl Query<'_> {
         }
         format!(
             "only {} requests to {service} in the last {}; minRequests is {}",
-            sample.requests, self.window_text, self.min_requests
+            side.sample.requests, self.window_text, self.min_requests
         )
     }
 }

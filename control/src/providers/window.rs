@@ -7,10 +7,11 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use weir_proxy::stats::Interval;
+use weir_proxy::stats::{BackendStats, Interval};
 use weir_proxy::Proxy;
 
-/// Requests, failures and latencies of one backend over a recent window.
+/// Requests, failures and latencies of one backend over a recent window, cut at the
+/// moment its route's current split (backends, weights, endpoints) took effect.
 #[derive(Clone)]
 pub struct WindowSample {
     pub requests: u64,
@@ -18,22 +19,36 @@ pub struct WindowSample {
     pub failures: u64,
     /// Latency in microseconds, request received to response headers sent.
     pub latency: Histogram<u64>,
+    /// The time the sample covers, up to `now`: from the split change when that falls
+    /// inside the window, else from the start of the window's oldest slot.
+    pub covered: Duration,
+    /// How long the route's current split has been in effect at `now`.
+    pub since_split: Duration,
 }
 
-impl From<Interval> for WindowSample {
-    fn from(i: Interval) -> Self {
+impl WindowSample {
+    /// A sample of what a stats ring holds since `split` (its last cut) over `window`.
+    pub fn since(
+        stats: &BackendStats,
+        now: Instant,
+        window: Duration,
+        split: Instant,
+    ) -> WindowSample {
+        let (i, from): (Interval, Instant) = stats.window_since(now, window, split);
         WindowSample {
             requests: i.requests,
             failures: i.failures,
             latency: i.latency,
+            covered: now.saturating_duration_since(from),
+            since_split: now.saturating_duration_since(split),
         }
     }
 }
 
 pub trait WindowSource: Send + Sync {
     /// The sample of `backend` (a service name) on `route` over the `window` before `now`,
-    /// or a sentence saying why there is none (unknown route or backend, naming the valid
-    /// ones).
+    /// never reaching back before the route's current split took effect, or a sentence
+    /// saying why there is none (unknown route or backend, naming the valid ones).
     fn window(
         &self,
         route: &str,
@@ -60,7 +75,7 @@ impl WindowSource for Proxy {
             ));
         };
         match r.backends.iter().find(|b| &*b.name == backend) {
-            Some(b) => Ok(b.stats.window(now, window).into()),
+            Some(b) => Ok(WindowSample::since(&b.stats, now, window, r.split_since)),
             None => {
                 let known: Vec<&str> = r.backends.iter().map(|b| &*b.name).collect();
                 Err(format!(

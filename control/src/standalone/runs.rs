@@ -229,7 +229,11 @@ pub fn to_argo(
                     ..Default::default()
                 })
                 .collect(),
-            message: r.message.clone(),
+            // A metric waiting for data says why where Argo's tools show a metric's message.
+            message: r
+                .waiting
+                .as_ref()
+                .map_or_else(|| r.message.clone(), |w| w.reason.clone()),
             count: count(r.count),
             successful: count(r.successful),
             failed: count(r.failed),
@@ -250,6 +254,23 @@ pub fn to_argo(
         .labels
         .insert(owner.0.to_string(), owner.1.to_string());
     metadata.labels.insert("kind".to_string(), live.kind_text());
+    // Argo's own labels on a rollout's runs, which its tools read.
+    if owner.0 == "rollout" {
+        let (kind, step) = match live.kind {
+            AnalysisKind::Step(i) => ("Step", Some(i)),
+            AnalysisKind::Background if name.ends_with("-pre") => ("PrePromotion", None),
+            AnalysisKind::Background if name.ends_with("-post") => ("PostPromotion", None),
+            AnalysisKind::Background => ("Background", None),
+        };
+        metadata
+            .labels
+            .insert("rollout-type".to_string(), kind.to_string());
+        if let Some(i) = step {
+            metadata
+                .labels
+                .insert("step-index".to_string(), i.to_string());
+        }
+    }
     argo::AnalysisRun {
         api_version: argo::API_VERSION.to_string(),
         kind: "AnalysisRun".to_string(),

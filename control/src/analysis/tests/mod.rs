@@ -7,6 +7,7 @@ mod outcome;
 mod run;
 mod schedule;
 mod validate;
+mod wait;
 
 use std::time::Duration;
 

@@ -13,11 +13,26 @@ use weir_proxy::stats::BackendStats;
 
 use super::{HttpClient, ProviderContext, WindowSample, WindowSource};
 
-/// `(route, service)` to its stats: the proxy's recording code without the proxy.
+/// `(route, service)` to its stats: the proxy's recording code without the proxy. A route
+/// with no split recorded has had its split for an hour.
 #[derive(Default)]
-struct Stats(HashMap<(String, String), BackendStats>);
+struct Stats(
+    HashMap<(String, String), BackendStats>,
+    HashMap<String, Instant>,
+);
 
 impl Stats {
+    /// The route's split changes at `at`, as the proxy does it: its backends' stats are
+    /// cut there.
+    fn split(&mut self, route: &str, at: Instant) {
+        for ((r, _), stats) in &self.0 {
+            if r == route {
+                stats.cut(at);
+            }
+        }
+        self.1.insert(route.to_owned(), at);
+    }
+
     /// Records `n` answers on `route`/`service` at `at`, `failures` of them 503s, with
     /// latencies 1ms, 2ms, ... n ms.
     fn record(&mut self, route: &str, service: &str, at: Instant, n: u64, failures: u64) {
@@ -41,10 +56,23 @@ impl WindowSource for Stats {
         now: Instant,
         window: Duration,
     ) -> Result<WindowSample, String> {
-        self.0
+        let stats = self
+            .0
             .get(&(route.to_owned(), backend.to_owned()))
-            .map(|s| s.window(now, window).into())
-            .ok_or_else(|| format!("no backend {backend:?} on route {route:?}"))
+            .ok_or_else(|| format!("no backend {backend:?} on route {route:?}"))?;
+        Ok(match self.1.get(route) {
+            Some(&split) => WindowSample::since(stats, now, window, split),
+            None => {
+                let i = stats.window(now, window);
+                WindowSample {
+                    requests: i.requests,
+                    failures: i.failures,
+                    latency: i.latency,
+                    covered: window,
+                    since_split: Duration::from_secs(3600),
+                }
+            }
+        })
     }
 }
 

@@ -192,3 +192,129 @@ fn unknown_backends_and_bad_settings_are_errors() {
     m.window = Some("soon".into());
     assert!(matches!(measure(&m, &ctx), MeasurementResult::Error(e) if e.starts_with("window: ")),);
 }
+
+// ---------------------------------------------------------------------------------------
+// Windows cut at the split change
+
+fn demo_metric(kind: WeirMetricKind) -> WeirMetric {
+    WeirMetric {
+        window: Some("10s".into()),
+        min_requests: Some(20),
+        ..metric(kind)
+    }
+}
+
+fn secs_f(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+#[test]
+fn right_after_a_weight_change_a_short_sample_waits_and_says_why() {
+    let t0 = Instant::now();
+    let mut stats = Stats::default();
+    // Before the change: the canary at 0%, the stable busy.
+    stats.record("web", "web-stable", t0, 500, 0);
+    stats.record("web", "web-canary", t0, 0, 0);
+    let change = t0 + secs_f(0.2);
+    stats.split("web", change);
+    stats.record("web", "web-canary", change + secs_f(0.1), 8, 0);
+    let ctx = context(stats, change + secs_f(0.5));
+    assert_eq!(
+        measure(&demo_metric(WeirMetricKind::SuccessRate), &ctx),
+        MeasurementResult::Wait {
+            reason: "waiting for data: 0.5s of a 10s window since the split changed, \
+                     8 of 20 requests to web-canary"
+                .to_owned(),
+            retry_after: Duration::from_secs(1),
+        }
+    );
+}
+
+#[test]
+fn once_min_requests_came_in_after_the_change_it_measures_them_alone() {
+    let t0 = Instant::now();
+    let mut stats = Stats::default();
+    // 100 good canary requests before the change (at 10%), then it fails every request.
+    stats.record("web", "web-canary", t0, 100, 0);
+    let change = t0 + secs_f(1.0);
+    stats.split("web", change);
+    stats.record("web", "web-canary", change + secs_f(0.5), 25, 25);
+    let ctx = context(stats, change + secs_f(2.0));
+    // Judged on the 25 after the change only: 0.0, not 100/125.
+    assert_eq!(
+        float(measure(&demo_metric(WeirMetricKind::SuccessRate), &ctx)),
+        0.0
+    );
+    // A rate is per second since the change when the change is inside the window.
+    assert_eq!(
+        float(measure(&demo_metric(WeirMetricKind::RequestRate), &ctx)),
+        25.0 / 2.0
+    );
+}
+
+#[test]
+fn a_whole_window_after_the_change_too_little_traffic_is_inconclusive() {
+    let t0 = Instant::now();
+    let mut stats = Stats::default();
+    stats.record("web", "web-canary", t0, 0, 0);
+    stats.split("web", t0);
+    stats.record("web", "web-canary", t0 + secs_f(1.0), 8, 0);
+    // Half a second short of the window: still waiting, and asked again when it ends.
+    let ctx = context(stats, t0 + secs_f(9.5));
+    let MeasurementResult::Wait { retry_after, .. } =
+        measure(&demo_metric(WeirMetricKind::Latency), &ctx)
+    else {
+        panic!("expected a wait");
+    };
+    assert_eq!(retry_after, secs_f(0.5));
+    let mut ctx = ctx;
+    ctx.now = t0 + secs_f(10.0);
+    assert_eq!(
+        measure(&demo_metric(WeirMetricKind::Latency), &ctx),
+        MeasurementResult::Inconclusive(
+            "only 8 requests to web-canary in the last 10s; minRequests is 20".to_owned()
+        )
+    );
+    // A rate has no minimum once the window is whole. (Within a millisecond: the stats'
+    // slots count from their first use, a moment after `t0`.)
+    let rate = float(measure(&demo_metric(WeirMetricKind::RequestRate), &ctx));
+    assert!((rate - 0.8).abs() < 1e-3, "{rate}");
+}
+
+/// Half a second before `change`: 50 canary requests, all failed, and 50 good stable ones;
+/// just after it 40 canary requests (2 failed) and 10 stable ones.
+fn around_a_change(change: Instant) -> Stats {
+    let before = change - secs_f(0.5);
+    let mut stats = Stats::default();
+    stats.record("web", "web-canary", before, 50, 50);
+    stats.record("web", "web-stable", before, 50, 0);
+    stats.split("web", change);
+    stats.record("web", "web-canary", change + secs_f(0.1), 40, 2);
+    stats.record("web", "web-stable", change + secs_f(0.1), 10, 0);
+    stats
+}
+
+#[test]
+fn a_baseline_is_measured_over_the_same_cut_window_and_can_make_it_wait() {
+    let change = Instant::now() + secs_f(1.0);
+    let mut m = demo_metric(WeirMetricKind::ErrorRate);
+    m.baseline = Some("stable".to_owned());
+    let ctx = context(around_a_change(change), change + secs_f(1.0));
+    assert_eq!(
+        measure(&m, &ctx),
+        MeasurementResult::Wait {
+            reason: "waiting for data: 1.0s of a 10s window since the split changed, \
+                     10 of 20 requests to web-stable"
+                .to_owned(),
+            retry_after: Duration::from_secs(1),
+        }
+    );
+    let mut stats = around_a_change(change);
+    stats.record("web", "web-stable", change + secs_f(1.5), 10, 1);
+    let ctx = context(stats, change + secs_f(2.0));
+    let MeasurementResult::Value(result) = measure(&m, &ctx) else {
+        panic!("expected a value");
+    };
+    // Both sides after the change only: 2 of 40 and 1 of 20.
+    assert_eq!(result.to_string(), r#"{"baseline":0.05,"value":0.05}"#);
+}
