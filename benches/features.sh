@@ -15,8 +15,8 @@
 # compares each slice with its neighbours instead of whole runs started minutes apart.
 run_features() {
   local rounds=${FEATURE_ROUNDS:-3} dur=${DURATION:-10s} out round v cpu0 cpu1 churn_pid
-  local churn=$REPO/target/release/examples/weight_churn
-  [[ -x $churn ]] || { echo "$churn missing (cargo build --release --example weight_churn)" >&2; exit 1; }
+  local churn=$REPO/target/dist/examples/weight_churn
+  [[ -x $churn ]] || { echo "$churn missing (cargo build --profile dist --example weight_churn)" >&2; exit 1; }
   wait_idle
   # shellcheck disable=SC2034  # read by section_head in peers.sh
   LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)

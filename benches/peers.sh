@@ -6,7 +6,7 @@
 #   MODES=all benches/peers.sh             # http1, h2c and tls, one after the other
 #   MODES="all mem" benches/peers.sh       # ... and the idle-connection memory measurement
 #
-# Per mode it builds weir (release), starts the shared peers (../shared/bench/peers.sh start),
+# Per mode it builds weir (the dist profile), starts the shared peers (../shared/bench/peers.sh start),
 # starts weir on an equivalent config with one worker (--workers 1), runs
 # ../shared/bench/compare.sh against nginx, haproxy and weir, stops what it started and replaces
 # that mode's section of BENCHMARKS.md.
@@ -27,7 +27,7 @@
 #
 # Env: WEIR_BENCH_SHARED (default: <repo>/../shared/bench), BENCH_DIR (peers' state, default
 #   /tmp/peers-bench), CANARY_WEIGHT (default 10), IDLE_CONNS (default 2000), SKIP_BUILD=1 (use
-#   the existing target/release/weir), BENCHMARKS_MD (default <repo>/BENCHMARKS.md), WAIT_IDLE=N
+#   the existing target/dist/weir), BENCHMARKS_MD (default <repo>/BENCHMARKS.md), WAIT_IDLE=N
 #   (before each comparison, wait up to N s for the machine to be under 10% busy), and what
 #   compare.sh reads (CONNS DURATION RATE WARMUP SPLIT_N LOADGEN OHA_THREADS; OHA_ARGS and
 #   CURL_ARGS are appended to the mode's own flags).
@@ -46,7 +46,7 @@ export CANARY_WEIGHT=${CANARY_WEIGHT:-10}
 (( CANARY_WEIGHT >= 0 && CANARY_WEIGHT <= 100 )) || { echo "CANARY_WEIGHT must be 0..100" >&2; exit 2; }
 IDLE_CONNS=${IDLE_CONNS:-10000}
 BENCHMARKS_MD=${BENCHMARKS_MD:-$REPO/BENCHMARKS.md}
-WEIR_BIN=$REPO/target/release/weir
+WEIR_BIN=$REPO/target/dist/weir
 WEIR_PORT=8080 WEIR_TLS_PORT=8443 WEIR_ADMIN_PORT=9901
 RUN_DIR=$BENCH_DIR/weir
 OHA=$(command -v oha || echo "$HOME/.cargo/bin/oha")
@@ -109,8 +109,8 @@ COMMIT=$(git rev-parse --short HEAD)
 DIRTY=$(git status --porcelain -- . ':(exclude)BENCHMARKS.md')
 DIRTY_N=$(grep -c . <<<"$DIRTY" || true)
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-  echo ">> cargo build --release --bin weir --example weight_churn" >&2
-  cargo build --release --bin weir --example weight_churn
+  echo ">> cargo build --profile dist --bin weir --example weight_churn" >&2
+  cargo build --profile dist --bin weir --example weight_churn
 fi
 [[ -x $WEIR_BIN ]] || { echo "$WEIR_BIN missing" >&2; exit 1; }
 if (( DIRTY_N )); then
@@ -300,7 +300,7 @@ section_head() { # $1 = title, $2 = mode
 
 - Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`MODES=$2 benches/peers.sh\`
 - Machine: $MACHINE
-- weir: $TREE; release build, \`weir proxy --workers 1\` (one current-thread runtime, not pinned, in a session and so an autogroup of its own like the daemonized peers)
+- weir: $TREE; dist build (fat LTO, one codegen unit), \`weir proxy --workers 1\` (one current-thread runtime, not pinned, in a session and so an autogroup of its own like the daemonized peers)
 - Peers: $VERSIONS; split stable/canary $((100 - CANARY_WEIGHT))/$CANARY_WEIGHT on every proxy
 - Load average (1, 5, 15 min) just before this mode started: $LOADAVG_BEFORE (anything else running on the machine skews the figures)
 EOF

@@ -12,12 +12,12 @@
 #                                       # here): HTTP/1.1 with wrk, or h2 (ALPN) with TLS=1 H2C=1.
 #                                       # Plain HTTP/1.1 to the backends. Works with TARGET too.
 #
-# Starts two nginx backends (:38081 stable, :38082 canary), runs target/release/weir under
+# Starts two nginx backends (:38081 stable, :38082 canary), runs target/dist/weir under
 # valgrind --tool=callgrind (instruction counts do not depend on how busy the machine is),
 # warms up, zeroes the counters, drives wrk for REQUESTS_SECS, dumps, and prints the
 # instructions per request and the top functions by inclusive cost. Stops only what it started.
 # Needs: nginx, wrk, valgrind (Debian packages), oha for H2C=1 (cargo install oha) and a
-# release build (SKIP_BUILD=1 to reuse it).
+# dist build (cargo build --profile dist) (SKIP_BUILD=1 to reuse it).
 set -euo pipefail
 REPO=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
 OUT=${OUT:-/tmp/weir-profile}
@@ -43,7 +43,7 @@ if [[ $TLS == 1 ]]; then
     tls: {certificates: [{cert: $OUT/cert.pem, key: $OUT/key.pem}]}"
 fi
 url=$scheme://127.0.0.1:28080/
-[[ ${SKIP_BUILD:-0} == 1 ]] || (cd "$REPO" && cargo build --release --quiet)
+[[ ${SKIP_BUILD:-0} == 1 ]] || (cd "$REPO" && cargo build --profile dist --quiet)
 
 cat >"$OUT/nginx.conf" <<NG
 worker_processes 1;
@@ -81,7 +81,7 @@ for port in 38081 38082; do
 done
 rm -f "$OUT"/callgrind.out*
 case ${TARGET:-weir} in
-  weir) cmd=("$REPO/target/release/weir" proxy --workers "${WORKERS:-1}" -c "$OUT/weir.yaml") ;;
+  weir) cmd=("$REPO/target/dist/weir" proxy --workers "${WORKERS:-1}" -c "$OUT/weir.yaml") ;;
   nginx)
     cat >"$OUT/nginx-proxy.conf" <<NG
 worker_processes 1;

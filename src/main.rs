@@ -43,12 +43,17 @@ struct Cli {
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-    /// Worker threads serving traffic (like nginx's worker_processes or HAProxy's
-    /// nbthread). Default: the cores this process may use.
-    #[arg(long, global = true, env = "WEIR_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
-    workers: Option<u16>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The flag of the commands that serve traffic.
+#[derive(clap::Args, Clone, Copy)]
+struct Workers {
+    /// Worker threads serving traffic (like nginx's worker_processes or HAProxy's
+    /// nbthread). Default: the cores this process may use.
+    #[arg(long, env = "WEIR_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -70,6 +75,8 @@ enum Command {
         /// Once listening, write the bound addresses here as JSON.
         #[arg(long)]
         ready_file: Option<PathBuf>,
+        #[command(flatten)]
+        workers: Workers,
     },
     /// A self-contained demo: built-in backends, load, and a canary rollout driven by
     /// analysis of the proxy's own measurements, shown live until it ends.
@@ -92,12 +99,17 @@ enum Command {
         /// Once listening, write the bound addresses here as JSON (for scripts and tests).
         #[arg(long)]
         ready_file: Option<PathBuf>,
+        #[command(flatten)]
+        workers: Workers,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format);
+    // The demo logs to a file of its own, so nothing writes between the lines of its view.
+    if !matches!(cli.command, Command::Demo(_)) {
+        logging::init(cli.log_format);
+    }
     weir_proxy::set_release_memory(release_memory);
     if let Command::Lint { files } = &cli.command {
         return match cli_lint::run(files) {
@@ -109,20 +121,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    // The proxy with one worker runs on a current-thread runtime: no work-stealing queues,
-    // no cross-thread wake-ups (about 3% fewer instructions per request under callgrind).
-    // With more workers, or with the controller (`weir run`), tokio's multi-thread runtime.
-    let workers = cli.workers.map(usize::from).unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    let mut builder = if workers == 1 && matches!(cli.command, Command::Proxy { .. }) {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(workers);
-        b
-    };
-    let runtime = match builder.enable_all().build() {
+    let runtime = match runtime(&cli.command) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("weir: cannot start the async runtime: {e}");
@@ -130,24 +129,60 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Proxy { config, ready_file } => {
-            runtime.block_on(cli_proxy::run(config, ready_file))
-        }
+        Command::Proxy {
+            config, ready_file, ..
+        } => runtime
+            .block_on(cli_proxy::run(config, ready_file))
+            .map(done),
         Command::Run {
             config,
             state_dir,
             ready_file,
-        } => runtime.block_on(cli_run::run(config, state_dir, ready_file)),
-        Command::Demo(args) => runtime.block_on(demo::run(args)),
-        Command::Rollouts(args) => runtime.block_on(rollouts_cli::run(args)),
-        Command::Experiments(args) => runtime.block_on(rollouts_cli::run_experiments(args)),
+            ..
+        } => runtime
+            .block_on(cli_run::run(config, state_dir, ready_file))
+            .map(done),
+        Command::Demo(args) => runtime.block_on(demo::run(args, cli.log_format)),
+        Command::Rollouts(args) => runtime.block_on(rollouts_cli::run(args)).map(done),
+        Command::Experiments(args) => runtime
+            .block_on(rollouts_cli::run_experiments(args))
+            .map(done),
         Command::Lint { .. } => unreachable!("handled before the runtime starts"),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("weir: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command that returned without an error succeeded.
+fn done((): ()) -> ExitCode {
+    ExitCode::SUCCESS
+}
+
+/// The proxy with one worker runs on a current-thread runtime: no work-stealing queues, no
+/// cross-thread wake-ups (about 3% fewer instructions per request under callgrind). With
+/// more workers, or with the controller (`weir run`), tokio's multi-thread runtime; the
+/// clients (`weir rollouts`, `weir experiments`) need only the current thread.
+fn runtime(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let workers = |w: &Workers| w.workers.map(usize::from).unwrap_or_else(cores);
+    let threads = match command {
+        Command::Proxy { workers: w, .. } => Some(workers(w)).filter(|&n| n > 1),
+        Command::Run { workers: w, .. } => Some(workers(w)),
+        Command::Demo(_) => Some(cores()),
+        Command::Rollouts(_) | Command::Experiments(_) | Command::Lint { .. } => None,
+    };
+    let mut builder = match threads {
+        None => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+    };
+    builder.enable_all().build()
 }

@@ -13,19 +13,109 @@ fn weir(args: &[&str]) -> std::process::Output {
 fn the_demo_promotes_a_good_canary_and_rolls_back_a_bad_one() {
     let good = std::thread::spawn(|| weir(&["demo", "--no-redraw"]));
     let bad = weir(&["demo", "--no-redraw", "--bad-canary"]);
+    let slow = weir(&["demo", "--no-redraw", "--canary-latency", "300ms"]);
     let good = good.join().unwrap();
     let good_out = String::from_utf8_lossy(&good.stdout);
-    assert!(
-        good.status.success(),
+    assert_eq!(
+        good.status.code(),
+        Some(0),
         "{good_out}\n{}",
         String::from_utf8_lossy(&good.stderr)
     );
-    assert!(good_out.contains("result: Healthy"), "{good_out}");
+    assert!(
+        good_out.contains("result: Healthy: revision "),
+        "{good_out}"
+    );
     assert!(good_out.contains("Step:          6/6"), "{good_out}");
-    let bad_out = String::from_utf8_lossy(&bad.stdout);
-    assert!(bad.status.success(), "{bad_out}");
-    assert!(bad_out.contains("result: Degraded"), "{bad_out}");
-    assert!(bad_out.contains("RolloutAborted"), "{bad_out}");
+
+    // Degraded: exit status 1, the closing line says which metric measured what, and the
+    // step list marks the analysis step, not the setWeight before it.
+    for (out, metric) in [
+        (&bad, "metric success-rate: "),
+        (&slow, "metric p99-latency: 0.3"),
+    ] {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let closing = format!("result: Degraded: aborted by analysis at step 1 ({metric}");
+        assert!(text.contains(&closing), "{text}");
+        assert!(text.contains("All traffic is back on v1."), "{text}");
+        assert!(
+            text.contains("  ✔ 0  setWeight: 20\n  ✖ 1  analysis: canary-health\n"),
+            "{text}"
+        );
+        assert!(text.contains("RolloutAborted"), "{text}");
+    }
+    let slow_out = String::from_utf8_lossy(&slow.stdout);
+    assert!(slow_out.contains(", not result <= 0.25)."), "{slow_out}");
+
+    // weir's log went to the file the header names, never between the view's lines.
+    for out in [&good, &bad, &slow] {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains(" INFO ") && !text.contains(" WARN "),
+            "{text}"
+        );
+        let log = text
+            .split_whitespace()
+            .skip_while(|w| *w != "log")
+            .nth(1)
+            .expect("the header names the log file");
+        let logged = std::fs::read_to_string(log).unwrap();
+        assert!(
+            logged.contains("rollout controller") || logged.contains("weights set"),
+            "{logged}"
+        );
+    }
+}
+
+/// `--hold` keeps everything serving after the outcome, and the hint's command works.
+#[test]
+fn the_demo_holds_after_the_outcome_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["demo", "--no-redraw", "--bad-canary", "--hold"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut admin = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("watch it from another terminal: ") {
+            admin = rest.split_whitespace().last().map(str::to_owned);
+        }
+        if line.starts_with("holding (Degraded)") {
+            break;
+        }
+    }
+    let admin = admin.expect("the header says where the admin API is");
+    let get = weir(&["rollouts", "get", "web", "--admin", &admin]);
+    let shown = String::from_utf8_lossy(&get.stdout);
+    assert!(get.status.success(), "{shown}");
+    assert!(shown.contains("✖ Degraded"), "{shown}");
+    let status = weir(&["rollouts", "status", "web", "--admin", &admin]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&status.stderr)
+            .contains("is Degraded: aborted by analysis at step 1"),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(1),
+        "Degraded, after Ctrl-C too"
+    );
 }
 
 fn examples_dir() -> std::path::PathBuf {
@@ -100,4 +190,34 @@ fn lint_rejects_bad_manifests_with_file_line_and_field() {
         )),
         "{stdout}"
     );
+}
+
+/// A YAML syntax error reads the same from `weir lint`, `weir proxy` and `weir run`: the
+/// file, the line, the column, what the parser found.
+#[test]
+fn a_yaml_syntax_error_has_one_wording_with_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.yaml");
+    std::fs::write(
+        &path,
+        "listeners:\n  - address: 127.0.0.1:0\n  services: [\n",
+    )
+    .unwrap();
+    let file = path.display().to_string();
+    let expected = format!(
+        "{file}:3: invalid YAML at column 3: while parsing a block collection, did not find expected '-' indicator"
+    );
+    let lint = weir(&["lint", &file]);
+    assert_eq!(lint.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&lint.stdout).trim(), expected);
+    for command in ["proxy", "run"] {
+        let out = weir(&[command, "-c", &file]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert_eq!(
+            err.trim(),
+            format!("weir: configuration refused:\n{expected}"),
+            "weir {command}"
+        );
+    }
 }

@@ -38,6 +38,26 @@ async fn operators_drive_a_rollout_with_the_cli() {
     assert!(out.contains("SetWeight:     25"), "{out}");
     assert!(out.contains("ActualWeight:  25"), "{out}");
 
+    // `status` waits for an outcome: a paused rollout has none within the timeout;
+    // `--watch=false` only says where it stands.
+    let (code, out) = cli(&weir, &["status", "web", "--timeout", "1s"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("Paused - CanaryPauseStep\n"), "{out}");
+    assert!(
+        out.contains("rollout 'web' is not Healthy after 1s"),
+        "{out}"
+    );
+    let (code, out) = cli(&weir, &["status", "web", "--watch=false"]).await;
+    assert_eq!((code, out.as_str()), (0, "Paused - CanaryPauseStep\n"));
+
+    // `get --watch` keeps watching through an outcome, as kubectl argo rollouts does.
+    let mut watching = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["rollouts", "get", "web", "--watch", "--admin"])
+        .arg(weir.admin.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
     let (code, out) = cli(&weir, &["abort", "web"]).await;
     assert_eq!(code, 0, "{out}");
     until(&weir, "aborted", |s| s["phase"] == "Degraded").await;
@@ -45,6 +65,29 @@ async fn operators_drive_a_rollout_with_the_cli() {
     assert!(
         out.contains("✖ Degraded") && out.contains("RolloutAborted"),
         "{out}"
+    );
+    let (code, out) = cli(&weir, &["status", "web"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("rollout 'web' is Degraded: aborted by a user"),
+        "{out}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        watching.try_wait().unwrap().is_none(),
+        "get --watch stopped at Degraded"
+    );
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &watching.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let watched = watching.wait_with_output().unwrap();
+    assert_eq!(watched.status.code(), Some(0));
+    let watched = String::from_utf8_lossy(&watched.stdout);
+    assert!(
+        watched.contains("॥ Paused") && watched.contains("✖ Degraded"),
+        "{watched}"
     );
     let c = Client::http1();
     c.assert_served_by(&weir.authority(), 10, "v1").await;
@@ -72,6 +115,8 @@ async fn operators_drive_a_rollout_with_the_cli() {
     let (code, out) = cli(&weir, &["get", "web"]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("✔ Healthy"), "{out}");
+    let (code, out) = cli(&weir, &["status", "web", "--timeout", "10s"]).await;
+    assert_eq!((code, out.as_str()), (0, "Healthy\n"));
 
     let (code, out) = cli(&weir, &["pause", "web"]).await;
     assert_eq!(code, 0, "{out}");
@@ -80,6 +125,29 @@ async fn operators_drive_a_rollout_with_the_cli() {
     let (code, out) = cli(&weir, &["get", "nobody"]).await;
     assert_ne!(code, 0);
     assert!(out.contains("404") || out.contains("no rollout"), "{out}");
+}
+
+#[test]
+fn flags_show_only_on_the_commands_they_act_on() {
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for clients in [
+        &["rollouts"][..],
+        &["rollouts", "get"],
+        &["lint"],
+        &["demo"],
+    ] {
+        assert!(!help(clients).contains("--workers"), "weir {clients:?}");
+    }
+    for servers in [&["proxy"][..], &["run"]] {
+        assert!(help(servers).contains("--workers"), "weir {servers:?}");
+    }
 }
 
 #[tokio::test]

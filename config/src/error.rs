@@ -16,16 +16,23 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let field = if self.field.is_empty() {
-            "."
-        } else {
-            &self.field
-        };
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file, self.line, field, self.message
-        )
+        write_located(f, &self.file, self.line, &self.field, &self.message)
+    }
+}
+
+/// `file:line: field: message`; without a field (a YAML syntax error, a problem of the
+/// whole document) `file:line: message`.
+pub(crate) fn write_located(
+    f: &mut fmt::Formatter<'_>,
+    file: &str,
+    line: u64,
+    field: &str,
+    message: &str,
+) -> fmt::Result {
+    if field.is_empty() || field == "." {
+        write!(f, "{file}:{line}: {message}")
+    } else {
+        write!(f, "{file}:{line}: {field}: {message}")
     }
 }
 

@@ -14,6 +14,7 @@ pub mod lint;
 mod load;
 pub mod proxy;
 mod validate;
+mod yaml_error;
 
 pub use duration::Duration;
 pub use error::{ConfigError, ConfigErrors};

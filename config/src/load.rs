@@ -10,6 +10,16 @@ pub fn parse_proxy_config(
     text: &str,
     first_line: u64,
 ) -> Result<ProxyConfig, ConfigErrors> {
+    // Syntax first, with the scanner `weir lint` uses, so both word it the same way.
+    if let Err(e) = crate::argo::source_map::scan(text) {
+        let (line, message) = crate::argo::source_map::syntax_error(&e);
+        return Err(ConfigErrors(vec![ConfigError {
+            file: file.to_string(),
+            line: line as u64 + first_line - 1,
+            field: String::new(),
+            message,
+        }]));
+    }
     let mut path = String::new();
     let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
@@ -25,7 +35,7 @@ pub fn parse_proxy_config(
                 file: file.to_string(),
                 line: if line == 0 { 0 } else { line + first_line - 1 },
                 field: if path == "." { String::new() } else { path },
-                message: plain_message(&e),
+                message: crate::yaml_error::message(&e, text),
             }]));
         }
     };
@@ -35,18 +45,4 @@ pub fn parse_proxy_config(
     } else {
         Err(ConfigErrors(errors))
     }
-}
-
-/// serde-saphyr renders a source snippet after the message; keep the first line.
-fn plain_message(e: &serde_saphyr::Error) -> String {
-    let text = e.to_string();
-    let mut first = text.lines().next().unwrap_or("").trim();
-    first = first.strip_prefix("error: ").unwrap_or(first);
-    // Drop a leading "line N column M: " that would repeat the location.
-    if first.starts_with("line ") {
-        if let Some(i) = first.find(": ") {
-            first = &first[i + 2..];
-        }
-    }
-    first.to_string()
 }

@@ -59,8 +59,17 @@ fn wrong_type_names_the_field() {
     let text = GOOD.replace("weight: 10", "weight: ten");
     let e = errors(&text);
     assert_eq!(e.0[0].line, 19, "{e}");
-    assert!(e.to_string().ends_with("weight: invalid u32"), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("weight: must be a whole number from 0 to 4294967295, got ten"),
+        "{e}"
+    );
     assert!(e.0[0].field.contains("backends[1].weight"), "{e}");
+    let negative = errors(&GOOD.replace("weight: 10", "weight: -1"));
+    assert_eq!(
+        negative.to_string(),
+        "weir.yaml:19: routes[0].backends[1].weight: must be a whole number from 0 to 4294967295, got -1"
+    );
 }
 
 #[test]

@@ -21,7 +21,15 @@ pub struct DemoBackend {
 impl DemoBackend {
     /// Binds 127.0.0.1:0 and serves in the background; returns the address.
     pub async fn spawn(self) -> anyhow::Result<SocketAddr> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        self.spawn_on("127.0.0.1:0".parse().expect("a valid address"))
+            .await
+    }
+
+    /// Binds `addr` and serves in the background; returns the bound address.
+    pub async fn spawn_on(self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: cannot listen on {addr}: {e}", self.name))?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move {
             loop {

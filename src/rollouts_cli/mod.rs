@@ -24,6 +24,7 @@
 mod analysis_tree;
 mod client;
 mod experiment_view;
+pub mod outcome;
 pub mod view;
 
 #[cfg(test)]
@@ -92,9 +93,30 @@ enum RolloutsCommand {
     Get {
         /// The rollout's name (metadata.name).
         name: String,
-        /// Redraw every second until the rollout is Healthy or Degraded (exit status 1 when
-        /// Degraded), or until Ctrl-C.
+        /// Redraw every second until Ctrl-C, as `kubectl argo rollouts get --watch` does:
+        /// a Healthy or Degraded rollout may start again with the next revision. To wait for
+        /// the outcome in a script, use `weir rollouts status`.
         #[arg(short, long)]
+        watch: bool,
+    },
+    /// Wait until the rollout is Healthy (exit status 0) or Degraded (1), printing its
+    /// status when it changes, as `kubectl argo rollouts status` does.
+    Status {
+        /// The rollout's name (metadata.name).
+        name: String,
+        /// Give up after this long (exit status 1), e.g. 90s or 5m. Default: wait forever.
+        #[arg(short, long, value_parser = parse_duration, value_name = "DURATION")]
+        timeout: Option<Duration>,
+        /// `--watch=false`: print the status once and exit (1 when Degraded).
+        #[arg(
+            short,
+            long,
+            default_value_t = true,
+            action = clap::ArgAction::Set,
+            num_args = 0..=1,
+            require_equals = true,
+            default_missing_value = "true"
+        )]
         watch: bool,
     },
     /// Resume a paused rollout, or skip its current step (a timed pause, an analysis).
@@ -138,6 +160,11 @@ pub async fn run(args: RolloutsArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         RolloutsCommand::Get { name, watch: true } => return watch(&client, &name).await,
+        RolloutsCommand::Status {
+            name,
+            timeout,
+            watch,
+        } => return status(&client, &name, watch, timeout).await,
         RolloutsCommand::Promote { name, full } => (name, Action::Promote { full }),
         RolloutsCommand::Abort { name } => (name, Action::Abort),
         RolloutsCommand::Retry { name } => (name, Action::Retry),
@@ -198,22 +225,62 @@ struct Frame {
     done: Option<anyhow::Result<()>>,
 }
 
-/// `get --watch` of a rollout: stop at Healthy or Degraded (exit status 1).
+/// `get --watch` of a rollout: until Ctrl-C, through outcomes and new revisions alike.
 async fn watch(client: &AdminClient, name: &str) -> anyhow::Result<()> {
     redraw(|| async move {
         let (rollout, runs, experiment) = snapshot(client, name).await?;
-        let summary = view::Summary::of(&rollout);
-        let done = summary.is_finished().then(|| {
-            if summary.is_degraded() {
-                Err(anyhow!("rollout '{name}' is Degraded: {}", summary.message))
-            } else {
-                Ok(())
-            }
-        });
         let text = view::rollout_with_experiment(&rollout, &runs, experiment.as_ref());
-        Ok(Frame { text, done })
+        Ok(Frame { text, done: None })
     })
     .await
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    weir_config::duration::parse(s).map(|d| d.get())
+}
+
+/// `weir rollouts status NAME`: a line each time the status changes (`Paused -
+/// CanaryPauseStep`), until Healthy (Ok) or Degraded (an error saying why), or `timeout`.
+async fn status(
+    client: &AdminClient,
+    name: &str,
+    watch: bool,
+    timeout: Option<Duration>,
+) -> anyhow::Result<()> {
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut last = String::new();
+    loop {
+        let (rollout, runs) = tokio::try_join!(client.rollout(name), client.analysis_runs(name))?;
+        let summary = view::Summary::of(&rollout);
+        let line = match summary.message.as_str() {
+            "" => summary.phase.clone(),
+            message => format!("{} - {message}", summary.phase),
+        };
+        if line != last {
+            println!("{line}");
+            std::io::stdout().flush().ok();
+            last = line;
+        }
+        match outcome::outcome(&rollout, &runs) {
+            outcome::Outcome::Degraded(why) => {
+                return Err(anyhow!("rollout '{name}' is Degraded: {why}"))
+            }
+            _ if summary.phase == "Healthy" => return Ok(()),
+            _ if !watch => return Ok(()),
+            _ => {}
+        }
+        let pause = match deadline {
+            Some(d) if tokio::time::Instant::now() >= d => {
+                return Err(anyhow!(
+                    "rollout '{name}' is not Healthy after {}: {last}",
+                    weir_config::Duration(timeout.unwrap_or_default())
+                ))
+            }
+            Some(d) => WATCH_INTERVAL.min(d - tokio::time::Instant::now()),
+            None => WATCH_INTERVAL,
+        };
+        tokio::time::sleep(pause).await;
+    }
 }
 
 /// Redraw every second what `fetch` gives until it says it is done (showing the final

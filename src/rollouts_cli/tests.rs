@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use weir_config::argo::{parse_documents, AnalysisRun, CanaryStep, Document, Rollout};
 
 use super::client::{base_url, path_segment, Action, AdminClient, AdminError};
+use super::outcome::{self, Outcome};
 use super::view::{self, Summary};
 use super::{read_token, RolloutsArgs, RolloutsCommand};
 
@@ -213,7 +214,11 @@ fn a_healthy_canary_has_done_every_step_and_carries_all_traffic() {
     assert_line(&text, "  ✔ 2  setWeight: 75");
     assert!(!text.contains(view::CURRENT_STEP), "{text}");
     assert_eq!(row(&text, "⟳ api"), ["⟳ api", "Rollout", "✔ Healthy"]);
-    assert!(Summary::of(&fixture(CANARY_HEALTHY).0).is_finished());
+    let (rollout, runs) = fixture(CANARY_HEALTHY);
+    assert_eq!(
+        outcome::outcome(&rollout, &runs),
+        Outcome::Healthy("revision 77aa88bb passed every step and is stable".into())
+    );
 }
 
 #[test]
@@ -305,7 +310,7 @@ fn a_cleared_pause_not_yet_acted_on_reads_as_progressing() {
     let summary = Summary::of(&rollout);
     assert_eq!(summary.phase, "Progressing");
     assert_eq!(summary.message, "waiting for rollout to unpause");
-    assert!(!summary.is_finished());
+    assert_eq!(outcome::outcome(&rollout, &[]), Outcome::Progressing);
     assert_eq!(
         view::status_line(&rollout),
         "◌ Progressing: waiting for rollout to unpause, step 2/5, weight 20 set, 20 actual"
@@ -654,5 +659,61 @@ fn a_metric_shows_why_its_last_measurement_has_no_value() {
             "last: ✖ 0.950, ✔ 0.993, ? -",
             "only 3 requests to web-canary in the last 1m; minRequests is 20"
         ]
+    );
+}
+
+#[test]
+fn how_a_rollout_ended_reads_from_its_status_and_runs() {
+    let (rollout, runs) = fixture(CANARY_ABORTED);
+    assert_eq!(
+        outcome::outcome(&rollout, &runs),
+        Outcome::Degraded(
+            "aborted by analysis at step 3 (metric error-rate: 0.052, not result <= 0.01)".into()
+        )
+    );
+    assert_eq!(outcome::failed_step(&rollout, &runs), Some(3));
+
+    // A failureCondition that held is named as such.
+    let (mut rollout2, mut runs2) = fixture(CANARY_ABORTED);
+    let metric = &mut runs2[0].spec.metrics[0];
+    metric.success_condition.clear();
+    metric.failure_condition = "result > 0.05".into();
+    assert_eq!(
+        outcome::outcome(&rollout2, &runs2),
+        Outcome::Degraded(
+            "aborted by analysis at step 3 (metric error-rate: 0.052, result > 0.05)".into()
+        )
+    );
+
+    // An abort whose message names no run was a person's.
+    rollout2.status.as_mut().unwrap().message =
+        "RolloutAborted: Rollout aborted update to revision 3".into();
+    assert_eq!(
+        outcome::outcome(&rollout2, &runs2),
+        Outcome::Degraded("aborted by a user".into())
+    );
+    assert_eq!(outcome::failed_step(&rollout2, &runs2), None);
+    let text = view::rollout(&rollout2, &runs2);
+    assert!(!text.contains("✖ 3"), "no step failed: {text}");
+
+    // An experiment's failure.
+    rollout2.status.as_mut().unwrap().message = "RolloutAborted: Rollout aborted update to revision 3: Experiment analysis phase is error/failed: Metric \"x\" assessed Failed".into();
+    assert_eq!(
+        outcome::outcome(&rollout2, &runs2),
+        Outcome::Degraded("aborted by a failed experiment (Metric \"x\" assessed Failed)".into())
+    );
+}
+
+#[test]
+fn a_pause_that_needs_a_person_says_so() {
+    let (rollout, runs) = fixture(CANARY_PAUSED);
+    assert_eq!(
+        outcome::outcome(&rollout, &runs),
+        Outcome::NeedsPerson("paused (a pause step with no duration) until promoted".into())
+    );
+    let (bg, runs) = fixture(BLUE_GREEN);
+    assert_eq!(
+        outcome::outcome(&bg, &runs),
+        Outcome::NeedsPerson("paused (BlueGreenPause) until promoted".into())
     );
 }

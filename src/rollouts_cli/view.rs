@@ -96,15 +96,6 @@ impl Summary {
             _ => " ",
         }
     }
-
-    /// Healthy or Degraded: nothing more happens without a new version or a command.
-    pub fn is_finished(&self) -> bool {
-        self.phase == HEALTHY || self.phase == DEGRADED
-    }
-
-    pub fn is_degraded(&self) -> bool {
-        self.phase == DEGRADED
-    }
 }
 
 /// Argo's `GetRolloutPhase`: the controller's phase and message, unless the controller has
@@ -232,7 +223,7 @@ fn write_rollout(
     if let Some(canary) = &r.spec.strategy.canary {
         if !canary.steps.is_empty() {
             writeln!(out, "\nSteps:")?;
-            write_steps(out, r, &canary.steps)?;
+            write_steps(out, r, &canary.steps, super::outcome::failed_step(r, runs))?;
         }
     }
     writeln!(out)?;
@@ -299,8 +290,15 @@ fn revisions(r: &Rollout) -> Vec<(&'static str, &str, Vec<String>)> {
     rows
 }
 
-/// One line per step; `✔` for steps done, `→` for the current one (`✖` once aborted).
-fn write_steps(out: &mut String, r: &Rollout, steps: &[CanaryStep]) -> fmt::Result {
+/// One line per step; `✔` for steps done, `→` for the current one. Once aborted (the
+/// step index is back at 0), `✖` marks the step whose analysis aborted it, with the steps
+/// before it done; an abort by a person marks none.
+fn write_steps(
+    out: &mut String,
+    r: &Rollout,
+    steps: &[CanaryStep],
+    failed: Option<usize>,
+) -> fmt::Result {
     let status = r.status.as_ref();
     let current = status
         .and_then(|s| s.current_step_index)
@@ -308,10 +306,12 @@ fn write_steps(out: &mut String, r: &Rollout, steps: &[CanaryStep]) -> fmt::Resu
     let aborted = status.is_some_and(|s| s.abort);
     let width = steps.len().saturating_sub(1).to_string().len();
     for (i, step) in steps.iter().enumerate() {
-        let mark = match current {
-            Some(c) if i < c => ICON_OK,
-            Some(c) if i == c && aborted => ICON_BAD,
-            Some(c) if i == c => CURRENT_STEP,
+        let mark = match (aborted, failed, current) {
+            (true, Some(f), _) if i < f => ICON_OK,
+            (true, Some(f), _) if i == f => ICON_BAD,
+            (true, _, _) => " ",
+            (false, _, Some(c)) if i < c => ICON_OK,
+            (false, _, Some(c)) if i == c => CURRENT_STEP,
             _ => " ",
         };
         writeln!(out, "  {mark} {i:>width$}  {}", describe_step(step))?;

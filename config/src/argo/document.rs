@@ -62,8 +62,7 @@ impl Document {
 }
 
 /// A document that could not be read: YAML syntax, an unknown field, a wrong type.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {field}: {message}")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
     pub file: String,
     /// Absolute line in the file (1-based).
@@ -72,6 +71,16 @@ pub struct ParseError {
     pub field: String,
     pub message: String,
 }
+
+/// `file:line: field: message`, or `file:line: message` when no field is known (a YAML
+/// syntax error), like [`crate::ConfigError`].
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::error::write_located(f, &self.file, self.line as u64, &self.field, &self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 /// Every error of a file, in line order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,11 +130,12 @@ pub(crate) fn load_documents(file: &str, text: &str) -> (Vec<Document>, Vec<Fail
     let scanned = match scan(text) {
         Ok(scanned) => scanned,
         Err(e) => {
+            let (line, message) = super::source_map::syntax_error(&e);
             let error = ParseError {
                 file: file.to_owned(),
-                line: e.marker().line(),
+                line,
                 field: String::new(),
-                message: format!("invalid YAML: {}", e.info()),
+                message,
             };
             let failed = FailedDocument {
                 error,
@@ -257,7 +267,7 @@ impl DocContext<'_> {
     /// Turns serde-saphyr's error (position within the document) into a file line and a
     /// field path.
     fn error(&self, e: &serde_saphyr::Error) -> ParseError {
-        let message = bare_message(e);
+        let message = crate::yaml_error::message(e, self.text);
         let (line, column) = e
             .location()
             .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
@@ -279,23 +289,6 @@ impl DocContext<'_> {
             message,
         }
     }
-}
-
-/// The message without serde-saphyr's "error: line N column M: " prefix and snippet.
-fn bare_message(e: &serde_saphyr::Error) -> String {
-    let rendered = e.without_snippet().to_string();
-    let first = rendered.lines().next().unwrap_or_default();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    let rest = match first.strip_prefix("line ") {
-        Some(r) => r.split_once(": ").map_or(first, |(_, msg)| msg),
-        None => first,
-    };
-    // Some messages repeat the position at the end; the caller reports it already.
-    let rest = match rest.rfind(" at line ") {
-        Some(i) if rest[i..].contains(", column ") => &rest[..i],
-        _ => rest,
-    };
-    rest.trim().to_owned()
 }
 
 fn missing_field(message: &str) -> Option<&str> {

@@ -18,7 +18,7 @@ mod experiment;
 mod provider;
 mod rollout;
 mod rollout_status;
-mod source_map;
+pub(crate) mod source_map;
 
 pub use analysis::{
     AnalysisTemplate, AnalysisTemplateSpec, Argument, ClusterAnalysisTemplate, Metric,

@@ -72,6 +72,16 @@ enum Frame {
 
 /// Scans a whole YAML stream (all documents) and maps every node. `ScanError` carries the
 /// line of a syntax error.
+/// A YAML syntax error as every command words it: its line, and `invalid YAML at column
+/// C: what`.
+pub(crate) fn syntax_error(e: &ScanError) -> (usize, String) {
+    let at = e.marker();
+    (
+        at.line(),
+        format!("invalid YAML at column {}: {}", at.col() + 1, e.info()),
+    )
+}
+
 pub(crate) fn scan(text: &str) -> Result<Vec<ScannedDocument>, ScanError> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();

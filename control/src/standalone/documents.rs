@@ -26,7 +26,7 @@ pub fn parse_run_file(file: &str, text: &str) -> Result<RunFile, String> {
             .iter()
             .map(|e| e.to_string())
             .collect();
-    let (docs, _) = parse_documents_lenient(file, text);
+    let (docs, unreadable) = parse_documents_lenient(file, text);
     let mut proxy = None;
     let mut rollouts = Vec::new();
     let mut templates = AnalysisTemplates::default();
@@ -35,7 +35,7 @@ pub fn parse_run_file(file: &str, text: &str) -> Result<RunFile, String> {
         match doc {
             Document::Untyped { text, line } => {
                 if proxy.is_some() {
-                    problems.push(format!("{file}:{line}: .: a second proxy configuration document; a run file holds one"));
+                    problems.push(format!("{file}:{line}: a second proxy configuration document; a run file holds one"));
                     continue;
                 }
                 match weir_config::parse_proxy_config(file, &text, line as u64) {
@@ -61,7 +61,13 @@ pub fn parse_run_file(file: &str, text: &str) -> Result<RunFile, String> {
         }
     }
     let Some(proxy) = proxy else {
-        problems.push(format!("{file}:1: .: no proxy configuration document (one with listeners, services and routes)"));
+        // A file that is not YAML at all has no documents; its syntax error says enough.
+        let not_yaml = unreadable
+            .iter()
+            .any(|e| e.message.starts_with("invalid YAML"));
+        if !not_yaml {
+            problems.push(format!("{file}:1: no proxy configuration document (one with listeners, services and routes)"));
+        }
         return Err(problems.join("\n"));
     };
     for r in &rollouts {
