@@ -77,9 +77,11 @@ fn default_state_dir(
     let root = match (xdg_state_home, home) {
         (Some(x), _) if Path::new(&x).is_absolute() => PathBuf::from(x),
         (_, Some(h)) if !h.is_empty() => PathBuf::from(h).join(".local/state"),
-        _ => return Err(anyhow!(
+        _ => {
+            return Err(anyhow!(
             "neither XDG_STATE_HOME nor HOME is set: say where rollout state goes with --state-dir"
-        )),
+        ))
+        }
     };
     let absolute = std::path::absolute(run_file).unwrap_or_else(|_| run_file.to_path_buf());
     let stem = run_file

@@ -73,6 +73,57 @@ fn the_demo_promotes_a_good_canary_and_rolls_back_a_bad_one() {
     }
 }
 
+/// With no load the analysis finds no data, the rollout pauses as Inconclusive, and the demo
+/// says a person is needed and how to act; an abort then ends it Degraded, by a user.
+#[test]
+fn the_demo_says_when_a_person_must_act_and_how() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["demo", "--no-redraw", "--clients", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut shown = Vec::new();
+    let mut abort = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        shown.push(line.clone());
+        if line.starts_with("waiting for you: paused (InconclusiveAnalysisRun) until promoted.") {
+            let promote = lines.next().unwrap().unwrap();
+            assert!(
+                promote.contains(" rollouts promote web --admin 127.0.0.1:"),
+                "{promote}"
+            );
+            let hint = lines.next().unwrap().unwrap();
+            let command: Vec<String> = hint
+                .trim()
+                .trim_start_matches("(or ")
+                .trim_end_matches(" to roll back)")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            abort = Some(command);
+            break;
+        }
+    }
+    let abort = abort.unwrap_or_else(|| panic!("never asked for a person:\n{}", shown.join("\n")));
+    assert_eq!(abort[1..4], ["rollouts", "abort", "web"], "{abort:?}");
+    let aborted = weir(&abort[1..].iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        aborted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&aborted.stderr)
+    );
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let rest = rest.join("\n");
+    assert!(
+        rest.contains("result: Degraded: aborted by a user."),
+        "{rest}"
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}
+
 /// `--hold` keeps everything serving after the outcome, and the hint's command works.
 #[test]
 fn the_demo_holds_after_the_outcome_until_interrupted() {

@@ -337,7 +337,7 @@ async fn weir_reads_the_proxys_backend_stats_and_names_valid_routes_and_backends
 }
 
 #[tokio::test]
-async fn weir_measures_only_what_the_proxy_served_since_its_last_weight_change() {
+async fn weir_measures_only_what_the_proxy_served_since_the_routes_split_last_changed() {
     let proxy = proxy();
     let canary = |p: &Proxy| {
         let table = p.table();
@@ -356,7 +356,6 @@ async fn weir_measures_only_what_the_proxy_served_since_its_last_weight_change()
     for _ in 0..30 {
         canary(&proxy).record(Instant::now(), 500, true, Duration::from_millis(1));
     }
-    let ctx = context_over(proxy.clone());
     let success = MetricProvider {
         weir: Some(WeirMetric {
             route: "web".to_owned(),
@@ -370,7 +369,7 @@ async fn weir_measures_only_what_the_proxy_served_since_its_last_weight_change()
         ..MetricProvider::default()
     };
     assert_eq!(
-        value(measure(&success, &ctx).await),
+        value(measure(&success, &context_over(proxy.clone())).await),
         MetricValue::Float(0.0),
         "judged on the 30 answers since the change alone"
     );
@@ -378,12 +377,48 @@ async fn weir_measures_only_what_the_proxy_served_since_its_last_weight_change()
     // to measure, and the metric would wait).
     proxy.set_weights("web", &weights).unwrap();
     assert_eq!(
-        value(measure(&success, &ctx).await),
+        value(measure(&success, &context_over(proxy.clone())).await),
         MetricValue::Float(0.0)
     );
     // The plain window the admin API serves still holds all 130.
     let all = canary(&proxy).window(Instant::now(), Duration::from_secs(60));
     assert_eq!((all.requests, all.failures), (130, 30));
+
+    // Blue-green's switch is a new version behind the same service (its endpoints change):
+    // what the old version answered is left out as well.
+    proxy
+        .set_service_endpoints("web-canary", vec!["127.0.0.1:3".to_owned()])
+        .unwrap();
+    assert!(
+        matches!(
+            measure(&success, &context_over(proxy.clone())).await,
+            MeasurementResult::Wait { .. }
+        ),
+        "nothing since the switch yet"
+    );
+    // So is an experiment's backends joining the route.
+    for _ in 0..25 {
+        canary(&proxy).record(Instant::now(), 200, false, Duration::from_millis(1));
+    }
+    assert_eq!(
+        value(measure(&success, &context_over(proxy.clone())).await),
+        MetricValue::Float(1.0)
+    );
+    proxy
+        .set_extra_backends(
+            "web",
+            "exp",
+            vec![weir_proxy::ExtraBackend {
+                name: "exp-canary".to_owned(),
+                endpoints: vec!["127.0.0.1:4".to_owned()],
+                weight: 5,
+            }],
+        )
+        .unwrap();
+    assert!(matches!(
+        measure(&success, &context_over(proxy.clone())).await,
+        MeasurementResult::Wait { .. }
+    ));
 }
 
 // ---------------------------------------------------------------------------------------

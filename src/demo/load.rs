@@ -1,4 +1,4 @@
-//! A small load generator: `clients` request loops against one URL, each at most one
+//! A small load generator: `clients` request loops (none for 0) against one URL, each at most one
 //! request every `every`, counting answers by the first line of their body (the demo
 //! backends answer with their name) and failures (a 5xx, or no answer). Used by `weir demo`
 //! and `weir demo load URL`, so nobody needs another tool to try weir.
@@ -68,7 +68,7 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Mutex::new(Counts::default()));
         let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        let tasks = (0..clients.max(1))
+        let tasks = (0..clients)
             .map(|_| {
                 let (client, uri, stop, counts) =
                     (client.clone(), uri.clone(), stop.clone(), counts.clone());

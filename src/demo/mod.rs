@@ -88,7 +88,8 @@ impl CanaryArgs {
 struct RolloutDemo {
     #[command(flatten)]
     canary: CanaryArgs,
-    /// Concurrent clients of the load generator.
+    /// Concurrent clients of the load generator; 0 for no load, to see an analysis wait
+    /// for data and then pause the rollout as Inconclusive.
     #[arg(long, default_value_t = 8)]
     clients: usize,
     /// Print each view below the last instead of redrawing the screen.
@@ -147,11 +148,15 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> anyhow::Result<ExitCo
 
 async fn serve_backends(args: BackendsArgs) -> anyhow::Result<ExitCode> {
     let (v1, v2) = args.canary.backends()?;
-    let described = format!("{v2:?}");
+    let described = format!(
+        "{:.0}% errors, {:?} latency",
+        v2.error_rate * 100.0,
+        v2.latency
+    );
     let stable = v1.spawn_on(args.stable).await?;
     let canary = v2.spawn_on(args.canary_address).await?;
     println!("v1 (stable) on http://{stable}/");
-    println!("v2 (canary) on http://{canary}/  {described}");
+    println!("v2 (canary) on http://{canary}/ ({described})");
     println!("serving until Ctrl-C");
     tokio::signal::ctrl_c().await?;
     Ok(ExitCode::SUCCESS)
