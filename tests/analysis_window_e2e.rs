@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::client::Load;
-use support::rollout::{canary_run_file, wait_status};
+use support::rollout::wait_status;
 use support::{Backend, Weir};
 
 /// A template measuring the canary's success rate once, over `window`, needing
@@ -34,13 +34,7 @@ spec:
 }
 
 fn run_file(stable: &Backend, canary: &Backend, steps: &str, template: &str) -> String {
-    canary_run_file(
-        "127.0.0.1:0",
-        stable.addr,
-        canary.addr,
-        &format!("      steps:\n{steps}"),
-        template,
-    )
+    support::rollout::steps_run_file(stable.addr, canary.addr, steps, template)
 }
 
 const ANALYSIS: &str =

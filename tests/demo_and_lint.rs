@@ -73,17 +73,29 @@ fn the_demo_promotes_a_good_canary_and_rolls_back_a_bad_one() {
     }
 }
 
+/// `weir demo ARGS`, its stdout read line by line as it comes.
+fn spawn_demo(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("demo")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
 /// With no load the analysis finds no data, the rollout pauses as Inconclusive, and the demo
 /// says a person is needed and how to act; an abort then ends it Degraded, by a user.
 #[test]
 fn the_demo_says_when_a_person_must_act_and_how() {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["demo", "--no-redraw", "--clients", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = spawn_demo(&["--no-redraw", "--clients", "0"]);
     let mut shown = Vec::new();
     let mut abort = None;
     for line in lines.by_ref() {
@@ -127,13 +139,7 @@ fn the_demo_says_when_a_person_must_act_and_how() {
 /// `--hold` keeps everything serving after the outcome, and the hint's command works.
 #[test]
 fn the_demo_holds_after_the_outcome_until_interrupted() {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["demo", "--no-redraw", "--bad-canary", "--hold"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = spawn_demo(&["--no-redraw", "--bad-canary", "--hold"]);
     let mut admin = None;
     for line in lines.by_ref() {
         let line = line.unwrap();

@@ -7,22 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::client::{Load, Timed};
+use support::rollout::steps_run_file;
 use support::{Backend, Client, Weir};
-
-fn run_file(
-    stable: std::net::SocketAddr,
-    canary: std::net::SocketAddr,
-    steps: &str,
-    templates: &str,
-) -> String {
-    support::rollout::canary_run_file(
-        "127.0.0.1:0",
-        stable,
-        canary,
-        &format!("      steps:\n{steps}"),
-        templates,
-    )
-}
 
 const SUCCESS_RATE: &str = r#"---
 apiVersion: argoproj.io/v1alpha1
@@ -77,7 +63,13 @@ async fn a_healthy_canary_goes_20_50_100_and_becomes_stable() {
     let stable = Backend::start("v1").await;
     let canary = Backend::start("v2").await;
     let steps = "        - setWeight: 20\n        - analysis:\n            templates: [{templateName: success-rate}]\n        - setWeight: 50\n        - pause: {duration: 1s}\n        - setWeight: 100\n        - pause: {duration: 1s}\n";
-    let weir = Weir::start_run(&run_file(stable.addr, canary.addr, steps, SUCCESS_RATE)).await;
+    let weir = Weir::start_run(&steps_run_file(
+        stable.addr,
+        canary.addr,
+        steps,
+        SUCCESS_RATE,
+    ))
+    .await;
     let load = Load::start(&weir.authority(), 8);
     let done = wait_phase(&weir, "Healthy", Duration::from_secs(30)).await;
     // Healthy only counts once the rollout really finished (not the initial Healthy).
@@ -133,7 +125,13 @@ async fn a_failing_canary_is_aborted_by_analysis_and_stable_never_fails() {
     let stable = Backend::start("v1").await;
     let canary = Backend::start_failing("v2").await;
     let steps = "        - setWeight: 20\n        - analysis:\n            templates: [{templateName: success-rate}]\n        - setWeight: 50\n";
-    let weir = Weir::start_run(&run_file(stable.addr, canary.addr, steps, SUCCESS_RATE)).await;
+    let weir = Weir::start_run(&steps_run_file(
+        stable.addr,
+        canary.addr,
+        steps,
+        SUCCESS_RATE,
+    ))
+    .await;
     let load = Load::start(&weir.authority(), 8);
     let started = Instant::now();
     let r = wait_phase(&weir, "Degraded", Duration::from_secs(20)).await;
@@ -184,7 +182,7 @@ async fn too_little_traffic_pauses_as_inconclusive_and_promote_continues() {
         .replace("minRequests: 10", "minRequests: 1000")
         .replace("count: 2", "count: 1");
     let steps = "        - setWeight: 20\n        - analysis:\n            templates: [{templateName: success-rate}]\n        - setWeight: 60\n";
-    let weir = Weir::start_run(&run_file(stable.addr, canary.addr, steps, &template)).await;
+    let weir = Weir::start_run(&steps_run_file(stable.addr, canary.addr, steps, &template)).await;
     let r = wait_phase(&weir, "Paused", Duration::from_secs(20)).await;
     let reasons: Vec<_> = r["status"]["pauseConditions"]
         .as_array()
@@ -225,7 +223,7 @@ async fn abort_retry_and_promote_full_through_the_api() {
     let stable = Backend::start("v1").await;
     let canary = Backend::start("v2").await;
     let steps = "        - setWeight: 30\n        - pause: {}\n        - setWeight: 60\n        - pause: {}\n";
-    let weir = Weir::start_run(&run_file(stable.addr, canary.addr, steps, "")).await;
+    let weir = Weir::start_run(&steps_run_file(stable.addr, canary.addr, steps, "")).await;
     wait_phase(&weir, "Paused", Duration::from_secs(10)).await;
     let (s, _) = weir
         .admin_call("POST", "/rollouts/web/abort", "", None)
@@ -271,7 +269,7 @@ async fn kill_9_in_a_pause_resumes_the_same_step_and_weight() {
     // The paused weight (100) is the opposite of the file's (stable 100): a restart that
     // served the file's weights even once would show up as a v1 answer.
     let steps = "        - setWeight: 100\n        - pause: {}\n        - setWeight: 50\n";
-    let weir = Weir::start_run(&run_file(stable.addr, canary.addr, steps, "")).await;
+    let weir = Weir::start_run(&steps_run_file(stable.addr, canary.addr, steps, "")).await;
     let before = wait_phase(&weir, "Paused", Duration::from_secs(10)).await;
     assert_eq!(before["status"]["currentStepIndex"], 1);
     let weir = weir.kill9_and_restart().await;

@@ -61,6 +61,24 @@ pub fn canary_run_file(
     )
 }
 
+/// [`canary_run_file`] with `steps` (lines indented eight spaces: `- setWeight: 20`) as
+/// the canary's steps, an admin listener on port 0, and `templates` after.
+#[allow(dead_code)]
+pub fn steps_run_file(
+    stable: std::net::SocketAddr,
+    canary: std::net::SocketAddr,
+    steps: &str,
+    templates: &str,
+) -> String {
+    canary_run_file(
+        "127.0.0.1:0",
+        stable,
+        canary,
+        &format!("      steps:\n{steps}"),
+        templates,
+    )
+}
+
 /// Polls `GET /experiments/{name}` until `check` holds on the Experiment; panics after
 /// `within` with the experiment, its analysis runs and weir's log.
 pub async fn wait_experiment(
