@@ -91,6 +91,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print weir's CustomResourceDefinitions: Argo Rollouts' five with the `weir` analysis
+    /// provider added (kubectl apply -f - to install; deploy/crds/weir-crds.yaml holds the same).
+    Crds,
     /// Run the proxy alone from a configuration file.
     Proxy {
         /// The proxy configuration (YAML).
@@ -111,6 +114,18 @@ fn main() -> ExitCode {
         logging::init(cli.log_format);
     }
     weir_proxy::set_release_memory(release_memory);
+    if let Command::Crds = &cli.command {
+        return match weir_control::kubernetes::crds::crds_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("weir: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Command::Lint { files } = &cli.command {
         return match cli_lint::run(files) {
             Ok(0) => ExitCode::SUCCESS,
@@ -147,7 +162,9 @@ fn main() -> ExitCode {
         Command::Experiments(args) => runtime
             .block_on(rollouts_cli::run_experiments(args))
             .map(done),
-        Command::Lint { .. } => unreachable!("handled before the runtime starts"),
+        Command::Lint { .. } | Command::Crds => {
+            unreachable!("handled before the runtime starts")
+        }
     };
     match result {
         Ok(code) => code,
@@ -174,7 +191,9 @@ fn runtime(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
         Command::Proxy { workers: w, .. } => Some(workers(w)).filter(|&n| n > 1),
         Command::Run { workers: w, .. } => Some(workers(w)),
         Command::Demo(_) => Some(cores()),
-        Command::Rollouts(_) | Command::Experiments(_) | Command::Lint { .. } => None,
+        Command::Rollouts(_) | Command::Experiments(_) | Command::Lint { .. } | Command::Crds => {
+            None
+        }
     };
     let mut builder = match threads {
         None => tokio::runtime::Builder::new_current_thread(),

@@ -2,5 +2,6 @@
 
 pub mod analysis;
 pub mod engine;
+pub mod kubernetes;
 pub mod providers;
 pub mod standalone;

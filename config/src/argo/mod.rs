@@ -46,7 +46,7 @@ pub use experiment::{
 };
 pub use provider::{
     Header, MetricProvider, PrometheusMetric, PrometheusRangeQuery, WebMetric, WeirMetric,
-    WeirMetricKind,
+    WeirMetricKind, WEIR_PLUGIN,
 };
 pub use rollout::{
     AnalysisRunArgument, AnalysisRunStrategy, AnalysisTemplateRef, AntiAffinity, ArgumentValueFrom,

@@ -45,7 +45,27 @@ pub struct MetricProvider {
     pub plugin: BTreeMap<String, Value>,
 }
 
+/// The plugin name under which weir's provider may also be written,
+/// `provider: {plugin: {weir.dev/weir: {route: ..., ...}}}`: Argo's own CRDs keep a
+/// metric's `plugin` map as free-form fields but prune an unknown `provider.weir`, so this
+/// form survives a cluster that has Argo's CRDs installed rather than weir's.
+pub const WEIR_PLUGIN: &str = "weir.dev/weir";
+
 impl MetricProvider {
+    /// weir's provider, written as `weir:` or as the `weir.dev/weir` plugin; an error
+    /// says what is wrong with a plugin entry that does not read as one.
+    pub fn weir_metric(&self) -> Result<Option<WeirMetric>, String> {
+        if let Some(w) = &self.weir {
+            return Ok(Some(w.clone()));
+        }
+        match self.plugin.get(WEIR_PLUGIN) {
+            None => Ok(None),
+            Some(v) => serde_json::from_value(v.clone())
+                .map(Some)
+                .map_err(|e| format!("plugin {WEIR_PLUGIN}: {e}")),
+        }
+    }
+
     /// The names of the providers set, in field order; a metric needs exactly one.
     pub fn names(&self) -> Vec<String> {
         let mut names = Vec::new();

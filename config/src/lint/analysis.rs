@@ -170,8 +170,21 @@ pub(crate) fn lint_metric(m: &Metric, path: &str, r: &mut Report) {
             ),
         ),
     }
-    if let Some(weir) = &m.provider.weir {
-        let p = format!("{path}.provider.weir");
+    let weir = match m.provider.weir_metric() {
+        Ok(w) => w,
+        Err(e) => {
+            r.error(
+                format!("{path}.provider.plugin.{}", crate::argo::WEIR_PLUGIN),
+                e,
+            );
+            None
+        }
+    };
+    if let Some(weir) = &weir {
+        let p = match &m.provider.weir {
+            Some(_) => format!("{path}.provider.weir"),
+            None => format!("{path}.provider.plugin.{}", crate::argo::WEIR_PLUGIN),
+        };
         if let Some(q) = weir.quantile {
             if weir.metric != WeirMetricKind::Latency {
                 r.error(

@@ -638,6 +638,39 @@ fn weir_provider_settings() {
         (21, "spec.metrics[0].provider.weir.metric")
     );
     assert!(errors[0].message.contains("success-rate"), "{}", errors[0]);
+
+    // The same provider written as the plugin Argo's own CRDs keep: checked the same way.
+    let plugin = swap(
+        TEMPLATES,
+        "      weir:\n",
+        "      plugin:\n       weir.dev/weir:\n",
+    )
+    .replace("        route", "         route")
+    .replace("        backend", "         backend")
+    .replace("        metric", "         metric")
+    .replace(
+        "        window: 1m\n",
+        "         window: 1m\n         quantile: 0.99\n",
+    );
+    let errors = lint_files(&[("t.yaml".to_owned(), plugin.clone())]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].field,
+        "spec.metrics[0].provider.plugin.weir.dev/weir.quantile"
+    );
+    assert!(errors[0].message.contains("latency only"), "{}", errors[0]);
+    let broken = plugin.replace("metric: success-rate", "metric: p99");
+    let errors = lint_files(&[("t.yaml".to_owned(), broken)]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].field,
+        "spec.metrics[0].provider.plugin.weir.dev/weir"
+    );
+    assert!(
+        errors[0].message.contains("unknown variant `p99`"),
+        "{}",
+        errors[0]
+    );
 }
 
 const BLUE_GREEN: &str = "\

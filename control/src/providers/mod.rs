@@ -64,7 +64,11 @@ pub async fn measure(provider: &MetricProvider, ctx: &ProviderContext) -> Measur
     let names = provider.names();
     if names.len() != 1 {
         return MeasurementResult::Error(match names.len() {
-            0 => "the metric has no provider".to_owned(),
+            // On a cluster with Argo's own CRDs the API server drops `provider.weir`.
+            0 => format!(
+                "the metric has no provider (on a cluster with Argo's own CRDs the API server drops provider.weir: install weir's CRDs, `weir crds`, or write it as provider.plugin.{})",
+                weir_config::argo::WEIR_PLUGIN
+            ),
             _ => format!(
                 "the metric has {} providers ({}); it needs exactly one",
                 names.len(),
@@ -72,9 +76,12 @@ pub async fn measure(provider: &MetricProvider, ctx: &ProviderContext) -> Measur
             ),
         });
     }
-    if let Some(m) = &provider.weir {
-        weir::measure(m, ctx)
-    } else if let Some(m) = &provider.prometheus {
+    match provider.weir_metric() {
+        Ok(Some(m)) => return weir::measure(&m, ctx),
+        Err(e) => return MeasurementResult::Error(e),
+        Ok(None) => {}
+    }
+    if let Some(m) = &provider.prometheus {
         prometheus::measure(m, ctx).await
     } else if let Some(m) = &provider.web {
         web::measure(m, ctx).await

@@ -80,7 +80,7 @@ pub fn check(
         for (metric, provider) in spec.metrics.iter().zip(&providers) {
             let Some(weir) = resolve_provider(provider, &spec.args)
                 .ok()
-                .and_then(|p| p.weir)
+                .and_then(|p| p.weir_metric().ok().flatten())
             else {
                 continue;
             };

@@ -53,8 +53,29 @@ fn unsupported_and_missing_providers_are_errors() {
             "provider datadog is not supported by weir; use weir, prometheus or web".to_owned()
         )
     );
+    let MeasurementResult::Error(none) = run(&MetricProvider::default()) else {
+        panic!("no provider must be an error");
+    };
+    assert!(none.starts_with("the metric has no provider ("), "{none}");
+    assert!(none.contains("provider.plugin.weir.dev/weir"), "{none}");
+}
+
+/// Argo's own CRDs prune `provider.weir`, but keep `plugin` entries: weir reads its
+/// provider from `plugin: {weir.dev/weir: ...}` as well.
+#[test]
+fn the_weir_provider_also_reads_as_a_plugin() {
+    let plugin = |config: serde_json::Value| MetricProvider {
+        plugin: [(weir_config::argo::WEIR_PLUGIN.to_owned(), config)].into(),
+        ..MetricProvider::default()
+    };
+    let good = plugin(json!({"route": "web", "backend": "canary", "metric": "success-rate"}));
     assert_eq!(
-        run(&MetricProvider::default()),
-        MeasurementResult::Error("the metric has no provider".to_owned())
+        run(&good),
+        MeasurementResult::Value(MetricValue::Float(1.0))
     );
+    let MeasurementResult::Error(bad) = run(&plugin(json!({"route": "web", "metric": "p99"})))
+    else {
+        panic!("a malformed plugin entry must be an error");
+    };
+    assert!(bad.starts_with("plugin weir.dev/weir: "), "{bad}");
 }

@@ -1,0 +1,9 @@
+//! The Kubernetes adapter: what weir's controller needs to run beside (or instead of) Argo
+//! Rollouts' own on the same custom resources. The engine and analysis core stay the pure
+//! code the standalone adapter drives; this module carries their actions out against the API
+//! server.
+//!
+//! - [`crds`]: weir's CustomResourceDefinitions (Argo's, plus the `weir` provider), which
+//!   `weir crds` prints.
+
+pub mod crds;
