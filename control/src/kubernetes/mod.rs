@@ -5,5 +5,7 @@
 //!
 //! - [`crds`]: weir's CustomResourceDefinitions (Argo's, plus the `weir` provider), which
 //!   `weir crds` prints.
+//! - [`leader`]: Lease-based leader election with client-go's guarantees.
 
 pub mod crds;
+pub mod leader;
