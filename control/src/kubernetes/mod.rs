@@ -6,6 +6,8 @@
 //! - [`crds`]: weir's CustomResourceDefinitions (Argo's, plus the `weir` provider), which
 //!   `weir crds` prints.
 //! - [`leader`]: Lease-based leader election with client-go's guarantees.
+//! - [`hash`]: the pod-template hash that names a Rollout's ReplicaSets.
 
 pub mod crds;
+pub mod hash;
 pub mod leader;
