@@ -7,7 +7,9 @@
 //!   `weir crds` prints.
 //! - [`leader`]: Lease-based leader election with client-go's guarantees.
 //! - [`hash`]: the pod-template hash that names a Rollout's ReplicaSets.
+//! - [`nginx`]: Argo's in-tree nginx routing: the canary Ingress and its weight patches.
 
 pub mod crds;
 pub mod hash;
 pub mod leader;
+pub mod nginx;
