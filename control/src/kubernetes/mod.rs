@@ -8,8 +8,10 @@
 //! - [`leader`]: Lease-based leader election with client-go's guarantees.
 //! - [`hash`]: the pod-template hash that names a Rollout's ReplicaSets.
 //! - [`nginx`]: Argo's in-tree nginx routing: the canary Ingress and its weight patches.
+//! - [`gatewayapi`]: the Gateway API plugin's HTTPRoute writes (weights, header routes).
 
 pub mod crds;
+pub mod gatewayapi;
 pub mod hash;
 pub mod leader;
 pub mod nginx;
