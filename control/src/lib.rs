@@ -4,4 +4,5 @@ pub mod analysis;
 pub mod engine;
 pub mod kubernetes;
 pub mod providers;
+pub mod replicas;
 pub mod standalone;

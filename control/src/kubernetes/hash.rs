@@ -11,8 +11,7 @@
 
 use serde_json::Value;
 
-/// The label Argo puts on a Rollout's ReplicaSets, their selectors and their pods.
-pub const POD_TEMPLATE_HASH_LABEL: &str = "rollouts-pod-template-hash";
+pub use crate::replicas::POD_TEMPLATE_HASH_LABEL;
 
 /// Kubernetes' alphabet for generated names (`rand.SafeEncodeString`).
 const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
