@@ -5,6 +5,7 @@ mod analysis;
 mod bluegreen;
 mod bridge;
 mod experiment;
+mod kubectl;
 mod lifecycle;
 mod resume;
 mod steps;
@@ -32,6 +33,7 @@ fn rollout(mut canary: Value) -> Rollout {
 }
 
 /// A rollout, its saved state and what the adapter observes, driven one call at a time.
+#[derive(Clone)]
 struct World {
     rollout: Rollout,
     state: EngineState,
