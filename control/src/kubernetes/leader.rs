@@ -105,6 +105,17 @@ pub struct Elector {
     observed: Option<Observed>,
 }
 
+/// How one round ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Round {
+    /// This candidate holds the lease (created, renewed or taken over).
+    Holds,
+    /// Another candidate holds an unexpired lease.
+    HeldByAnother,
+    /// The write lost to another one (409): someone wrote the lease since it was read.
+    Conflict,
+}
+
 /// Why a round did not end in leadership, beside "someone else leads".
 #[derive(Debug, thiserror::Error)]
 pub enum ElectionError {
@@ -141,6 +152,11 @@ impl Elector {
     /// One round: `Ok(true)` when this candidate holds the lease after it (acquired or
     /// renewed), `Ok(false)` when another does or a competing write won (409).
     pub async fn try_acquire_or_renew(&mut self) -> Result<bool, ElectionError> {
+        Ok(self.round().await? == Round::Holds)
+    }
+
+    /// One round, saying why this candidate does not hold the lease when it does not.
+    pub async fn round(&mut self) -> Result<Round, ElectionError> {
         let now = Instant::now();
         let lease = match self.api.get_opt(&self.settings.lease_name).await {
             Ok(l) => l,
@@ -174,7 +190,7 @@ impl Elector {
             Timestamp::now(),
             self.settings.lease_duration,
         ) else {
-            return Ok(false);
+            return Ok(Round::HeldByAnother);
         };
         let result = match lease {
             None => {
@@ -204,9 +220,9 @@ impl Elector {
                     resource_version: written.metadata.resource_version,
                     changed_at: Instant::now(),
                 });
-                Ok(true)
+                Ok(Round::Holds)
             }
-            Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(Round::Conflict),
             Err(e) => Err(self.error(e)),
         }
     }
@@ -270,23 +286,25 @@ pub async fn lead(
     let settings = elector.settings().clone();
     let mut last_renewed: Option<Instant> = None;
     loop {
-        let round = elector.try_acquire_or_renew().await;
+        let round = elector.round().await;
         let now = Instant::now();
-        let taken_over = matches!(round, Ok(false));
-        match round {
-            Ok(true) => {
+        match &round {
+            Ok(Round::Holds) => {
                 if last_renewed.is_none() {
                     tracing::info!(lease = %settings.lease_name, identity = %settings.identity, "became the leader");
                 }
                 last_renewed = Some(now);
                 leading.send_replace(true);
             }
-            Ok(false) => {}
+            Ok(_) => {}
             Err(e) => tracing::warn!("leader election: {e}"),
         }
         if let Some(at) = last_renewed {
-            if taken_over || now.duration_since(at) >= settings.renew_deadline {
-                tracing::warn!(lease = %settings.lease_name, "lost the leadership: not renewed within the renew deadline, or taken over");
+            // Another holder is proof this one lost the lease; a failed or conflicting
+            // write is not, until the renew deadline passes without a renewal (client-go).
+            let taken = matches!(round, Ok(Round::HeldByAnother));
+            if taken || now.duration_since(at) >= settings.renew_deadline {
+                tracing::warn!(lease = %settings.lease_name, taken, "lost the leadership: another holder, or no renewal within the renew deadline");
                 last_renewed = None;
                 leading.send_replace(false);
             }
