@@ -138,8 +138,9 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    /// `details`; `None` writes no details at all (BadRequest, Expired).
-    pub details: Option<Value>,
+    /// `details`; `None` writes no details at all (BadRequest, Expired). Boxed: errors
+    /// travel in every `Result` of the request path, and a JSON value is large.
+    pub details: Option<Box<Value>>,
     /// `metadata.continue` of an Expired list (an inconsistent continue token).
     pub continue_token: Option<String>,
 }
@@ -164,7 +165,7 @@ impl ApiError {
             code,
             reason,
             message,
-            details,
+            details: details.map(Box::new),
             continue_token: None,
         }
     }
@@ -310,7 +311,7 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(d) = &self.details {
-            s["details"] = d.clone();
+            s["details"] = (**d).clone();
         }
         s
     }

@@ -10,32 +10,20 @@ use serde_json::{json, Value};
 
 use super::util;
 use crate::meta;
-use crate::select::LabelSelector;
 use crate::store::{Cluster, ObjKey, WriteOpts};
 
 pub fn sync(st: &mut Cluster) {
     let Some(ep_ty) = util::ty(st, "", "endpoints") else {
         return;
     };
-    for svc in util::all(st, "", "services") {
-        let Some(selector) = svc
-            .pointer("/spec/selector")
-            .and_then(Value::as_object)
-            .filter(|s| !s.is_empty())
-        else {
-            continue;
-        };
-        if meta::is_deleting(&svc) {
-            continue;
-        }
-        let ns = meta::namespace(&svc).to_string();
-        let name = meta::name(&svc).to_string();
-        let sel = LabelSelector::from_json(&json!({"matchLabels": selector})).unwrap_or_default();
-        let svc_ports = svc
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+    for util::SelectingService {
+        service: svc,
+        namespace: ns,
+        name,
+        selector: sel,
+        ports: svc_ports,
+    } in util::selecting_services(st)
+    {
         let mut subsets: BTreeMap<String, (Value, Vec<Value>, Vec<Value>)> = BTreeMap::new();
         let mut pods = util::in_namespace(st, "", "pods", &ns);
         pods.sort_by(|a, b| meta::name(a).cmp(meta::name(b)));

@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 
 use super::util;
 use crate::meta;
-use crate::select::LabelSelector;
 use crate::store::{Cluster, DeleteOptions, WriteOpts};
 
 const SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -24,25 +23,14 @@ pub fn sync(st: &mut Cluster) {
     let Some(slice_ty) = util::ty(st, "discovery.k8s.io", "endpointslices") else {
         return;
     };
-    for svc in util::all(st, "", "services") {
-        let Some(selector) = svc
-            .pointer("/spec/selector")
-            .and_then(Value::as_object)
-            .filter(|s| !s.is_empty())
-        else {
-            continue;
-        };
-        if meta::is_deleting(&svc) {
-            continue;
-        }
-        let ns = meta::namespace(&svc).to_string();
-        let name = meta::name(&svc).to_string();
-        let sel = LabelSelector::from_json(&json!({"matchLabels": selector})).unwrap_or_default();
-        let svc_ports = svc
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+    for util::SelectingService {
+        service: svc,
+        namespace: ns,
+        name,
+        selector: sel,
+        ports: svc_ports,
+    } in util::selecting_services(st)
+    {
         // Port mapping -> endpoints.
         let mut groups: BTreeMap<String, (Value, Vec<Value>)> = BTreeMap::new();
         for pod in util::in_namespace(st, "", "pods", &ns) {

@@ -65,3 +65,44 @@ pub fn set_status(st: &mut Cluster, ty: &ResourceType, obj: &Value, status: Valu
 pub fn delete(st: &mut Cluster, ty: &ResourceType, obj: &Value, opts: DeleteOptions) {
     let _ = st.delete(ty, meta::namespace(obj), meta::name(obj), &opts);
 }
+
+/// A Service with a selector, as the endpoint controllers see it.
+pub struct SelectingService {
+    pub service: Arc<Value>,
+    pub namespace: String,
+    pub name: String,
+    pub selector: crate::select::LabelSelector,
+    pub ports: Vec<Value>,
+}
+
+/// Every Service that selects pods (a non-empty selector) and is not being deleted: what
+/// the Endpoints and EndpointSlice controllers keep endpoints for.
+pub fn selecting_services(st: &Cluster) -> Vec<SelectingService> {
+    all(st, "", "services")
+        .into_iter()
+        .filter_map(|svc| {
+            let selector = svc
+                .pointer("/spec/selector")
+                .and_then(Value::as_object)
+                .filter(|s| !s.is_empty())?;
+            if crate::meta::is_deleting(&svc) {
+                return None;
+            }
+            let selector = crate::select::LabelSelector::from_json(
+                &serde_json::json!({"matchLabels": selector}),
+            )
+            .unwrap_or_default();
+            Some(SelectingService {
+                namespace: crate::meta::namespace(&svc).to_string(),
+                name: crate::meta::name(&svc).to_string(),
+                ports: svc
+                    .pointer("/spec/ports")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+                selector,
+                service: svc,
+            })
+        })
+        .collect()
+}

@@ -119,18 +119,26 @@ fn backend_name(backend_ref: &Value) -> &str {
     backend_ref["name"].as_str().unwrap_or_default()
 }
 
-/// A rule the plugin wrote: named after a managed route, or (written by older versions,
-/// without a name) a single backendRef to the canary Service.
-fn is_managed_rule(rule: &Value, services: &Services) -> bool {
-    if let Some(name) = rule["name"].as_str() {
-        if is_managed_rule_name(name, &services.managed_routes) {
-            return true;
-        }
-    }
+/// Whether the rule carries the name of one of the managed routes.
+fn named_managed(rule: &Value, services: &Services) -> bool {
+    rule["name"]
+        .as_str()
+        .is_some_and(|name| is_managed_rule_name(name, &services.managed_routes))
+}
+
+/// Whether the rule's only backendRef is the canary Service: the shape of the rules the
+/// plugin wrote before it named them.
+fn canary_only(rule: &Value, services: &Services) -> bool {
     let refs = rule["backendRefs"]
         .as_array()
         .map_or(&[][..], Vec::as_slice);
     refs.len() == 1 && backend_name(&refs[0]) == services.canary
+}
+
+/// A rule the plugin wrote: named after a managed route, or (written by older versions,
+/// without a name) a single backendRef to the canary Service.
+fn is_managed_rule(rule: &Value, services: &Services) -> bool {
+    named_managed(rule, services) || canary_only(rule, services)
 }
 
 /// Sets the canary's weight (and the stable's `100 - weight`) in `route`, an HTTPRoute.
@@ -297,15 +305,10 @@ pub fn set_header_route(
 /// A rule of this managed route: by name, or unnamed with a single canary backendRef and a
 /// match holding all of `headers`' names (how the plugin tells managed routes apart).
 fn is_this_managed_rule(rule: &Value, services: &Services, headers: &[Value]) -> bool {
-    if let Some(name) = rule["name"].as_str() {
-        if is_managed_rule_name(name, &services.managed_routes) {
-            return true;
-        }
+    if named_managed(rule, services) {
+        return true;
     }
-    let refs = rule["backendRefs"]
-        .as_array()
-        .map_or(&[][..], Vec::as_slice);
-    if refs.len() != 1 || backend_name(&refs[0]) != services.canary {
+    if !canary_only(rule, services) {
         return false;
     }
     rule["matches"].as_array().into_iter().flatten().any(|m| {
