@@ -6,6 +6,7 @@
 
 mod alloc;
 mod bench_churn;
+mod cli_controller;
 mod cli_lint;
 mod cli_proxy;
 mod cli_run;
@@ -91,6 +92,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// The Kubernetes controller for Argo Rollouts' resources (a drop-in for Argo's, on the
+    /// same CRDs). So far it drives canary Rollouts without a traffic router.
+    Controller(cli_controller::ControllerArgs),
     /// Print weir's CustomResourceDefinitions: Argo Rollouts' five with the `weir` analysis
     /// provider added (kubectl apply -f - to install; deploy/crds/weir-crds.yaml holds the same).
     Crds,
@@ -158,6 +162,7 @@ fn main() -> ExitCode {
             .block_on(cli_run::run(config, state_dir, ready_file))
             .map(done),
         Command::Demo(args) => runtime.block_on(demo::run(args, cli.log_format)),
+        Command::Controller(args) => runtime.block_on(cli_controller::run(args)).map(done),
         Command::Rollouts(args) => runtime.block_on(rollouts_cli::run(args)).map(done),
         Command::Experiments(args) => runtime
             .block_on(rollouts_cli::run_experiments(args))
@@ -190,7 +195,7 @@ fn runtime(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
     let threads = match command {
         Command::Proxy { workers: w, .. } => Some(workers(w)).filter(|&n| n > 1),
         Command::Run { workers: w, .. } => Some(workers(w)),
-        Command::Demo(_) => Some(cores()),
+        Command::Demo(_) | Command::Controller(_) => Some(cores()),
         Command::Rollouts(_) | Command::Experiments(_) | Command::Lint { .. } | Command::Crds => {
             None
         }

@@ -3,15 +3,23 @@
 //! code the standalone adapter drives; this module carries their actions out against the API
 //! server.
 //!
+//! - [`controller`]: `weir controller`'s loop (client, leader election, watches).
 //! - [`crds`]: weir's CustomResourceDefinitions (Argo's, plus the `weir` provider), which
 //!   `weir crds` prints.
 //! - [`leader`]: Lease-based leader election with client-go's guarantees.
 //! - [`hash`]: the pod-template hash that names a Rollout's ReplicaSets.
 //! - [`nginx`]: Argo's in-tree nginx routing: the canary Ingress and its weight patches.
 //! - [`gatewayapi`]: the Gateway API plugin's HTTPRoute writes (weights, header routes).
+//! - [`replicasets`]: a Rollout's ReplicaSets as Argo names, labels and owns them;
+//!   [`podtemplate`]: the API server's pod defaults, to compare templates.
+//! - [`rollouts`]: one Rollout reconciled: the engine on its status, its ReplicaSets, events.
 
+pub mod controller;
 pub mod crds;
 pub mod gatewayapi;
 pub mod hash;
 pub mod leader;
 pub mod nginx;
+pub mod podtemplate;
+pub mod replicasets;
+pub mod rollouts;

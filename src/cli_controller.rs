@@ -1,0 +1,148 @@
+//! `weir controller`: the Kubernetes controller for Argo Rollouts' resources, with its
+//! health and metrics endpoints (`/healthz`, `/readyz`, `/metrics` with Argo's
+//! `rollout_info`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use weir_control::kubernetes::controller::{self, ControllerConfig};
+use weir_control::kubernetes::leader::LeaderSettings;
+use weir_control::kubernetes::rollouts::Context;
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct ControllerArgs {
+    /// A kubeconfig file. Default: as kubectl finds the cluster (KUBECONFIG,
+    /// ~/.kube/config, the in-cluster service account).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Watch Rollouts in this namespace only. Default: all namespaces.
+    #[arg(short, long)]
+    namespace: Option<String>,
+    /// Only Rollouts labelled argo-rollouts.argoproj.io/controller-instance-id=ID (Argo's
+    /// --instance-id); without it, only Rollouts without the label.
+    #[arg(long, value_name = "ID")]
+    instance_id: Option<String>,
+    /// Elect a leader among replicas on a Lease (`--leader-elect=false` to act alone).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    leader_elect: bool,
+    /// The Lease's namespace. Default: $POD_NAMESPACE, else argo-rollouts.
+    #[arg(long, value_name = "NS")]
+    leader_election_namespace: Option<String>,
+    /// The Lease's name. Argo Rollouts' own, so weir's and Argo's controllers never act on
+    /// the same cluster at once: the second waits for the first's lease.
+    #[arg(long, default_value = "argo-rollouts-controller-lock")]
+    leader_election_lease: String,
+    /// Where /metrics, /healthz and /readyz are served (read-only).
+    #[arg(long, default_value = "0.0.0.0:8090")]
+    metrics_address: SocketAddr,
+    /// Once serving, write the metrics address here as JSON (for scripts and tests).
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
+}
+
+pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
+    let identity = format!(
+        "{}_{:08x}",
+        std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "weir".to_owned()),
+        fastrand::u32(..)
+    );
+    let lease_ns = args
+        .leader_election_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .unwrap_or_else(|| "argo-rollouts".to_owned());
+    let config = ControllerConfig {
+        namespace: args.namespace.clone(),
+        instance_id: args.instance_id.clone(),
+        leader_election: args
+            .leader_elect
+            .then(|| LeaderSettings::new(&lease_ns, &args.leader_election_lease, &identity)),
+        kubeconfig: args.kubeconfig.clone(),
+    };
+    // Fails here, before serving, when no cluster can be found.
+    controller::client(&config).await.map_err(|e| anyhow!(e))?;
+    let listener = tokio::net::TcpListener::bind(args.metrics_address)
+        .await
+        .map_err(|e| anyhow!("--metrics-address {}: {e}", args.metrics_address))?;
+    let bound = listener.local_addr()?;
+    let (ctx_tx, ctx_rx) = tokio::sync::oneshot::channel::<Arc<Context>>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(controller::run(config, ctx_tx, async move {
+        let _ = stop_rx.await;
+    }));
+    let ctx = ctx_rx
+        .await
+        .map_err(|_| anyhow!("the controller stopped before it started"))?;
+    tokio::spawn(serve(listener, ctx));
+    tracing::info!(metrics = %bound, namespace = ?args.namespace, leader_elect = args.leader_elect, identity, "weir controller running");
+    if let Some(f) = &args.ready_file {
+        let body = serde_json::json!({"metrics": bound.to_string()});
+        std::fs::write(f, body.to_string())?;
+    }
+    crate::cli_proxy::wait_for_stop_signal().await;
+    tracing::info!("stopping: releasing the lease");
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(Duration::from_secs(10), running).await {
+        Ok(Ok(result)) => result.map_err(|e| anyhow!(e)),
+        _ => Ok(()),
+    }
+}
+
+/// /healthz, /readyz (ready once acting: the leader, or without election), /metrics.
+async fn serve(listener: tokio::net::TcpListener, ctx: Arc<Context>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let ctx = ctx.clone();
+                async move {
+                    let (status, body) = match req.uri().path() {
+                        "/healthz" => (StatusCode::OK, "ok\n".to_owned()),
+                        "/readyz" if *ctx.leading.borrow() => (StatusCode::OK, "ok\n".to_owned()),
+                        "/readyz" => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "not the leader\n".to_owned(),
+                        ),
+                        "/metrics" => (StatusCode::OK, metrics(&ctx)),
+                        _ => (StatusCode::NOT_FOUND, "not found\n".to_owned()),
+                    };
+                    let mut resp = Response::new(Full::new(Bytes::from(body)));
+                    *resp.status_mut() = status;
+                    Ok::<_, std::convert::Infallible>(resp)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+/// Argo's controller metric names, so existing dashboards keep working.
+fn metrics(ctx: &Context) -> String {
+    let mut out =
+        String::from("# HELP rollout_info Information about rollout.\n# TYPE rollout_info gauge\n");
+    for ((ns, name), (strategy, phase)) in ctx.phases.lock().iter() {
+        out.push_str(&format!(
+            "rollout_info{{namespace=\"{ns}\",name=\"{name}\",strategy=\"{strategy}\",phase=\"{phase}\"}} 1\n"
+        ));
+    }
+    out.push_str("# HELP weir_controller_leader Whether this replica is the one acting.\n# TYPE weir_controller_leader gauge\n");
+    out.push_str(&format!(
+        "weir_controller_leader {}\n",
+        u8::from(*ctx.leading.borrow())
+    ));
+    out
+}
