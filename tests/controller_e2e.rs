@@ -12,7 +12,8 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use weir_apiserver_sim::{ApiServer, Options};
 
-/// Argo's example with its timed pauses shortened to a second.
+/// Argo's example with its timed pauses shortened to a second, and a stable and a canary
+/// Service.
 fn rollout_canary() -> String {
     include_str!("../config/tests/data/argo-examples/rollout-canary.yaml")
         .replace("duration: 40s", "duration: 1s")
@@ -21,6 +22,35 @@ fn rollout_canary() -> String {
             "  name: rollout-canary\n",
             "  name: rollout-canary\n  namespace: default\n",
         )
+        .replace(
+            "    canary:\n",
+            "    canary:\n      stableService: canary-stable\n      canaryService: canary-preview\n",
+        )
+}
+
+const SERVICES: &str = "\
+apiVersion: v1
+kind: Service
+metadata: {name: canary-stable, namespace: default}
+spec:
+  selector: {app: rollout-canary}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: canary-preview, namespace: default}
+spec:
+  selector: {app: rollout-canary}
+  ports: [{port: 80, targetPort: 8080}]
+";
+
+/// The pod-template hash a Service selects.
+fn selects(server: &ApiServer, service: &str) -> String {
+    server.get("v1", "Service", "default", service).unwrap()["spec"]["selector"]
+        ["rollouts-pod-template-hash"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 struct Controller {
@@ -163,6 +193,7 @@ async fn argos_canary_example_walks_its_steps_driven_by_kubectl_patches() {
     server
         .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
         .unwrap();
+    server.apply_yaml(SERVICES).unwrap();
     server.apply_yaml(&rollout_canary()).unwrap();
     let controller = Controller::start(&server);
 
@@ -171,10 +202,20 @@ async fn argos_canary_example_walks_its_steps_driven_by_kubectl_patches() {
         r["status"]["phase"] == "Healthy"
             && r["status"]["stableRS"] == r["status"]["currentPodHash"]
             && sets.get(&rs_name(r)) == Some(&(5, 5))
+            && r["status"]["availableReplicas"] == 5
     })
     .await;
     let blue = rs_name(&first);
-    assert_eq!(first["status"]["availableReplicas"], 5);
+    let blue_hash = first["status"]["currentPodHash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Both Services are adopted by the fully available first version.
+    wait_for(|| {
+        selects(&server, "canary-stable") == blue_hash
+            && selects(&server, "canary-preview") == blue_hash
+    })
+    .await;
     assert_eq!(first["status"]["selector"], "app=rollout-canary");
 
     // A new image: a new ReplicaSet, 20% of the pods (1 of 5, as Argo's basic canary
@@ -202,6 +243,15 @@ async fn argos_canary_example_walks_its_steps_driven_by_kubectl_patches() {
         paused["status"]["stableRS"],
         first["status"]["currentPodHash"]
     );
+    let green_hash = paused["status"]["currentPodHash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for(|| {
+        selects(&server, "canary-preview") == green_hash
+            && selects(&server, "canary-stable") == blue_hash
+    })
+    .await;
 
     // `kubectl argo rollouts promote`: the status patch clearing the pause conditions. The
     // timed pauses pass by themselves, and green becomes stable with all five pods.
@@ -219,6 +269,8 @@ async fn argos_canary_example_walks_its_steps_driven_by_kubectl_patches() {
     })
     .await;
     assert_eq!(done["status"]["currentStepIndex"], 8);
+    wait_for(|| selects(&server, "canary-stable") == green_hash).await;
+    assert_eq!(selects(&server, "canary-preview"), green_hash);
     assert!(controller.metrics().await.contains(
         "rollout_info{namespace=\"default\",name=\"rollout-canary\",strategy=\"canary\",phase=\"Healthy\"} 1"
     ));
@@ -257,7 +309,16 @@ async fn argos_canary_example_walks_its_steps_driven_by_kubectl_patches() {
     let events = server.list("v1", "Event", "default").unwrap();
     let reasons: Vec<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
     assert!(reasons.contains(&"RolloutAborted"), "{reasons:?}");
+    assert!(reasons.contains(&"SwitchService"), "{reasons:?}");
     server.shutdown();
+}
+
+async fn wait_for(check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "condition never held");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A Rollout this controller cannot drive yet (nginx traffic routing) gets a condition
@@ -268,14 +329,21 @@ async fn a_rollout_it_cannot_drive_yet_is_told_so_and_left_alone() {
     server
         .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
         .unwrap();
-    let routed = include_str!("../config/tests/data/argo-examples/nginx/rollout.yaml")
-        .replace("  name: rollouts-demo\n", "  name: rollouts-demo\n  namespace: default\n");
+    let routed = include_str!("../config/tests/data/argo-examples/nginx/rollout.yaml").replace(
+        "  name: rollouts-demo\n",
+        "  name: rollouts-demo\n  namespace: default\n",
+    );
     server.apply_yaml(&routed).unwrap();
     let controller = Controller::start(&server);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         let r = server
-            .get("argoproj.io/v1alpha1", "Rollout", "default", "rollouts-demo")
+            .get(
+                "argoproj.io/v1alpha1",
+                "Rollout",
+                "default",
+                "rollouts-demo",
+            )
             .unwrap();
         if !r["status"].is_null() {
             break r["status"].clone();
@@ -283,7 +351,10 @@ async fn a_rollout_it_cannot_drive_yet_is_told_so_and_left_alone() {
         assert!(Instant::now() < deadline, "{}", controller.logs());
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(status["conditions"][0]["reason"], "NotSupported", "{status}");
+    assert_eq!(
+        status["conditions"][0]["reason"], "NotSupported",
+        "{status}"
+    );
     assert!(
         status["message"]
             .as_str()

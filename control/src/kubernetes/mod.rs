@@ -12,6 +12,7 @@
 //! - [`gatewayapi`]: the Gateway API plugin's HTTPRoute writes (weights, header routes).
 //! - [`replicasets`]: a Rollout's ReplicaSets as Argo names, labels and owns them;
 //!   [`podtemplate`]: the API server's pod defaults, to compare templates.
+//! - [`services`]: pointing the stable and canary Services at ReplicaSets.
 //! - [`rollouts`]: one Rollout reconciled: the engine on its status, its ReplicaSets, events.
 
 pub mod controller;
@@ -23,3 +24,4 @@ pub mod nginx;
 pub mod podtemplate;
 pub mod replicasets;
 pub mod rollouts;
+pub mod services;

@@ -252,6 +252,8 @@ pub async fn reconcile(
         tracing::info!(rollout = %name, replicaset = %rs, replicas = count, "scaled ReplicaSet");
     }
 
+    point_services(&ctx.client, &ns, &raw, canary, &views, &hash, &next_view).await?;
+
     for action in &out.actions {
         match action {
             Action::Event(ev) => {
@@ -279,6 +281,68 @@ pub async fn reconcile(
         (None, None) => Duration::from_secs(300),
     };
     Ok(Requeue::requeue(requeue.max(Duration::from_millis(200))))
+}
+
+/// Points the stable Service at the stable ReplicaSet and the canary Service at the new
+/// one (or at the stable one once aborted), as [`super::services::selector_patch`] rules.
+async fn point_services(
+    client: &Client,
+    ns: &str,
+    raw: &Value,
+    canary: &CanaryStrategy,
+    views: &[replicas::ReplicaSet],
+    hash: &str,
+    status: &RolloutStatusView,
+) -> Result<(), ReconcileError> {
+    let rollout = raw["metadata"]["name"].as_str().unwrap_or_default();
+    let by_hash = |h: &str| views.iter().find(|v| !h.is_empty() && v.hash() == h);
+    let canary_target = if status.abort && canary.traffic_routing.is_none() {
+        by_hash(&status.stable_rs)
+    } else {
+        by_hash(hash)
+    };
+    let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), ns);
+    for (service, target) in [
+        (&canary.stable_service, by_hash(&status.stable_rs)),
+        (&canary.canary_service, canary_target),
+    ] {
+        let (Some(target), false) = (target, service.is_empty()) else {
+            continue;
+        };
+        let Some(svc) = services.get_opt(service).await? else {
+            tracing::warn!(%rollout, %service, "the Rollout's Service does not exist");
+            record_event(
+                client,
+                raw,
+                "ServiceNotFound",
+                &format!("Service '{service}' not found"),
+                true,
+            )
+            .await;
+            continue;
+        };
+        let current = serde_json::to_value(&svc)?;
+        let target = super::services::Target {
+            hash: target.hash(),
+            spec_replicas: target.spec_replicas,
+            available_replicas: target.available_replicas,
+        };
+        if let Some(patch) = super::services::selector_patch(&current, &target, rollout, true) {
+            services
+                .patch(service, &PatchParams::default(), &Patch::Strategic(&patch))
+                .await?;
+            let old = current["spec"]["selector"][super::hash::POD_TEMPLATE_HASH_LABEL]
+                .as_str()
+                .unwrap_or_default();
+            let message = format!(
+                "Switched selector for service '{service}' from '{old}' to '{}'",
+                target.hash
+            );
+            tracing::info!(%rollout, "{message}");
+            record_event(client, raw, "SwitchService", &message, false).await;
+        }
+    }
+    Ok(())
 }
 
 /// The new, the stable and the other ReplicaSets of `views`, by hash. The stable one is
