@@ -310,7 +310,39 @@ async fn argos_canary_example_walks_its_steps_driven_by_kubectl_patches() {
     let reasons: Vec<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
     assert!(reasons.contains(&"RolloutAborted"), "{reasons:?}");
     assert!(reasons.contains(&"SwitchService"), "{reasons:?}");
+    assert_allowed_by_rbac(&server);
     server.shutdown();
+}
+
+/// The (verb, resource) pairs a ClusterRole or Role of deploy/ grants.
+fn granted(yaml: &str) -> std::collections::BTreeSet<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    for doc in yaml.split("\n---\n") {
+        let v: Value = serde_saphyr::from_str(doc).unwrap();
+        for rule in v["rules"].as_array().into_iter().flatten() {
+            for resource in rule["resources"].as_array().unwrap() {
+                for verb in rule["verbs"].as_array().unwrap() {
+                    let (r, v) = (resource.as_str().unwrap(), verb.as_str().unwrap());
+                    assert!(r != "*" && v != "*", "no wildcards: {rule}");
+                    out.insert((v.to_owned(), r.to_owned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every API call the controller made is one deploy/'s RBAC allows (least privilege
+/// that works: a call it does not allow would fail in a cluster).
+fn assert_allowed_by_rbac(server: &ApiServer) {
+    let mut allowed = granted(include_str!("../deploy/controller/clusterrole.yaml"));
+    allowed.extend(granted(include_str!("../deploy/controller/role.yaml")));
+    for ((verb, resource), n) in server.request_counts() {
+        assert!(
+            allowed.contains(&(verb.clone(), resource.clone())),
+            "the controller made {n} `{verb} {resource}` call(s) that deploy/ does not allow"
+        );
+    }
 }
 
 async fn wait_for(check: impl Fn() -> bool) {
@@ -364,5 +396,6 @@ async fn a_rollout_it_cannot_drive_yet_is_told_so_and_left_alone() {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(replica_sets(&server).is_empty());
+    assert_allowed_by_rbac(&server);
     server.shutdown();
 }

@@ -1,0 +1,93 @@
+//! deploy/ as `kubectl apply -k deploy/` would send it: built by the real kubectl's
+//! kustomize, every object accepted by the in-memory API server (built-in kinds validated
+//! as the server validates them, the CRDs registered and Established), the Deployment's
+//! pods running with the ServiceAccount the RBAC binds.
+
+use std::process::Command;
+
+use weir_apiserver_sim::{ApiServer, Options};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kustomization_builds_and_every_object_is_accepted() {
+    let built = match Command::new("kubectl")
+        .args(["kustomize", "deploy/"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            println!("kubectl is not installed ({e}): deploy/ not built, test skipped");
+            return;
+        }
+    };
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let yaml = String::from_utf8(built.stdout).unwrap();
+    let server = ApiServer::start(Options::default()).await.unwrap();
+    server
+        .apply_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: argo-rollouts}\n")
+        .unwrap();
+    let applied = server.apply_yaml(&yaml).unwrap_or_else(|e| panic!("{e:?}"));
+    let kinds: Vec<String> = applied
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "CustomResourceDefinition/rollouts.argoproj.io",
+        "ServiceAccount/weir-controller",
+        "ClusterRole/weir-controller",
+        "ClusterRoleBinding/weir-controller",
+        "Role/weir-controller-leader-election",
+        "Deployment/weir-controller",
+        "Service/weir-controller-metrics",
+    ] {
+        assert!(kinds.iter().any(|k| k == expected), "{expected} in {kinds:?}");
+    }
+    // Everything namespaced went to argo-rollouts, where the bindings point.
+    for o in &applied {
+        if let Some(ns) = o["metadata"]["namespace"].as_str() {
+            assert_eq!(ns, "argo-rollouts", "{}", o["metadata"]["name"]);
+        }
+    }
+    let crd = server
+        .get(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            "rollouts.argoproj.io",
+        )
+        .unwrap();
+    let established = crd["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "Established" && c["status"] == "True");
+    assert!(established, "{}", crd["status"]);
+    // The Deployment's two replicas come up with the controller's ServiceAccount.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let pods = server.list("v1", "Pod", "argo-rollouts").unwrap();
+        let running = pods
+            .iter()
+            .filter(|p| {
+                p["spec"]["serviceAccountName"] == "weir-controller"
+                    && p["status"]["phase"] == "Running"
+            })
+            .count();
+        if running == 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{pods:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.shutdown();
+}
