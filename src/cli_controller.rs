@@ -39,6 +39,15 @@ pub struct ControllerArgs {
     /// the same cluster at once: the second waits for the first's lease.
     #[arg(long, default_value = "argo-rollouts-controller-lock")]
     leader_election_lease: String,
+    /// How long a lease holds after its last renewal (Argo's flag of the same name).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    leader_election_lease_duration: Duration,
+    /// A leader that has not renewed for this long stops acting.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    leader_election_renew_deadline: Duration,
+    /// How often candidates try and leaders renew.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    leader_election_retry_period: Duration,
     /// Where /metrics, /healthz and /readyz are served (read-only).
     #[arg(long, default_value = "0.0.0.0:8090")]
     metrics_address: SocketAddr,
@@ -47,7 +56,16 @@ pub struct ControllerArgs {
     ready_file: Option<PathBuf>,
 }
 
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    weir_config::duration::parse(s).map(|d| d.get())
+}
+
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
+    if args.leader_election_renew_deadline >= args.leader_election_lease_duration {
+        return Err(anyhow!(
+            "--leader-election-renew-deadline must be shorter than --leader-election-lease-duration, so a leader stops before another may start"
+        ));
+    }
     let identity = format!(
         "{}_{:08x}",
         std::env::var("POD_NAME")
@@ -63,9 +81,12 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let config = ControllerConfig {
         namespace: args.namespace.clone(),
         instance_id: args.instance_id.clone(),
-        leader_election: args
-            .leader_elect
-            .then(|| LeaderSettings::new(&lease_ns, &args.leader_election_lease, &identity)),
+        leader_election: args.leader_elect.then(|| LeaderSettings {
+            lease_duration: args.leader_election_lease_duration,
+            renew_deadline: args.leader_election_renew_deadline,
+            retry_period: args.leader_election_retry_period,
+            ..LeaderSettings::new(&lease_ns, &args.leader_election_lease, &identity)
+        }),
         kubeconfig: args.kubeconfig.clone(),
     };
     // Fails here, before serving, when no cluster can be found.

@@ -53,6 +53,16 @@ fn selects(server: &ApiServer, service: &str) -> String {
         .to_owned()
 }
 
+/// Leader election on, with times short enough for a takeover within a test.
+const SHORT_LEASE: [&str; 6] = [
+    "--leader-election-lease-duration",
+    "2s",
+    "--leader-election-renew-deadline",
+    "1500ms",
+    "--leader-election-retry-period",
+    "200ms",
+];
+
 struct Controller {
     child: Child,
     dir: tempfile::TempDir,
@@ -60,6 +70,11 @@ struct Controller {
 
 impl Controller {
     fn start(server: &ApiServer) -> Controller {
+        Self::start_with(server, &SHORT_LEASE)
+    }
+
+    /// With `extra` arguments.
+    fn start_with(server: &ApiServer, extra: &[&str]) -> Controller {
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         server.write_kubeconfig(&kubeconfig).unwrap();
@@ -67,7 +82,8 @@ impl Controller {
         let child = Command::new(env!("CARGO_BIN_EXE_weir"))
             .args([
                 "controller",
-                "--leader-elect=false",
+                "--leader-election-namespace",
+                "default",
                 "--metrics-address",
                 "127.0.0.1:0",
             ])
@@ -75,6 +91,7 @@ impl Controller {
             .arg(&kubeconfig)
             .arg("--ready-file")
             .arg(dir.path().join("ready.json"))
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -88,6 +105,11 @@ impl Controller {
     }
 
     async fn metrics(&self) -> String {
+        self.get("/metrics").await.1
+    }
+
+    /// (status, body) of GET `path` on the metrics address.
+    async fn get(&self, path: &str) -> (u16, String) {
         let ready = self.dir.path().join("ready.json");
         let deadline = Instant::now() + Duration::from_secs(10);
         while !ready.exists() {
@@ -95,10 +117,17 @@ impl Controller {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let addr: Value = serde_json::from_str(&std::fs::read_to_string(ready).unwrap()).unwrap();
-        let url = format!("http://{}/metrics", addr["metrics"].as_str().unwrap());
+        let url = format!("http://{}{path}", addr["metrics"].as_str().unwrap());
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let resp = client.get(url.parse().unwrap()).await.unwrap();
-        String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned()
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -397,5 +426,106 @@ async fn a_rollout_it_cannot_drive_yet_is_told_so_and_left_alone() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(replica_sets(&server).is_empty());
     assert_allowed_by_rbac(&server);
+    server.shutdown();
+}
+
+/// Up to the 20% pause with a fresh server and the example Rollout; returns the blue
+/// ReplicaSet's name and the paused Rollout.
+async fn paused_at_20(server: &ApiServer, controller: &Controller) -> (String, Value) {
+    server
+        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
+        .unwrap();
+    server.apply_yaml(SERVICES).unwrap();
+    server.apply_yaml(&rollout_canary()).unwrap();
+    let first = until(server, controller, "healthy at first", |r, sets| {
+        r["status"]["phase"] == "Healthy" && sets.get(&rs_name(r)) == Some(&(5, 5))
+    })
+    .await;
+    merge_patch(
+        server,
+        ROLLOUT,
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "rollouts-demo", "image": "argoproj/rollouts-demo:green", "imagePullPolicy": "Always", "ports": [{"containerPort": 8080}]}]}}}}),
+    )
+    .await;
+    let paused = until(server, controller, "paused at 20%", |r, sets| {
+        r["status"]["phase"] == "Paused" && sets.get(&rs_name(r)) == Some(&(1, 1))
+    })
+    .await;
+    (rs_name(&first), paused)
+}
+
+/// kill -9 mid-rollout, then a new controller: it resumes from the objects' status alone,
+/// at the same step, making no ReplicaSet and moving no pod until promoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_controller_resumes_from_the_status_alone() {
+    let server = ApiServer::start(Options::default()).await.unwrap();
+    let mut first = Controller::start(&server);
+    let (blue, paused) = paused_at_20(&server, &first).await;
+    first.kill9();
+    let before = replica_sets(&server);
+    let controller = Controller::start(&server);
+    // A few reconciles' worth: nothing changes while the pause stands.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let still = rollout(&server);
+    assert_eq!(
+        still["status"]["currentStepIndex"],
+        paused["status"]["currentStepIndex"]
+    );
+    assert_eq!(
+        still["status"]["pauseConditions"],
+        paused["status"]["pauseConditions"]
+    );
+    assert_eq!(replica_sets(&server), before, "{}", controller.logs());
+    merge_patch(
+        &server,
+        &format!("{ROLLOUT}/status"),
+        json!({"status": {"pauseConditions": null}}),
+    )
+    .await;
+    let green = rs_name(&paused);
+    until(
+        &server,
+        &controller,
+        "promoted after the restart",
+        |r, sets| {
+            r["status"]["phase"] == "Healthy"
+                && sets.get(&green) == Some(&(5, 5))
+                && sets.get(&blue).map(|s| s.0) == Some(0)
+        },
+    )
+    .await;
+    assert_eq!(replica_sets(&server).len(), 2, "no ReplicaSet made twice");
+    server.shutdown();
+}
+
+/// Two controllers: one leads (ready, acting), the other waits; when the leader dies the
+/// other takes over within the lease and carries the rollout on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_controllers_one_acts_and_the_other_takes_over() {
+    let server = ApiServer::start(Options::default()).await.unwrap();
+    let mut a = Controller::start(&server);
+    let (_, paused) = paused_at_20(&server, &a).await;
+    let b = Controller::start(&server);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(a.get("/readyz").await.0, 200);
+    assert_eq!(b.get("/readyz").await.0, 503, "{}", b.logs());
+    assert!(b.metrics().await.contains("weir_controller_leader 0"));
+    a.kill9();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.get("/readyz").await.0 != 200 {
+        assert!(Instant::now() < deadline, "{}", b.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    merge_patch(
+        &server,
+        &format!("{ROLLOUT}/status"),
+        json!({"status": {"pauseConditions": null}}),
+    )
+    .await;
+    let green = rs_name(&paused);
+    until(&server, &b, "promoted by the new leader", |r, sets| {
+        r["status"]["phase"] == "Healthy" && sets.get(&green) == Some(&(5, 5))
+    })
+    .await;
     server.shutdown();
 }

@@ -50,7 +50,10 @@ async fn the_kustomization_builds_and_every_object_is_accepted() {
         "Deployment/weir-controller",
         "Service/weir-controller-metrics",
     ] {
-        assert!(kinds.iter().any(|k| k == expected), "{expected} in {kinds:?}");
+        assert!(
+            kinds.iter().any(|k| k == expected),
+            "{expected} in {kinds:?}"
+        );
     }
     // Everything namespaced went to argo-rollouts, where the bindings point.
     for o in &applied {
