@@ -2,15 +2,30 @@
 //! HTTP, Argo's own example Rollout (`rollout-canary.yaml`, a canary without a traffic
 //! router), driven only by the patches `kubectl argo rollouts` makes.
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
+use support::kube::{
+    assert_allowed_by_rbac, merge_patch, replica_sets, rs_name, wait_for, Controller,
+};
 use weir_apiserver_sim::{ApiServer, Options};
+
+const ROLLOUT: &str = "/apis/argoproj.io/v1alpha1/namespaces/default/rollouts/rollout-canary";
+
+fn rollout(server: &ApiServer) -> Value {
+    support::kube::rollout(server, "rollout-canary")
+}
+
+async fn until(
+    server: &ApiServer,
+    controller: &Controller,
+    what: &str,
+    check: impl Fn(&Value, &std::collections::BTreeMap<String, (i64, i64)>) -> bool,
+) -> Value {
+    support::kube::until(server, controller, "rollout-canary", what, check).await
+}
 
 /// Argo's example with its timed pauses shortened to a second, and a stable and a canary
 /// Service.
@@ -51,169 +66,6 @@ fn selects(server: &ApiServer, service: &str) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
-}
-
-/// Leader election on, with times short enough for a takeover within a test.
-const SHORT_LEASE: [&str; 6] = [
-    "--leader-election-lease-duration",
-    "2s",
-    "--leader-election-renew-deadline",
-    "1500ms",
-    "--leader-election-retry-period",
-    "200ms",
-];
-
-struct Controller {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Controller {
-    fn start(server: &ApiServer) -> Controller {
-        Self::start_with(server, &SHORT_LEASE)
-    }
-
-    /// With `extra` arguments.
-    fn start_with(server: &ApiServer, extra: &[&str]) -> Controller {
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        server.write_kubeconfig(&kubeconfig).unwrap();
-        let log = std::fs::File::create(dir.path().join("controller.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args([
-                "controller",
-                "--leader-election-namespace",
-                "default",
-                "--metrics-address",
-                "127.0.0.1:0",
-            ])
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .arg("--ready-file")
-            .arg(dir.path().join("ready.json"))
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Controller { child, dir }
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("controller.log")).unwrap_or_default()
-    }
-
-    async fn metrics(&self) -> String {
-        self.get("/metrics").await.1
-    }
-
-    /// (status, body) of GET `path` on the metrics address.
-    async fn get(&self, path: &str) -> (u16, String) {
-        let ready = self.dir.path().join("ready.json");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !ready.exists() {
-            assert!(Instant::now() < deadline, "{}", self.logs());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let addr: Value = serde_json::from_str(&std::fs::read_to_string(ready).unwrap()).unwrap();
-        let url = format!("http://{}{path}", addr["metrics"].as_str().unwrap());
-        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        let resp = client.get(url.parse().unwrap()).await.unwrap();
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
-    }
-
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A JSON merge patch over HTTP, as kubectl and the plugin send it.
-async fn merge_patch(server: &ApiServer, path: &str, patch: Value) {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = hyper::Request::patch(format!("{}{path}", server.url()))
-        .header("content-type", "application/merge-patch+json")
-        .body(Full::new(Bytes::from(patch.to_string())))
-        .unwrap();
-    let resp = client.request(req).await.unwrap();
-    let status = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    assert!(
-        status.is_success(),
-        "{status}: {}",
-        String::from_utf8_lossy(&body)
-    );
-}
-
-const ROLLOUT: &str = "/apis/argoproj.io/v1alpha1/namespaces/default/rollouts/rollout-canary";
-
-fn rollout(server: &ApiServer) -> Value {
-    server
-        .get(
-            "argoproj.io/v1alpha1",
-            "Rollout",
-            "default",
-            "rollout-canary",
-        )
-        .unwrap()
-}
-
-/// The Rollout's ReplicaSets: name -> (spec replicas, ready replicas).
-fn replica_sets(server: &ApiServer) -> std::collections::BTreeMap<String, (i64, i64)> {
-    server
-        .list("apps/v1", "ReplicaSet", "default")
-        .unwrap()
-        .into_iter()
-        .map(|rs| {
-            (
-                rs["metadata"]["name"].as_str().unwrap().to_owned(),
-                (
-                    rs["spec"]["replicas"].as_i64().unwrap_or(0),
-                    rs["status"]["readyReplicas"].as_i64().unwrap_or(0),
-                ),
-            )
-        })
-        .collect()
-}
-
-async fn until(
-    server: &ApiServer,
-    controller: &Controller,
-    what: &str,
-    check: impl Fn(&Value, &std::collections::BTreeMap<String, (i64, i64)>) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = rollout(server);
-        let sets = replica_sets(server);
-        if check(&r, &sets) {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never {what}:\nstatus {}\nreplica sets {sets:?}\nlog:\n{}",
-            serde_json::to_string_pretty(&r["status"]).unwrap(),
-            controller.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn rs_name(r: &Value) -> String {
-    format!(
-        "rollout-canary-{}",
-        r["status"]["currentPodHash"].as_str().unwrap()
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,58 +195,19 @@ async fn argos_canary_example_walks_its_steps_driven_by_kubectl_patches() {
     server.shutdown();
 }
 
-/// The (verb, resource) pairs a ClusterRole or Role of deploy/ grants.
-fn granted(yaml: &str) -> std::collections::BTreeSet<(String, String)> {
-    let mut out = std::collections::BTreeSet::new();
-    for doc in yaml.split("\n---\n") {
-        let v: Value = serde_saphyr::from_str(doc).unwrap();
-        for rule in v["rules"].as_array().into_iter().flatten() {
-            for resource in rule["resources"].as_array().unwrap() {
-                for verb in rule["verbs"].as_array().unwrap() {
-                    let (r, v) = (resource.as_str().unwrap(), verb.as_str().unwrap());
-                    assert!(r != "*" && v != "*", "no wildcards: {rule}");
-                    out.insert((v.to_owned(), r.to_owned()));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Every API call the controller made is one deploy/'s RBAC allows (least privilege
-/// that works: a call it does not allow would fail in a cluster).
-fn assert_allowed_by_rbac(server: &ApiServer) {
-    let mut allowed = granted(include_str!("../deploy/controller/clusterrole.yaml"));
-    allowed.extend(granted(include_str!("../deploy/controller/role.yaml")));
-    for ((verb, resource), n) in server.request_counts() {
-        assert!(
-            allowed.contains(&(verb.clone(), resource.clone())),
-            "the controller made {n} `{verb} {resource}` call(s) that deploy/ does not allow"
-        );
-    }
-}
-
-async fn wait_for(check: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(Instant::now() < deadline, "condition never held");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A Rollout this controller cannot drive yet (nginx traffic routing) gets a condition
-/// saying so and nothing else: no ReplicaSet, nothing half-done.
+/// A Rollout this controller cannot drive yet (blue-green) gets a condition saying so and
+/// nothing else: no ReplicaSet, nothing half-done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_it_cannot_drive_yet_is_told_so_and_left_alone() {
     let server = ApiServer::start(Options::default()).await.unwrap();
     server
         .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
         .unwrap();
-    let routed = include_str!("../config/tests/data/argo-examples/nginx/rollout.yaml").replace(
-        "  name: rollouts-demo\n",
-        "  name: rollouts-demo\n  namespace: default\n",
-    );
-    server.apply_yaml(&routed).unwrap();
+    server
+        .apply_yaml(include_str!(
+            "../config/tests/data/argo-examples/rollout-bluegreen.yaml"
+        ))
+        .unwrap();
     let controller = Controller::start(&server);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
@@ -403,7 +216,7 @@ async fn a_rollout_it_cannot_drive_yet_is_told_so_and_left_alone() {
                 "argoproj.io/v1alpha1",
                 "Rollout",
                 "default",
-                "rollouts-demo",
+                "rollout-bluegreen",
             )
             .unwrap();
         if !r["status"].is_null() {
@@ -420,7 +233,7 @@ async fn a_rollout_it_cannot_drive_yet_is_told_so_and_left_alone() {
         status["message"]
             .as_str()
             .unwrap()
-            .contains("does not drive canary Rollouts with a traffic router yet"),
+            .contains("does not drive blue-green Rollouts yet"),
         "{status}"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod client;
+pub mod kube;
 pub mod raw;
 pub mod rollout;
 pub mod weir;

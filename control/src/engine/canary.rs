@@ -236,17 +236,23 @@ fn current_step_completed(p: &Pass<'_>) -> bool {
         let (_, index) = current_step(p.canary, prev);
         return index.is_some_and(|i| experiment::step::step_completed(p, i));
     }
+    // On Kubernetes a step that sizes ReplicaSets is done once they have the pods it asks
+    // for (Argo's completedCurrentCanaryStep); standalone has no pods to wait for.
+    let replicas_at_desired = p.observed.replicas.is_none_or(|r| r.at_desired);
+    if step.set_canary_scale.is_some() && p.observed.replicas.is_some() {
+        return replicas_at_desired;
+    }
     if is_passed_over(step) || step.experiment.is_some() {
         return true;
     }
     if step.set_weight.is_some() {
-        return p
-            .new
-            .canary
-            .as_ref()
-            .and_then(|c| c.weights.as_ref())
-            .and_then(|w| w.verified)
-            .unwrap_or(false);
+        return replicas_at_desired
+            && p.new
+                .canary
+                .as_ref()
+                .and_then(|c| c.weights.as_ref())
+                .and_then(|w| w.verified)
+                .unwrap_or(false);
     }
     if step.analysis.is_some() {
         return p

@@ -31,6 +31,22 @@ pub struct Observed {
     pub analysis_runs: BTreeMap<String, ObservedAnalysisRun>,
     /// AnalysisTemplates and ClusterAnalysisTemplates the engine builds runs from.
     pub templates: AnalysisTemplates,
+    /// The ReplicaSets as the Kubernetes adapter sees them; `None` standalone, where a
+    /// version is an endpoint list and there are no pods to wait for.
+    pub replicas: Option<ObservedReplicas>,
+}
+
+/// What Argo's rules read of a Rollout's ReplicaSets before they move traffic or complete
+/// a step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObservedReplicas {
+    /// Available pods of the new (canary) ReplicaSet: with a traffic router, none means no
+    /// weight to the canary yet.
+    pub new_available: i32,
+    /// The current step's replica counts are reached (Argo's
+    /// `AtDesiredReplicaCountsForCanary`): a `setWeight` or `setCanaryScale` step is done
+    /// only then, and a traffic router holds the previous step's weight until then.
+    pub at_desired: bool,
 }
 
 /// The experiments' backends as the proxy serves them, by experiment name (after

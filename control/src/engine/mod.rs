@@ -51,7 +51,8 @@ mod tests;
 
 pub use experiment::{ExperimentAction, ExperimentBackend, ObservedExperiment};
 pub use input::{
-    AnalysisTemplates, Command, Observed, ObservedAnalysisRun, ObservedExperiments, ObservedTraffic,
+    AnalysisTemplates, Command, Observed, ObservedAnalysisRun, ObservedExperiments,
+    ObservedReplicas, ObservedTraffic,
 };
 pub use output::{Action, AnalysisKind, Event, Reconciled, ServiceAction, StartAnalysis};
 pub use state::EngineState;

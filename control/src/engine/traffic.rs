@@ -32,7 +32,14 @@ pub fn reconcile(p: &mut Pass<'_>) -> bool {
     let fully_promoted = p.was_fully_promoted();
     let (_, index) = current_step(p.canary, prev);
     let mut remove_routes = false;
-    let desired = if fully_promoted || aborted {
+    // On Kubernetes with a traffic router (Argo's reconcileTrafficRouting): no weight to a
+    // canary with no available pod, and the previous step's weight until the current
+    // step's pods are there.
+    let replicas = p
+        .observed
+        .replicas
+        .filter(|_| p.canary.traffic_routing.is_some());
+    let desired = if fully_promoted || aborted || replicas.is_some_and(|r| r.new_available == 0) {
         remove_routes = true;
         0
     } else if p.new.promote_full {
@@ -43,6 +50,7 @@ pub fn reconcile(p: &mut Pass<'_>) -> bool {
             .map_or(0, |w| w.canary.weight)
     } else {
         match index {
+            Some(i) if replicas.is_some_and(|r| !r.at_desired) => previous_set_weight(p.canary, i),
             Some(i) if i != p.step_count() => current_set_weight(p.canary, prev),
             Some(_) => max,
             None => 0,
@@ -117,6 +125,16 @@ pub fn reconcile(p: &mut Pass<'_>) -> bool {
         p.managed_routes_set = false;
     }
     desired == max && !verified && !fully_promoted && !aborted
+}
+
+/// The weight of the last `setWeight` before step `index` (0 if none): what the traffic
+/// router keeps while the current step's pods are coming up.
+fn previous_set_weight(canary: &weir_config::argo::CanaryStrategy, index: usize) -> i32 {
+    canary.steps[..index.min(canary.steps.len())]
+        .iter()
+        .rev()
+        .find_map(|s| s.set_weight)
+        .unwrap_or(0)
 }
 
 /// The current step's header or mirror route, set while the rollout is at that step.

@@ -8,7 +8,8 @@
 //!   `weir crds` prints.
 //! - [`leader`]: Lease-based leader election with client-go's guarantees.
 //! - [`hash`]: the pod-template hash that names a Rollout's ReplicaSets.
-//! - [`nginx`]: Argo's in-tree nginx routing: the canary Ingress and its weight patches.
+//! - [`nginx`]: Argo's in-tree nginx routing: the canary Ingress and its weight patches;
+//!   [`ingress`]: reading and writing them.
 //! - [`gatewayapi`]: the Gateway API plugin's HTTPRoute writes (weights, header routes).
 //! - [`replicasets`]: a Rollout's ReplicaSets as Argo names, labels and owns them;
 //!   [`podtemplate`]: the API server's pod defaults, to compare templates.
@@ -19,6 +20,7 @@ pub mod controller;
 pub mod crds;
 pub mod gatewayapi;
 pub mod hash;
+pub mod ingress;
 pub mod leader;
 pub mod nginx;
 pub mod podtemplate;

@@ -37,6 +37,58 @@ pub struct NginxRouting {
 }
 
 impl NginxRouting {
+    /// The routing of a canary with `trafficRouting.nginx`, and its stable Ingresses
+    /// (`stableIngress`, or `stableIngresses`).
+    pub fn of(
+        rollout: &str,
+        canary: &weir_config::argo::CanaryStrategy,
+    ) -> Result<(NginxRouting, Vec<String>), String> {
+        let routing = canary.traffic_routing.as_ref();
+        let nginx = routing
+            .and_then(|t| t.nginx.as_ref())
+            .ok_or("no trafficRouting.nginx")?;
+        let strings = |key: &str| -> BTreeMap<String, String> {
+            nginx[key]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        };
+        let mut ingresses: Vec<String> = nginx["stableIngresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        if let Some(one) = nginx["stableIngress"].as_str().filter(|s| !s.is_empty()) {
+            ingresses.insert(0, one.to_owned());
+        }
+        if ingresses.is_empty() {
+            return Err("trafficRouting.nginx: stableIngress or stableIngresses is needed".into());
+        }
+        Ok((
+            NginxRouting {
+                rollout: rollout.to_owned(),
+                stable_service: canary.stable_service.clone(),
+                canary_service: canary.canary_service.clone(),
+                annotation_prefix: nginx["annotationPrefix"].as_str().unwrap_or("").to_owned(),
+                additional_ingress_annotations: strings("additionalIngressAnnotations"),
+                canary_ingress_annotations: strings("canaryIngressAnnotations"),
+                max_traffic_weight: routing.and_then(|t| t.max_traffic_weight),
+            },
+            ingresses,
+        ))
+    }
+
+    /// The weight a canary Ingress this routing wrote carries (`canary-weight`), if any.
+    pub fn weight_of(&self, canary_ingress: &Value) -> Option<i32> {
+        canary_ingress["metadata"]["annotations"][format!("{}/canary-weight", self.prefix())]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+
     fn prefix(&self) -> &str {
         if self.annotation_prefix.is_empty() {
             DEFAULT_ANNOTATION_PREFIX

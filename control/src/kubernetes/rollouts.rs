@@ -8,10 +8,10 @@
 //! (`engine/tests/kubectl.rs`), so a restarted controller resumes from the objects alone.
 //!
 //! What this adapter drives so far: canary Rollouts without a traffic router (the split is
-//! the ReplicaSets' pod ratio), their `setWeight`, `pause` and `setCanaryScale` steps,
-//! promote, abort, retry, pause. A Rollout it cannot drive yet (blue-green, a traffic
-//! router, analysis or experiment steps) gets a condition and an event saying so and is
-//! otherwise left alone, never half-driven.
+//! the ReplicaSets' pod ratio) or with Argo's nginx router (the canary Ingress), their
+//! `setWeight`, `pause` and `setCanaryScale` steps, promote, abort, retry, pause. A Rollout
+//! it cannot drive yet (blue-green, other routers, managed routes, analysis or experiment
+//! steps) gets a condition saying so and is otherwise left alone, never half-driven.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,9 +25,11 @@ use serde_json::{json, Value};
 use weir_config::argo::{CanaryStrategy, Rollout, RolloutStatus};
 
 use super::hash::pod_template_hash;
+use super::ingress::CanaryIngresses;
+use super::nginx::NginxRouting;
 use super::replicasets::{self, owned_by, with_template, REVISION_ANNOTATION};
 use crate::analysis::Timestamp;
-use crate::engine::{self, Action, EngineState, Observed, ObservedTraffic};
+use crate::engine::{self, Action, EngineState, Observed, ObservedReplicas, ObservedTraffic};
 use crate::replicas::canary::{
     at_desired_replica_counts_for_canary, canary_replica_counts, CanaryRollout,
 };
@@ -144,6 +146,11 @@ pub async fn reconcile(
     view.current_pod_hash = hash.clone();
     let (new_v, stable_v, older) = split(&views, &hash, &status.stable_rs);
     let had_new = new_v.is_some();
+    let status_weights = status
+        .canary
+        .as_ref()
+        .and_then(|c| c.weights.as_ref())
+        .map(replicas::TrafficWeights::from);
     let at_desired = at_desired_replica_counts_for_canary(
         &CanaryRollout {
             replicas,
@@ -153,22 +160,55 @@ pub async fn reconcile(
         new_v,
         stable_v,
         &older,
-        None,
+        status_weights.as_ref(),
     );
-    let traffic = status
-        .canary
+    let nginx = match canary
+        .traffic_routing
         .as_ref()
-        .and_then(|c| c.weights.as_ref())
-        .filter(|_| at_desired)
-        .map(|w| ObservedTraffic {
-            canary_weight: w.canary.weight,
-            stable_weight: w.stable.weight,
-            generation: 0,
-        });
+        .map(|_| NginxRouting::of(&name, canary))
+    {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(e)) => {
+            write_condition(&rollouts, &raw, "InvalidSpec", &e).await?;
+            return Ok(Requeue::await_change());
+        }
+    };
+    let ingresses = nginx
+        .as_ref()
+        .map(|(routing, stable)| CanaryIngresses::new(&ctx.client, &ns, routing, stable, &raw));
+    let traffic = match &ingresses {
+        // The weight the canary Ingresses carry is the weight served (ingress-nginx, or
+        // weir's proxy, splits by it).
+        Some(ing) => ing.observed_weight().await?.map(|w| {
+            let max = crate::engine::steps::max_weight(canary);
+            ObservedTraffic {
+                canary_weight: w,
+                stable_weight: max - w,
+                generation: 0,
+            }
+        }),
+        // Without a router the pods are the split: the weights asked for are served once
+        // the ReplicaSets have the pods they ask for.
+        None => status
+            .canary
+            .as_ref()
+            .and_then(|c| c.weights.as_ref())
+            .filter(|_| at_desired)
+            .map(|w| ObservedTraffic {
+                canary_weight: w.canary.weight,
+                stable_weight: w.stable.weight,
+                generation: 0,
+            }),
+    };
     let observed = Observed {
         canary_hash: hash.clone(),
         stable_hash: status.stable_rs.clone(),
         traffic,
+        replicas: Some(ObservedReplicas {
+            new_available: new_v.map_or(0, |v| v.available_replicas),
+            at_desired,
+        }),
         ..Observed::default()
     };
     let out = engine::reconcile(&rollout, &state, &observed, &[], now());
@@ -201,7 +241,14 @@ pub async fn reconcile(
         strategy: canary,
         status: &next_view,
     };
-    let counts = canary_replica_counts(&cr, new_v, stable_v, &older, None);
+    let next_weights = out
+        .state
+        .status
+        .canary
+        .as_ref()
+        .and_then(|c| c.weights.as_ref())
+        .map(replicas::TrafficWeights::from);
+    let counts = canary_replica_counts(&cr, new_v, stable_v, &older, next_weights.as_ref());
     let mut scales: Vec<(String, i32)> = Vec::new();
     if let Some(n) = new_v.filter(|n| n.spec_replicas != counts.canary) {
         scales.push((n.name.clone(), counts.canary));
@@ -259,6 +306,14 @@ pub async fn reconcile(
             Action::Event(ev) => {
                 record_event(&ctx.client, &raw, &ev.reason, &ev.message, ev.warning).await
             }
+            Action::SetWeights { canary: weight, .. } => {
+                if let Some(ing) = &ingresses {
+                    if let Err(e) = ing.set_weight(*weight).await {
+                        tracing::warn!(rollout = %name, "{e}");
+                        record_event(&ctx.client, &raw, "TrafficRoutingError", &e, true).await;
+                    }
+                }
+            }
             Action::StartAnalysis(start) => {
                 tracing::warn!(rollout = %name, run = %start.name, "analysis runs are not driven by weir's Kubernetes controller yet");
             }
@@ -296,15 +351,18 @@ async fn point_services(
 ) -> Result<(), ReconcileError> {
     let rollout = raw["metadata"]["name"].as_str().unwrap_or_default();
     let by_hash = |h: &str| views.iter().find(|v| !h.is_empty() && v.hash() == h);
-    let canary_target = if status.abort && canary.traffic_routing.is_none() {
+    // Aborted: the canary Service goes back to the stable pods; with a traffic router at
+    // once (no weight reaches it), without one once they are available.
+    let canary_target = if status.abort {
         by_hash(&status.stable_rs)
     } else {
         by_hash(hash)
     };
+    let routed_abort = status.abort && canary.traffic_routing.is_some();
     let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), ns);
-    for (service, target) in [
-        (&canary.stable_service, by_hash(&status.stable_rs)),
-        (&canary.canary_service, canary_target),
+    for (service, target, check) in [
+        (&canary.stable_service, by_hash(&status.stable_rs), true),
+        (&canary.canary_service, canary_target, !routed_abort),
     ] {
         let (Some(target), false) = (target, service.is_empty()) else {
             continue;
@@ -327,7 +385,7 @@ async fn point_services(
             spec_replicas: target.spec_replicas,
             available_replicas: target.available_replicas,
         };
-        if let Some(patch) = super::services::selector_patch(&current, &target, rollout, true) {
+        if let Some(patch) = super::services::selector_patch(&current, &target, rollout, check) {
             services
                 .patch(service, &PatchParams::default(), &Patch::Strategic(&patch))
                 .await?;
@@ -370,8 +428,22 @@ fn split<'a>(
 
 /// What of a canary this adapter does not drive yet, if anything.
 fn undriven_canary(canary: &CanaryStrategy) -> Option<&'static str> {
-    if canary.traffic_routing.is_some() {
-        return Some("canary Rollouts with a traffic router");
+    if let Some(t) = &canary.traffic_routing {
+        let nginx_only = t.nginx.is_some()
+            && t.istio.is_none()
+            && t.alb.is_none()
+            && t.smi.is_none()
+            && t.ambassador.is_none()
+            && t.app_mesh.is_none()
+            && t.traefik.is_none()
+            && t.apisix.is_none()
+            && t.plugins.is_empty();
+        if !nginx_only {
+            return Some("canary Rollouts with a traffic router other than nginx");
+        }
+        if t.managed_routes.as_ref().is_some_and(|m| !m.is_empty()) {
+            return Some("canary Rollouts with managed routes");
+        }
     }
     if canary.analysis.is_some() {
         return Some("canary Rollouts with background analysis");

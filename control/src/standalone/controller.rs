@@ -391,6 +391,7 @@ impl Controller {
                     })
                     .collect(),
                 templates: templates.clone(),
+                replicas: None,
             };
             let experiments: engine::ObservedExperiments = slot
                 .record

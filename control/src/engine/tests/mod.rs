@@ -7,6 +7,7 @@ mod bridge;
 mod experiment;
 mod kubectl;
 mod lifecycle;
+mod replicas;
 mod resume;
 mod steps;
 

@@ -1,0 +1,74 @@
+//! On Kubernetes the engine also reads the ReplicaSets (`Observed::replicas`): a
+//! `setWeight` or `setCanaryScale` step is done only once its pods are there, and with a
+//! traffic router no weight goes to a canary without an available pod, the previous step's
+//! weight standing until the current step's pods are up (Argo's
+//! `completedCurrentCanaryStep` and `reconcileTrafficRouting`). Standalone passes `None`
+//! and is untouched (every other table).
+
+use super::*;
+
+fn replicas(new_available: i32, at_desired: bool) -> Option<ObservedReplicas> {
+    Some(ObservedReplicas {
+        new_available,
+        at_desired,
+    })
+}
+
+fn routed(steps: Value) -> Value {
+    json!({"trafficRouting": {"nginx": {"stableIngress": "web"}}, "steps": steps})
+}
+
+#[test]
+fn a_set_weight_step_waits_for_its_pods_even_when_the_weights_are_confirmed() {
+    let mut w = World::healthy(json!({"steps": [{"setWeight": 20}, {"pause": {}}]}));
+    w.observed.replicas = replicas(0, false);
+    w.deploy("c2");
+    assert_eq!(w.step(), Some(0), "not done before the pods are there");
+    w.observed.replicas = replicas(1, true);
+    w.settle();
+    assert_eq!(w.step(), Some(1));
+    assert_eq!(w.pause_reasons(), ["CanaryPauseStep"]);
+}
+
+#[test]
+fn a_traffic_router_gives_no_weight_to_a_canary_without_a_pod() {
+    let mut w = World::healthy(routed(json!([{"setWeight": 20}, {"pause": {}}])));
+    w.observed.replicas = replicas(0, false);
+    w.deploy("c2");
+    assert_eq!(w.served(), (0, 100));
+    w.observed.replicas = replicas(1, true);
+    w.settle();
+    assert_eq!(w.served(), (20, 80));
+    assert_eq!(w.step(), Some(1));
+}
+
+#[test]
+fn the_previous_weight_stands_until_the_current_steps_pods_are_up() {
+    let mut w = World::healthy(routed(json!([
+        {"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}},
+    ])));
+    w.observed.replicas = replicas(1, true);
+    w.deploy("c2");
+    assert_eq!((w.step(), w.served()), (Some(1), (20, 80)));
+    // Promoted to setWeight 50: its pods are not there yet, so 20 stands.
+    w.observed.replicas = replicas(1, false);
+    w.command(&[Command::Promote]);
+    w.settle();
+    assert_eq!((w.step(), w.served()), (Some(2), (20, 80)));
+    w.observed.replicas = replicas(3, true);
+    w.settle();
+    assert_eq!((w.step(), w.served()), (Some(3), (50, 50)));
+}
+
+#[test]
+fn a_set_canary_scale_step_is_done_when_its_pods_are() {
+    let mut w = World::healthy(routed(json!([
+        {"setCanaryScale": {"replicas": 2}}, {"setWeight": 10}, {"pause": {}},
+    ])));
+    w.observed.replicas = replicas(1, false);
+    w.deploy("c2");
+    assert_eq!(w.step(), Some(0));
+    w.observed.replicas = replicas(2, true);
+    w.settle();
+    assert_eq!(w.step(), Some(2));
+}
