@@ -125,9 +125,28 @@ fn reconcile_inner(
         commands::apply(&mut state, rollout, command);
     }
     match Strategy::of(rollout) {
-        Strategy::Canary(canary) => settle(canary.steps.len() * 2 + 8, state, |state| {
-            canary::pass(rollout, canary, observed, experiments, state, now)
-        }),
+        Strategy::Canary(canary) => {
+            // The adapter measured `at_desired` against the step the status names: once a
+            // pass moves to another step, the counts are those of a step they were not
+            // measured for, so later passes wait for the next reconcile to measure them
+            // (Argo takes one step per reconcile for the same reason).
+            let measured_at = state.status.current_step_index;
+            let unmeasured = Observed {
+                replicas: observed.replicas.map(|r| ObservedReplicas {
+                    at_desired: false,
+                    ..r
+                }),
+                ..observed.clone()
+            };
+            settle(canary.steps.len() * 2 + 8, state, |state| {
+                let observed = if state.status.current_step_index == measured_at {
+                    observed
+                } else {
+                    &unmeasured
+                };
+                canary::pass(rollout, canary, observed, experiments, state, now)
+            })
+        }
         // Restart, pause, switch, post-promotion analysis, promotion: a few passes at most.
         Strategy::BlueGreen(blue_green) => settle(8, state, |state| {
             bluegreen::pass(rollout, blue_green, observed, state, now)

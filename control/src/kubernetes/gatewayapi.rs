@@ -324,6 +324,15 @@ fn is_this_managed_rule(rule: &Value, services: &Services, headers: &[Value]) ->
     })
 }
 
+/// Whether `route` carries a rule the plugin wrote for a managed route.
+pub fn has_managed_rules(route: &Value, services: &Services) -> bool {
+    route["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| is_managed_rule(r, services))
+}
+
 /// Removes every rule the plugin wrote for the Rollout's managed routes; whether any was.
 pub fn remove_managed_routes(route: &mut Value, services: &Services) -> bool {
     let Some(rules) = route["spec"]["rules"].as_array_mut() else {

@@ -10,7 +10,9 @@
 //! - [`hash`]: the pod-template hash that names a Rollout's ReplicaSets.
 //! - [`nginx`]: Argo's in-tree nginx routing: the canary Ingress and its weight patches;
 //!   [`ingress`]: reading and writing them.
-//! - [`gatewayapi`]: the Gateway API plugin's HTTPRoute writes (weights, header routes).
+//! - [`gatewayapi`]: the Gateway API plugin's HTTPRoute writes (weights, header routes);
+//!   [`httproute`]: reading and writing the HTTPRoutes.
+//! - [`routers`]: the two routers behind one face, as the reconcile uses them.
 //! - [`replicasets`]: a Rollout's ReplicaSets as Argo names, labels and owns them;
 //!   [`podtemplate`]: the API server's pod defaults, to compare templates.
 //! - [`services`]: pointing the stable and canary Services at ReplicaSets.
@@ -20,10 +22,12 @@ pub mod controller;
 pub mod crds;
 pub mod gatewayapi;
 pub mod hash;
+pub mod httproute;
 pub mod ingress;
 pub mod leader;
 pub mod nginx;
 pub mod podtemplate;
 pub mod replicasets;
 pub mod rollouts;
+pub mod routers;
 pub mod services;

@@ -8,10 +8,11 @@
 //! (`engine/tests/kubectl.rs`), so a restarted controller resumes from the objects alone.
 //!
 //! What this adapter drives so far: canary Rollouts without a traffic router (the split is
-//! the ReplicaSets' pod ratio) or with Argo's nginx router (the canary Ingress), their
-//! `setWeight`, `pause` and `setCanaryScale` steps, promote, abort, retry, pause. A Rollout
-//! it cannot drive yet (blue-green, other routers, managed routes, analysis or experiment
-//! steps) gets a condition saying so and is otherwise left alone, never half-driven.
+//! the ReplicaSets' pod ratio), with Argo's nginx router (the canary Ingress) or with the
+//! Gateway API plugin (HTTPRoutes, header routes included), their `setWeight`, `pause`,
+//! `setCanaryScale` and `setHeaderRoute` steps, promote, abort, retry, pause. A Rollout it
+//! cannot drive yet (blue-green, other routers, analysis or experiment steps) gets a
+//! condition saying so and is otherwise left alone, never half-driven.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,9 +26,8 @@ use serde_json::{json, Value};
 use weir_config::argo::{CanaryStrategy, Rollout, RolloutStatus};
 
 use super::hash::pod_template_hash;
-use super::ingress::CanaryIngresses;
-use super::nginx::NginxRouting;
 use super::replicasets::{self, owned_by, with_template, REVISION_ANNOTATION};
+use super::routers::Router;
 use crate::analysis::Timestamp;
 use crate::engine::{self, Action, EngineState, Observed, ObservedReplicas, ObservedTraffic};
 use crate::replicas::canary::{
@@ -129,14 +129,6 @@ pub async fn reconcile(
         .get(REVISION_ANNOTATION)
         .and_then(|r| r.parse().ok())
         .unwrap_or(0);
-    let state = EngineState {
-        status: status.clone(),
-        revision,
-        paused: None,
-        spec_paused: rollout.spec.paused,
-        managed_routes_set: false,
-        experiments: Vec::new(),
-    };
     let views: Vec<replicas::ReplicaSet> = owned.iter().map(replicasets::view).collect();
     let replicas = replicas::replicas_or_default(rollout.spec.replicas);
 
@@ -162,32 +154,24 @@ pub async fn reconcile(
         &older,
         status_weights.as_ref(),
     );
-    let nginx = match canary
-        .traffic_routing
-        .as_ref()
-        .map(|_| NginxRouting::of(&name, canary))
-    {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(e)) => {
+    let router = match Router::of(&name, &ns, canary) {
+        Ok(r) => r,
+        Err(e) => {
             write_condition(&rollouts, &raw, "InvalidSpec", &e).await?;
             return Ok(Requeue::await_change());
         }
     };
-    let ingresses = nginx
-        .as_ref()
-        .map(|(routing, stable)| CanaryIngresses::new(&ctx.client, &ns, routing, stable, &raw));
-    let traffic = match &ingresses {
-        // The weight the canary Ingresses carry is the weight served (ingress-nginx, or
-        // weir's proxy, splits by it).
-        Some(ing) => ing.observed_weight().await?.map(|w| {
-            let max = crate::engine::steps::max_weight(canary);
-            ObservedTraffic {
+    let traffic = match &router {
+        // The weight the router's objects carry is the weight served (ingress-nginx, a
+        // Gateway API implementation, or weir's proxy, splits by it).
+        Some(r) => r
+            .observed_weight(&ctx.client, &ns, &raw)
+            .await?
+            .map(|w| ObservedTraffic {
                 canary_weight: w,
-                stable_weight: max - w,
+                stable_weight: r.stable_weight(w, crate::engine::steps::max_weight(canary)),
                 generation: 0,
-            }
-        }),
+            }),
         // Without a router the pods are the split: the weights asked for are served once
         // the ReplicaSets have the pods they ask for.
         None => status
@@ -200,6 +184,18 @@ pub async fn reconcile(
                 stable_weight: w.stable.weight,
                 generation: 0,
             }),
+    };
+    let managed_routes_set = match &router {
+        Some(r) => r.managed_routes_set(&ctx.client).await?,
+        None => false,
+    };
+    let state = EngineState {
+        status: status.clone(),
+        revision,
+        paused: None,
+        spec_paused: rollout.spec.paused,
+        managed_routes_set,
+        experiments: Vec::new(),
     };
     let observed = Observed {
         canary_hash: hash.clone(),
@@ -307,12 +303,29 @@ pub async fn reconcile(
                 record_event(&ctx.client, &raw, &ev.reason, &ev.message, ev.warning).await
             }
             Action::SetWeights { canary: weight, .. } => {
-                if let Some(ing) = &ingresses {
-                    if let Err(e) = ing.set_weight(*weight).await {
-                        tracing::warn!(rollout = %name, "{e}");
-                        record_event(&ctx.client, &raw, "TrafficRoutingError", &e, true).await;
-                    }
+                if let Some(r) = &router {
+                    let result = r.set_weight(&ctx.client, &ns, &raw, *weight).await;
+                    routing_error(&ctx.client, &raw, result).await;
                 }
+            }
+            Action::SetHeaderRoute {
+                name: route,
+                matches,
+            } => {
+                if let Some(r) = &router {
+                    let result = r.set_header_route(&ctx.client, route, matches).await;
+                    routing_error(&ctx.client, &raw, result).await;
+                }
+            }
+            Action::RemoveManagedRoutes => {
+                if let Some(r) = &router {
+                    let result = r.remove_managed_routes(&ctx.client).await;
+                    routing_error(&ctx.client, &raw, result).await;
+                }
+            }
+            Action::SetMirrorRoute { name: route, .. } => {
+                // The Gateway API plugin's SetMirrorRoute does nothing; neither does weir.
+                tracing::info!(rollout = %name, %route, "setMirrorRoute is not carried out by this traffic router");
             }
             Action::StartAnalysis(start) => {
                 tracing::warn!(rollout = %name, run = %start.name, "analysis runs are not driven by weir's Kubernetes controller yet");
@@ -428,22 +441,8 @@ fn split<'a>(
 
 /// What of a canary this adapter does not drive yet, if anything.
 fn undriven_canary(canary: &CanaryStrategy) -> Option<&'static str> {
-    if let Some(t) = &canary.traffic_routing {
-        let nginx_only = t.nginx.is_some()
-            && t.istio.is_none()
-            && t.alb.is_none()
-            && t.smi.is_none()
-            && t.ambassador.is_none()
-            && t.app_mesh.is_none()
-            && t.traefik.is_none()
-            && t.apisix.is_none()
-            && t.plugins.is_empty();
-        if !nginx_only {
-            return Some("canary Rollouts with a traffic router other than nginx");
-        }
-        if t.managed_routes.as_ref().is_some_and(|m| !m.is_empty()) {
-            return Some("canary Rollouts with managed routes");
-        }
+    if let Some(what) = super::routers::unsupported(canary) {
+        return Some(what);
     }
     if canary.analysis.is_some() {
         return Some("canary Rollouts with background analysis");
@@ -588,6 +587,15 @@ async fn not_driven(
         write_condition(rollouts, raw, "NotSupported", &message).await?;
     }
     Ok(Requeue::await_change())
+}
+
+/// A router write that failed: logged and recorded as Argo's TrafficRoutingError event; the
+/// weight stays unverified, so the engine asks again.
+async fn routing_error(client: &Client, rollout: &Value, result: Result<(), String>) {
+    if let Err(e) = result {
+        tracing::warn!(rollout = %rollout["metadata"]["name"], "{e}");
+        record_event(client, rollout, "TrafficRoutingError", &e, true).await;
+    }
 }
 
 /// A core/v1 Event on the Rollout, with Argo's reason; failures are logged, never fatal.

@@ -72,3 +72,41 @@ fn a_set_canary_scale_step_is_done_when_its_pods_are() {
     w.settle();
     assert_eq!(w.step(), Some(2));
 }
+
+#[test]
+fn a_step_reached_within_a_call_waits_for_its_own_replica_counts() {
+    let mut w = World::healthy(json!({
+        "trafficRouting": {
+            "plugins": {"argoproj-labs/gatewayAPI": {"httpRoute": "web"}},
+            "managedRoutes": [{"name": "beta"}],
+        },
+        "steps": [
+            {"pause": {}},
+            {"setCanaryScale": {"replicas": 1}},
+            {"setHeaderRoute": {"name": "beta", "match": [{"headerName": "x", "headerValue": {"exact": "1"}}]}},
+            {"pause": {}},
+            {"setHeaderRoute": {"name": "beta"}},
+        ],
+    }));
+    // Measured at the pause: no canary pods wanted, none there.
+    w.observed.replicas = replicas(0, true);
+    w.deploy("c2");
+    assert_eq!(w.step(), Some(0));
+    // Promoted: one call moves to setCanaryScale and no further, since the counts it was
+    // given were measured for the pause, not for setCanaryScale's one pod.
+    let mut actions = w.command(&[Command::Promote]);
+    assert_eq!(w.step(), Some(1));
+    w.observed.replicas = replicas(0, false);
+    actions.extend(w.settle());
+    assert_eq!(w.step(), Some(1));
+    w.observed.replicas = replicas(1, true);
+    actions.extend(w.settle());
+    assert_eq!(w.step(), Some(3));
+    let fx = effects(&actions);
+    assert!(
+        fx.iter()
+            .any(|a| matches!(a, Action::SetHeaderRoute { .. })),
+        "{fx:?}"
+    );
+    assert!(!fx.contains(&Action::RemoveManagedRoutes), "{fx:?}");
+}

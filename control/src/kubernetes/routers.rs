@@ -1,0 +1,185 @@
+//! The traffic routers weir's controller drives, behind one face: Argo's in-tree nginx
+//! router (canary Ingresses, [`super::ingress`]) and the Gateway API plugin (HTTPRoutes,
+//! [`super::httproute`]). The engine asks for weights and header routes; the router carries
+//! them out and reports the weight the objects carry, which is what the engine verifies.
+
+use kube::Client;
+use serde_json::{json, Value};
+use weir_config::argo::{CanaryStrategy, HeaderRoutingMatch};
+
+use super::gatewayapi::{GatewayApiRouting, Services, PLUGIN};
+use super::httproute::HttpRoutes;
+use super::ingress::CanaryIngresses;
+use super::nginx::NginxRouting;
+
+/// A Rollout's traffic router, read from `spec.strategy.canary.trafficRouting`.
+pub enum Router {
+    Nginx {
+        routing: NginxRouting,
+        stable_ingresses: Vec<String>,
+    },
+    GatewayApi {
+        routing: GatewayApiRouting,
+        services: Services,
+    },
+}
+
+/// What of a `trafficRouting` weir's controller cannot drive, if anything.
+pub fn unsupported(canary: &CanaryStrategy) -> Option<&'static str> {
+    let t = canary.traffic_routing.as_ref()?;
+    let others = t.istio.is_some()
+        || t.alb.is_some()
+        || t.smi.is_some()
+        || t.ambassador.is_some()
+        || t.app_mesh.is_some()
+        || t.traefik.is_some()
+        || t.apisix.is_some()
+        || t.plugins.keys().any(|k| k != PLUGIN);
+    let gateway = t.plugins.contains_key(PLUGIN);
+    if others || (t.nginx.is_some() && gateway) {
+        return Some("canary Rollouts with a traffic router other than nginx or the Gateway API plugin (or more than one)");
+    }
+    if t.nginx.is_some() && t.managed_routes.as_ref().is_some_and(|m| !m.is_empty()) {
+        // Argo refuses header routes with nginx too (InvalidSetHeaderRouteTrafficPolicy).
+        return Some("canary Rollouts with managed routes on nginx");
+    }
+    // setMirrorRoute with the plugin is accepted and does nothing, as with Argo (the
+    // plugin's SetMirrorRoute is empty): the reconcile logs it.
+    None
+}
+
+impl Router {
+    /// The Rollout's router; `None` without `trafficRouting` (the pods are the split).
+    pub fn of(rollout: &str, ns: &str, canary: &CanaryStrategy) -> Result<Option<Router>, String> {
+        let Some(t) = canary.traffic_routing.as_ref() else {
+            return Ok(None);
+        };
+        if let Some(config) = t.plugins.get(PLUGIN) {
+            let routing = GatewayApiRouting::from_plugin(config, ns)?;
+            let services = Services {
+                canary: canary.canary_service.clone(),
+                stable: canary.stable_service.clone(),
+                managed_routes: t
+                    .managed_routes
+                    .iter()
+                    .flatten()
+                    .map(|m| m.name.clone())
+                    .collect(),
+            };
+            if services.canary.is_empty() || services.stable.is_empty() {
+                return Err(format!(
+                    "trafficRouting.plugins[\"{PLUGIN}\"] needs canaryService and stableService"
+                ));
+            }
+            return Ok(Some(Router::GatewayApi { routing, services }));
+        }
+        let (routing, stable_ingresses) = NginxRouting::of(rollout, canary)?;
+        Ok(Some(Router::Nginx {
+            routing,
+            stable_ingresses,
+        }))
+    }
+
+    /// The stable weight that goes with canary weight `canary`: `maxTrafficWeight` less it
+    /// for nginx; 100 less it for the plugin, which ignores `maxTrafficWeight`.
+    pub fn stable_weight(&self, canary: i32, max: i32) -> i32 {
+        match self {
+            Router::Nginx { .. } => max - canary,
+            Router::GatewayApi { .. } => 100 - canary,
+        }
+    }
+
+    /// The canary weight the router's objects carry, when they all carry the same one.
+    pub async fn observed_weight(
+        &self,
+        client: &Client,
+        ns: &str,
+        rollout: &Value,
+    ) -> Result<Option<i32>, kube::Error> {
+        match self {
+            Router::Nginx {
+                routing,
+                stable_ingresses,
+            } => {
+                CanaryIngresses::new(client, ns, routing, stable_ingresses, rollout)
+                    .observed_weight()
+                    .await
+            }
+            Router::GatewayApi { routing, services } => {
+                HttpRoutes::new(client, routing, services)
+                    .observed_weight()
+                    .await
+            }
+        }
+    }
+
+    pub async fn set_weight(
+        &self,
+        client: &Client,
+        ns: &str,
+        rollout: &Value,
+        weight: i32,
+    ) -> Result<(), String> {
+        match self {
+            Router::Nginx {
+                routing,
+                stable_ingresses,
+            } => {
+                CanaryIngresses::new(client, ns, routing, stable_ingresses, rollout)
+                    .set_weight(weight)
+                    .await
+            }
+            Router::GatewayApi { routing, services } => {
+                HttpRoutes::new(client, routing, services)
+                    .set_weight(weight)
+                    .await
+            }
+        }
+    }
+
+    /// Whether header routes the Rollout set are in place (so removing them is asked for).
+    pub async fn managed_routes_set(&self, client: &Client) -> Result<bool, kube::Error> {
+        match self {
+            Router::Nginx { .. } => Ok(false),
+            Router::GatewayApi { routing, services } if !services.managed_routes.is_empty() => {
+                HttpRoutes::new(client, routing, services)
+                    .have_managed_rules()
+                    .await
+            }
+            Router::GatewayApi { .. } => Ok(false),
+        }
+    }
+
+    /// A `setHeaderRoute` step: `matches` to the canary; none removes the route.
+    pub async fn set_header_route(
+        &self,
+        client: &Client,
+        name: &str,
+        matches: &[HeaderRoutingMatch],
+    ) -> Result<(), String> {
+        match self {
+            Router::Nginx { .. } => Err("the nginx router does not take header routes".into()),
+            Router::GatewayApi { routing, services } => {
+                let step = if matches.is_empty() {
+                    json!({"name": name})
+                } else {
+                    json!({"name": name, "match": matches})
+                };
+                HttpRoutes::new(client, routing, services)
+                    .set_header_route(&step)
+                    .await
+            }
+        }
+    }
+
+    pub async fn remove_managed_routes(&self, client: &Client) -> Result<(), String> {
+        match self {
+            Router::Nginx { .. } => Ok(()),
+            Router::GatewayApi { routing, services } => {
+                HttpRoutes::new(client, routing, services)
+                    .remove_managed_routes()
+                    .await
+            }
+        }
+    }
+}
