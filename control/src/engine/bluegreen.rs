@@ -83,6 +83,38 @@ pub fn switch_verified(p: &Pass<'_>) -> bool {
     active_selector(p) == p.observed.stable_hash
 }
 
+/// On Kubernetes, Argo's `ReadyForPause`: the new ReplicaSet has the size it should have
+/// now and all of it is available (the adapter measures it). Standalone a version is its
+/// endpoints, always ready.
+fn ready_for_pause(p: &Pass<'_>) -> bool {
+    p.observed.replicas.is_none_or(|r| r.at_desired)
+}
+
+/// On Kubernetes, Argo's `IsSaturated`: the new ReplicaSet has the Rollout's full size
+/// available, so the active Service may switch to it.
+fn saturated(p: &Pass<'_>) -> bool {
+    let replicas = p.rollout.spec.replicas.unwrap_or(1);
+    p.observed
+        .replicas
+        .is_none_or(|r| r.at_desired && r.new_available == replicas)
+}
+
+/// Argo's `calculateScaleUpPreviewCheckPoint` (Kubernetes only: `previewReplicaCount`
+/// sizes ReplicaSets): once the pause and the pre-promotion analysis are done with exactly
+/// `previewReplicaCount` new pods available, the new ReplicaSet may grow to full size. A
+/// one-way switch until the next version or promotion.
+fn scale_up_preview_check_point(p: &Pass<'_>) -> bool {
+    let (Some(preview), Some(r)) = (strategy(p).preview_replica_count, p.observed.replicas) else {
+        return false;
+    };
+    let previous = p
+        .new
+        .blue_green
+        .as_ref()
+        .is_some_and(|b| b.scale_up_preview_check_point);
+    previous || (completed_pre_promotion(p) && completed_pause(p) && r.new_available == preview)
+}
+
 /// Argo's `reconcilePreviewService`: the preview service follows the desired version.
 fn reconcile_preview(p: &mut Pass<'_>, halt: bool) {
     let service = &strategy(p).preview_service;
@@ -168,13 +200,21 @@ fn auto_promotion_at(p: &Pass<'_>) -> Option<Timestamp> {
 }
 
 /// Argo's `CompletedBlueGreenPause`: a person promoted, or `autoPromotionSeconds` passed
-/// (strictly after, as Argo's `After`), or auto-promotion needs no pause at all.
+/// (strictly after, as Argo's `After`), or auto-promotion needs no pause at all, or the
+/// preview's scale-up checkpoint was passed (it is set only once the pause was done).
 fn completed_pause(p: &Pass<'_>) -> bool {
     if p.pause.has_added_pause() {
         return false;
     }
     let bg = strategy(p);
     let prev = p.prev_status();
+    if prev
+        .blue_green
+        .as_ref()
+        .is_some_and(|b| b.scale_up_preview_check_point)
+    {
+        return true;
+    }
     let cond = pause_condition(prev, BLUE_GREEN_PAUSE);
     if bg.auto_promotion_enabled != Some(false) {
         if bg.auto_promotion_seconds.unwrap_or(0) <= 0 {
@@ -189,10 +229,14 @@ fn completed_pause(p: &Pass<'_>) -> bool {
 /// delayed, and end the pause when its time has come.
 fn reconcile_pause(p: &mut Pass<'_>, halt: bool, fast: bool) {
     let prev = p.prev_status();
-    if prev.abort || halt {
+    if prev.abort || !ready_for_pause(p) || halt {
         return;
     }
-    if fast || !needs_controller_pause(strategy(p)) {
+    let check_point_passed = prev
+        .blue_green
+        .as_ref()
+        .is_some_and(|b| b.scale_up_preview_check_point);
+    if fast || check_point_passed || !needs_controller_pause(strategy(p)) {
         p.pause.remove_pause(BLUE_GREEN_PAUSE);
         return;
     }
@@ -223,7 +267,7 @@ fn reconcile_pause(p: &mut Pass<'_>, halt: bool, fast: bool) {
 /// Argo's `reconcileActiveService`: switch to the desired version once fast-tracked, or once
 /// the pause and the pre-promotion analysis are done; back to stable on abort.
 fn reconcile_active(p: &mut Pass<'_>, halt: bool, fast: bool) {
-    if halt {
+    if halt || !ready_for_pause(p) || !saturated(p) {
         return;
     }
     let current = active_selector(p);
@@ -256,6 +300,9 @@ fn sync(p: &mut Pass<'_>) {
     }
     if let Some(reason) = full_promotion_reason(p) {
         promote_stable(p, reason);
+    } else {
+        let check_point = scale_up_preview_check_point(p);
+        p.blue_green_status().scale_up_preview_check_point = check_point;
     }
     let active = active_selector(p);
     if !active.is_empty() && !switch_verified(p) {

@@ -16,8 +16,11 @@
 //! - [`replicasets`]: a Rollout's ReplicaSets as Argo names, labels and owns them;
 //!   [`podtemplate`]: the API server's pod defaults, to compare templates.
 //! - [`services`]: pointing the stable and canary Services at ReplicaSets.
-//! - [`rollouts`]: one Rollout reconciled: the engine on its status, its ReplicaSets, events.
+//! - [`rollouts`]: one Rollout reconciled: the engine on its status, its ReplicaSets, events;
+//!   [`canary`] and [`bluegreen`]: each strategy's own part.
 
+pub mod bluegreen;
+pub mod canary;
 pub mod controller;
 pub mod crds;
 pub mod gatewayapi;

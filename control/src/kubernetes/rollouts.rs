@@ -1,6 +1,7 @@
 //! One Rollout reconciled against the cluster: read it and its ReplicaSets, run the engine
 //! with the Rollout's own status as its state, size and create ReplicaSets as Argo does,
-//! record events, and write the status back.
+//! record events, and write the status back. What both strategies share is here; the
+//! canary's and the blue-green's own parts are [`super::canary`] and [`super::bluegreen`].
 //!
 //! The status is the engine's whole memory here: `kubectl argo rollouts` and Argo CD act
 //! by patching it (`abort`, `promoteFull`, `pauseConditions: null`, `currentStepIndex`) and
@@ -10,9 +11,11 @@
 //! What this adapter drives so far: canary Rollouts without a traffic router (the split is
 //! the ReplicaSets' pod ratio), with Argo's nginx router (the canary Ingress) or with the
 //! Gateway API plugin (HTTPRoutes, header routes included), their `setWeight`, `pause`,
-//! `setCanaryScale` and `setHeaderRoute` steps, promote, abort, retry, pause. A Rollout it
-//! cannot drive yet (blue-green, other routers, analysis or experiment steps) gets a
-//! condition saying so and is otherwise left alone, never half-driven.
+//! `setCanaryScale` and `setHeaderRoute` steps; blue-green Rollouts (preview and active
+//! Services, `previewReplicaCount`, auto-promotion, scale-down delays); promote, abort,
+//! retry, pause for both. A Rollout it cannot drive yet (other routers, analysis or
+//! experiment steps) gets a condition saying so and is otherwise left alone, never
+//! half-driven.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,20 +26,13 @@ use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::{Client, ResourceExt};
 use serde_json::{json, Value};
-use weir_config::argo::{CanaryStrategy, Rollout, RolloutStatus};
+use weir_config::argo::{Rollout, RolloutStatus};
 
 use super::hash::pod_template_hash;
 use super::replicasets::{self, owned_by, with_template, REVISION_ANNOTATION};
-use super::routers::Router;
 use crate::analysis::Timestamp;
-use crate::engine::{self, Action, EngineState, Observed, ObservedReplicas, ObservedTraffic};
-use crate::replicas::canary::{
-    at_desired_replica_counts_for_canary, canary_replica_counts, CanaryRollout,
-};
-use crate::replicas::scaledown::{
-    plan_canary_older_replica_sets, CanaryScaleDown, OlderReplicaSetAction, ScaleDownContext,
-    DEFAULT_RESYNC_PERIOD,
-};
+use crate::engine::EngineState;
+use crate::replicas::scaledown::{format_deadline, OlderReplicaSetAction, OlderReplicaSetPlan};
 use crate::replicas::{self, RolloutStatusView};
 
 /// What every reconcile shares.
@@ -62,7 +58,7 @@ pub enum ReconcileError {
     Json(#[from] serde_json::Error),
 }
 
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
@@ -78,12 +74,12 @@ pub async fn reconcile(
         return Ok(Requeue::requeue(Duration::from_secs(5)));
     }
     let raw = serde_json::to_value(obj.as_ref())?;
-    let ns = obj.namespace().unwrap_or_else(|| "default".to_owned());
     let name = obj.name_any();
     let label = obj.labels().get(INSTANCE_ID_LABEL);
     if label != ctx.instance_id.as_ref() {
         return Ok(Requeue::await_change());
     }
+    let ns = obj.namespace().unwrap_or_else(|| "default".to_owned());
     let rollouts = rollout_api(&ctx.client, &ns);
     let rollout: Rollout = match serde_json::from_value(raw.clone()) {
         Ok(r) => r,
@@ -93,323 +89,294 @@ pub async fn reconcile(
             return Ok(Requeue::await_change());
         }
     };
-    let Some(canary) = rollout.spec.strategy.canary.as_ref() else {
-        return not_driven(&rollouts, &raw, "blue-green Rollouts").await;
-    };
-    if let Some(what) = undriven_canary(canary) {
-        return not_driven(&rollouts, &raw, what).await;
+    let strategy = rollout.spec.strategy.clone();
+    match (&strategy.canary, &strategy.blue_green) {
+        (Some(canary), None) => {
+            if let Some(what) = super::canary::undriven(canary) {
+                return not_driven(&rollouts, &raw, what).await;
+            }
+            let mut snap = Snapshot::read(&ctx, &obj, raw, rollout).await?;
+            super::canary::reconcile(&ctx, &mut snap, canary).await
+        }
+        (None, Some(blue_green)) => {
+            if let Some(what) = super::bluegreen::undriven(blue_green) {
+                return not_driven(&rollouts, &raw, what).await;
+            }
+            let mut snap = Snapshot::read(&ctx, &obj, raw, rollout).await?;
+            super::bluegreen::reconcile(&ctx, &mut snap, blue_green).await
+        }
+        _ => {
+            let message = "Rollout must have exactly one strategy: canary or blueGreen";
+            write_condition(&rollouts, &raw, "InvalidSpec", message).await?;
+            Ok(Requeue::await_change())
+        }
+    }
+}
+
+/// A Rollout as one reconcile reads it: the object, its ReplicaSets, the hash its template
+/// asks for.
+pub(super) struct Snapshot {
+    pub raw: Value,
+    pub rollout: Rollout,
+    pub ns: String,
+    pub name: String,
+    pub rollouts: Api<DynamicObject>,
+    pub rs_api: Api<K8sReplicaSet>,
+    /// The ReplicaSets the Rollout owns, as the sizing rules see them.
+    pub views: Vec<replicas::ReplicaSet>,
+    /// The pod-template hash of the new ReplicaSet (weir's, or an adopted one's label).
+    pub hash: String,
+    /// The `rollout.argoproj.io/revision` annotation.
+    pub revision: u64,
+    pub status: RolloutStatus,
+    /// `spec.replicas`, defaulted.
+    pub replicas: i32,
+}
+
+impl Snapshot {
+    async fn read(
+        ctx: &Context,
+        obj: &DynamicObject,
+        raw: Value,
+        rollout: Rollout,
+    ) -> Result<Snapshot, ReconcileError> {
+        let ns = obj.namespace().unwrap_or_else(|| "default".to_owned());
+        let name = obj.name_any();
+        let rs_api: Api<K8sReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+        let uid = obj.uid().unwrap_or_default();
+        let owned: Vec<K8sReplicaSet> = rs_api
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|rs| owned_by(rs, &uid))
+            .collect();
+        let status = rollout.status.clone().unwrap_or_default();
+        let template = &raw["spec"]["template"];
+        let weir_hash = pod_template_hash(template, status.collision_count);
+        let by_name = format!("{name}-{weir_hash}");
+        let new_rs = owned
+            .iter()
+            .find(|rs| rs.name_any() == by_name)
+            .or_else(|| with_template(&owned, &super::podtemplate::defaulted(template)));
+        let hash = new_rs
+            .and_then(|rs| {
+                rs.labels()
+                    .get(super::hash::POD_TEMPLATE_HASH_LABEL)
+                    .cloned()
+            })
+            .unwrap_or(weir_hash);
+        let revision = obj
+            .annotations()
+            .get(REVISION_ANNOTATION)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        Ok(Snapshot {
+            rollouts: rollout_api(&ctx.client, &ns),
+            views: owned.iter().map(replicasets::view).collect(),
+            replicas: replicas::replicas_or_default(rollout.spec.replicas),
+            raw,
+            rollout,
+            ns,
+            name,
+            rs_api,
+            hash,
+            revision,
+            status,
+        })
     }
 
-    let rs_api: Api<K8sReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-    let uid = obj.uid().unwrap_or_default();
-    let owned: Vec<K8sReplicaSet> = rs_api
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|rs| owned_by(rs, &uid))
-        .collect();
-    let status = rollout.status.clone().unwrap_or_default();
-    let template = &raw["spec"]["template"];
-    let weir_hash = pod_template_hash(template, status.collision_count);
-    let by_name = format!("{name}-{weir_hash}");
-    let new_rs = owned
-        .iter()
-        .find(|rs| rs.name_any() == by_name)
-        .or_else(|| with_template(&owned, &super::podtemplate::defaulted(template)));
-    let hash = new_rs
-        .and_then(|rs| {
-            rs.labels()
-                .get(super::hash::POD_TEMPLATE_HASH_LABEL)
-                .cloned()
-        })
-        .unwrap_or(weir_hash);
-    let revision = obj
-        .annotations()
-        .get(REVISION_ANNOTATION)
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(0);
-    let views: Vec<replicas::ReplicaSet> = owned.iter().map(replicasets::view).collect();
-    let replicas = replicas::replicas_or_default(rollout.spec.replicas);
+    /// The new ReplicaSet, if it exists.
+    pub fn new_rs(&self) -> Option<&replicas::ReplicaSet> {
+        self.views.iter().find(|v| v.hash() == self.hash)
+    }
 
-    // The split a basic canary serves is its pods: the weights asked for are in effect once
-    // the ReplicaSets reach the counts they ask for (Argo's AtDesiredReplicaCountsForCanary).
-    let mut view = RolloutStatusView::of(&rollout);
-    view.current_pod_hash = hash.clone();
-    let (new_v, stable_v, older) = split(&views, &hash, &status.stable_rs);
-    let had_new = new_v.is_some();
-    let status_weights = status
-        .canary
-        .as_ref()
-        .and_then(|c| c.weights.as_ref())
-        .map(replicas::TrafficWeights::from);
-    let at_desired = at_desired_replica_counts_for_canary(
-        &CanaryRollout {
-            replicas,
-            strategy: canary,
-            status: &view,
-        },
-        new_v,
-        stable_v,
-        &older,
-        status_weights.as_ref(),
-    );
-    let router = match Router::of(&name, &ns, canary) {
-        Ok(r) => r,
-        Err(e) => {
-            write_condition(&rollouts, &raw, "InvalidSpec", &e).await?;
-            return Ok(Requeue::await_change());
+    /// The ReplicaSet with pod-template hash `hash`.
+    pub fn by_hash(&self, hash: &str) -> Option<&replicas::ReplicaSet> {
+        self.views
+            .iter()
+            .find(|v| !hash.is_empty() && v.hash() == hash)
+    }
+
+    /// The engine's state: the Rollout's status and revision.
+    pub fn engine_state(&self, managed_routes_set: bool) -> EngineState {
+        EngineState {
+            status: self.status.clone(),
+            revision: self.revision,
+            paused: None,
+            spec_paused: self.rollout.spec.paused,
+            managed_routes_set,
+            experiments: Vec::new(),
         }
-    };
-    let traffic = match &router {
-        // The weight the router's objects carry is the weight served (ingress-nginx, a
-        // Gateway API implementation, or weir's proxy, splits by it).
-        Some(r) => r
-            .observed_weight(&ctx.client, &ns, &raw)
-            .await?
-            .map(|w| ObservedTraffic {
-                canary_weight: w,
-                stable_weight: r.stable_weight(w, crate::engine::steps::max_weight(canary)),
-                generation: 0,
-            }),
-        // Without a router the pods are the split: the weights asked for are served once
-        // the ReplicaSets have the pods they ask for.
-        None => status
-            .canary
-            .as_ref()
-            .and_then(|c| c.weights.as_ref())
-            .filter(|_| at_desired)
-            .map(|w| ObservedTraffic {
-                canary_weight: w.canary.weight,
-                stable_weight: w.stable.weight,
-                generation: 0,
-            }),
-    };
-    let managed_routes_set = match &router {
-        Some(r) => r.managed_routes_set(&ctx.client).await?,
-        None => false,
-    };
-    let state = EngineState {
-        status: status.clone(),
-        revision,
-        paused: None,
-        spec_paused: rollout.spec.paused,
-        managed_routes_set,
-        experiments: Vec::new(),
-    };
-    let observed = Observed {
-        canary_hash: hash.clone(),
-        stable_hash: status.stable_rs.clone(),
-        traffic,
-        replicas: Some(ObservedReplicas {
-            new_available: new_v.map_or(0, |v| v.available_replicas),
-            at_desired,
-        }),
-        ..Observed::default()
-    };
-    let out = engine::reconcile(&rollout, &state, &observed, &[], now());
+    }
 
-    // ReplicaSets for the status the engine decided.
-    let mut next = rollout.clone();
-    next.status = Some(out.state.status.clone());
-    let mut next_view = RolloutStatusView::of(&next);
-    next_view.current_pod_hash = hash.clone();
-    let mut views = views;
-    if !had_new {
-        let fresh = replicasets::new_replica_set(&raw, &hash, out.state.revision.max(1));
-        let created = match rs_api
+    /// The status view the sizing rules read, for `status` with the new ReplicaSet's hash.
+    pub fn view_of(&self, status: &RolloutStatus) -> RolloutStatusView {
+        let mut next = self.rollout.clone();
+        next.status = Some(status.clone());
+        let mut view = RolloutStatusView::of(&next);
+        view.current_pod_hash = self.hash.clone();
+        view
+    }
+
+    /// Creates the new ReplicaSet (at revision `revision`) when it does not exist yet.
+    pub async fn ensure_new_replica_set(&mut self, revision: u64) -> Result<(), ReconcileError> {
+        if self.new_rs().is_some() {
+            return Ok(());
+        }
+        let fresh = replicasets::new_replica_set(&self.raw, &self.hash, revision.max(1));
+        let created = match self
+            .rs_api
             .create(&PostParams::default(), &serde_json::from_value(fresh)?)
             .await
         {
             Ok(rs) => rs,
             // Made since the list (a previous reconcile's create): read it.
             Err(kube::Error::Api(e)) if e.code == 409 => {
-                rs_api.get(&format!("{name}-{hash}")).await?
+                self.rs_api
+                    .get(&format!("{}-{}", self.name, self.hash))
+                    .await?
             }
             Err(e) => return Err(e.into()),
         };
-        tracing::info!(rollout = %name, replicaset = %created.name_any(), "created ReplicaSet");
-        views.push(replicasets::view(&created));
+        tracing::info!(rollout = %self.name, replicaset = %created.name_any(), "created ReplicaSet");
+        self.views.push(replicasets::view(&created));
+        Ok(())
     }
-    let (new_v, stable_v, older) = split(&views, &hash, &next_view.stable_rs);
-    let cr = CanaryRollout {
-        replicas,
-        strategy: canary,
-        status: &next_view,
-    };
-    let next_weights = out
-        .state
-        .status
-        .canary
-        .as_ref()
-        .and_then(|c| c.weights.as_ref())
-        .map(replicas::TrafficWeights::from);
-    let counts = canary_replica_counts(&cr, new_v, stable_v, &older, next_weights.as_ref());
-    let mut scales: Vec<(String, i32)> = Vec::new();
-    if let Some(n) = new_v.filter(|n| n.spec_replicas != counts.canary) {
-        scales.push((n.name.clone(), counts.canary));
-    }
-    if let Some(s) = stable_v.filter(|s| s.spec_replicas != counts.stable) {
-        scales.push((s.name.clone(), counts.stable));
-    }
-    let all_available = replicas::total_available_replicas(views.iter());
-    let referenced = |rs: &replicas::ReplicaSet| {
-        !rs.hash().is_empty() && (rs.hash() == next_view.stable_rs || rs.hash() == hash)
-    };
-    let plan = plan_canary_older_replica_sets(
-        &CanaryScaleDown {
-            rollout: cr,
-            all_available,
-            target_groups_verified: true,
-        },
-        &older,
-        &ScaleDownContext {
-            now: now(),
-            resync_period: DEFAULT_RESYNC_PERIOD,
-            is_referenced: &referenced,
-        },
-    );
-    for action in &plan.actions {
-        match action {
-            OlderReplicaSetAction::Scale { name, replicas } => {
-                scales.push((name.clone(), *replicas))
-            }
-            OlderReplicaSetAction::SetScaleDownDeadline { name, at } => {
-                let patch = json!({"metadata": {"annotations": {
-                    replicas::SCALE_DOWN_DEADLINE_ANNOTATION: replicas::scaledown::format_deadline(*at)
-                }}});
-                rs_api
-                    .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await?;
+
+    /// Carries out the older-ReplicaSet plan's deadlines, and adds its scales to `scales`.
+    pub async fn older_plan(
+        &self,
+        plan: &OlderReplicaSetPlan,
+        scales: &mut Vec<(String, i32)>,
+    ) -> Result<(), ReconcileError> {
+        for action in &plan.actions {
+            match action {
+                OlderReplicaSetAction::Scale { name, replicas } => {
+                    scales.push((name.clone(), *replicas))
+                }
+                OlderReplicaSetAction::SetScaleDownDeadline { name, at } => {
+                    self.set_deadline(name, Some(*at)).await?;
+                }
             }
         }
+        Ok(())
     }
-    for (rs, count) in &scales {
-        let patch = json!({
-            "metadata": {"annotations": {replicasets::DESIRED_REPLICAS_ANNOTATION: replicas.to_string()}},
-            "spec": {"replicas": count},
-        });
-        rs_api
+
+    /// Writes (or, with `None`, removes) a ReplicaSet's `scale-down-deadline`.
+    pub async fn set_deadline(
+        &self,
+        rs: &str,
+        at: Option<Timestamp>,
+    ) -> Result<(), ReconcileError> {
+        let value = at.map_or(Value::Null, |at| json!(format_deadline(at)));
+        let patch =
+            json!({"metadata": {"annotations": {replicas::SCALE_DOWN_DEADLINE_ANNOTATION: value}}});
+        self.rs_api
             .patch(rs, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
-        tracing::info!(rollout = %name, replicaset = %rs, replicas = count, "scaled ReplicaSet");
+        Ok(())
     }
 
-    point_services(&ctx.client, &ns, &raw, canary, &views, &hash, &next_view).await?;
-
-    for action in &out.actions {
-        match action {
-            Action::Event(ev) => {
-                record_event(&ctx.client, &raw, &ev.reason, &ev.message, ev.warning).await
-            }
-            Action::SetWeights { canary: weight, .. } => {
-                if let Some(r) = &router {
-                    let result = r.set_weight(&ctx.client, &ns, &raw, *weight).await;
-                    routing_error(&ctx.client, &raw, result).await;
-                }
-            }
-            Action::SetHeaderRoute {
-                name: route,
-                matches,
-            } => {
-                if let Some(r) = &router {
-                    let result = r.set_header_route(&ctx.client, route, matches).await;
-                    routing_error(&ctx.client, &raw, result).await;
-                }
-            }
-            Action::RemoveManagedRoutes => {
-                if let Some(r) = &router {
-                    let result = r.remove_managed_routes(&ctx.client).await;
-                    routing_error(&ctx.client, &raw, result).await;
-                }
-            }
-            Action::SetMirrorRoute { name: route, .. } => {
-                // The Gateway API plugin's SetMirrorRoute does nothing; neither does weir.
-                tracing::info!(rollout = %name, %route, "setMirrorRoute is not carried out by this traffic router");
-            }
-            Action::StartAnalysis(start) => {
-                tracing::warn!(rollout = %name, run = %start.name, "analysis runs are not driven by weir's Kubernetes controller yet");
-            }
-            _ => {}
+    /// Sizes ReplicaSets, with Argo's desired-replicas annotation.
+    pub async fn scale(&self, scales: &[(String, i32)]) -> Result<(), ReconcileError> {
+        for (rs, count) in scales {
+            let patch = json!({
+                "metadata": {"annotations": {replicasets::DESIRED_REPLICAS_ANNOTATION: self.replicas.to_string()}},
+                "spec": {"replicas": count},
+            });
+            self.rs_api
+                .patch(rs, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+            tracing::info!(rollout = %self.name, replicaset = %rs, replicas = count, "scaled ReplicaSet");
         }
+        Ok(())
     }
 
-    // Status: the engine's, with the ReplicaSets' counts as Argo reports them.
-    let mut written = out.state.status.clone();
-    fill_replica_counts(&mut written, &views, &hash, &raw);
-    write_status(&rollouts, &raw, &written, out.state.revision, revision).await?;
-    ctx.phases.lock().insert(
-        (ns.clone(), name.clone()),
-        ("canary".to_owned(), written.phase.clone()),
-    );
-    let requeue = match (out.requeue_at, plan.requeue_after) {
-        (Some(at), _) => Duration::from_millis(at.as_millis().saturating_sub(now().as_millis())),
-        (None, Some(d)) => d,
-        (None, None) if !scales.is_empty() => Duration::from_secs(1),
-        (None, None) => Duration::from_secs(300),
-    };
-    Ok(Requeue::requeue(requeue.max(Duration::from_millis(200))))
+    /// Writes `status` and the revision, and records the phase for /metrics.
+    pub async fn finish(
+        &self,
+        ctx: &Context,
+        strategy: &str,
+        status: &RolloutStatus,
+        revision: u64,
+    ) -> Result<(), ReconcileError> {
+        write_status(&self.rollouts, &self.raw, status, revision, self.revision).await?;
+        ctx.phases.lock().insert(
+            (self.ns.clone(), self.name.clone()),
+            (strategy.to_owned(), status.phase.clone()),
+        );
+        Ok(())
+    }
 }
 
-/// Points the stable Service at the stable ReplicaSet and the canary Service at the new
-/// one (or at the stable one once aborted), as [`super::services::selector_patch`] rules.
-async fn point_services(
+/// When to reconcile again: the engine's time, the sizing rules', soon after a scale, or
+/// the resync period.
+pub(super) fn requeue_after(
+    engine_at: Option<Timestamp>,
+    sizing: Option<Duration>,
+    scaled: bool,
+) -> Requeue {
+    let after = match (engine_at, sizing) {
+        (Some(at), s) => {
+            let d = Duration::from_millis(at.as_millis().saturating_sub(now().as_millis()));
+            s.map_or(d, |s| s.min(d))
+        }
+        (None, Some(d)) => d,
+        (None, None) if scaled => Duration::from_secs(1),
+        (None, None) => Duration::from_secs(300),
+    };
+    Requeue::requeue(after.max(Duration::from_millis(200)))
+}
+
+/// Points Service `service` at the ReplicaSet `target` with Argo's selector patch (see
+/// [`super::services::selector_patch`]); a missing Service is a `ServiceNotFound` event.
+/// With `announce`, the switch is recorded as Argo's `SwitchService` event (the blue-green
+/// engine records its own).
+pub(super) async fn point_service(
     client: &Client,
     ns: &str,
     raw: &Value,
-    canary: &CanaryStrategy,
-    views: &[replicas::ReplicaSet],
-    hash: &str,
-    status: &RolloutStatusView,
+    service: &str,
+    target: &replicas::ReplicaSet,
+    check_availability: bool,
+    announce: bool,
 ) -> Result<(), ReconcileError> {
     let rollout = raw["metadata"]["name"].as_str().unwrap_or_default();
-    let by_hash = |h: &str| views.iter().find(|v| !h.is_empty() && v.hash() == h);
-    // Aborted: the canary Service goes back to the stable pods; with a traffic router at
-    // once (no weight reaches it), without one once they are available.
-    let canary_target = if status.abort {
-        by_hash(&status.stable_rs)
-    } else {
-        by_hash(hash)
-    };
-    let routed_abort = status.abort && canary.traffic_routing.is_some();
     let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), ns);
-    for (service, target, check) in [
-        (&canary.stable_service, by_hash(&status.stable_rs), true),
-        (&canary.canary_service, canary_target, !routed_abort),
-    ] {
-        let (Some(target), false) = (target, service.is_empty()) else {
-            continue;
-        };
-        let Some(svc) = services.get_opt(service).await? else {
-            tracing::warn!(%rollout, %service, "the Rollout's Service does not exist");
-            record_event(
-                client,
-                raw,
-                "ServiceNotFound",
-                &format!("Service '{service}' not found"),
-                true,
-            )
-            .await;
-            continue;
-        };
-        let current = serde_json::to_value(&svc)?;
-        let target = super::services::Target {
-            hash: target.hash(),
-            spec_replicas: target.spec_replicas,
-            available_replicas: target.available_replicas,
-        };
-        if let Some(patch) = super::services::selector_patch(&current, &target, rollout, check) {
-            services
-                .patch(service, &PatchParams::default(), &Patch::Strategic(&patch))
-                .await?;
-            let old = current["spec"]["selector"][super::hash::POD_TEMPLATE_HASH_LABEL]
-                .as_str()
-                .unwrap_or_default();
-            let message = format!(
-                "Switched selector for service '{service}' from '{old}' to '{}'",
-                target.hash
-            );
-            tracing::info!(%rollout, "{message}");
+    let Some(svc) = services.get_opt(service).await? else {
+        tracing::warn!(%rollout, %service, "the Rollout's Service does not exist");
+        record_event(
+            client,
+            raw,
+            "ServiceNotFound",
+            &format!("Service '{service}' not found"),
+            true,
+        )
+        .await;
+        return Ok(());
+    };
+    let current = serde_json::to_value(&svc)?;
+    let rule = super::services::Target {
+        hash: target.hash(),
+        spec_replicas: target.spec_replicas,
+        available_replicas: target.available_replicas,
+    };
+    if let Some(patch) =
+        super::services::selector_patch(&current, &rule, rollout, check_availability)
+    {
+        services
+            .patch(service, &PatchParams::default(), &Patch::Strategic(&patch))
+            .await?;
+        let old = current["spec"]["selector"][super::hash::POD_TEMPLATE_HASH_LABEL]
+            .as_str()
+            .unwrap_or_default();
+        let message = format!(
+            "Switched selector for service '{service}' from '{old}' to '{}'",
+            target.hash()
+        );
+        tracing::info!(%rollout, "{message}");
+        if announce {
             record_event(client, raw, "SwitchService", &message, false).await;
         }
     }
@@ -418,7 +385,7 @@ async fn point_services(
 
 /// The new, the stable and the other ReplicaSets of `views`, by hash. The stable one is
 /// `None` when it is the new one (the first version, or a rollback to the stable).
-fn split<'a>(
+pub(super) fn split<'a>(
     views: &'a [replicas::ReplicaSet],
     hash: &str,
     stable: &str,
@@ -439,25 +406,6 @@ fn split<'a>(
     (new, stable, older)
 }
 
-/// What of a canary this adapter does not drive yet, if anything.
-fn undriven_canary(canary: &CanaryStrategy) -> Option<&'static str> {
-    if let Some(what) = super::routers::unsupported(canary) {
-        return Some(what);
-    }
-    if canary.analysis.is_some() {
-        return Some("canary Rollouts with background analysis");
-    }
-    canary.steps.iter().find_map(|s| {
-        if s.analysis.is_some() {
-            Some("canary Rollouts with analysis steps")
-        } else if s.experiment.is_some() {
-            Some("canary Rollouts with experiment steps")
-        } else {
-            None
-        }
-    })
-}
-
 fn rollout_api(client: &Client, ns: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), ns, &rollout_resource())
 }
@@ -472,7 +420,7 @@ pub fn rollout_resource() -> kube::core::ApiResource {
 
 /// `status.replicas` and friends from the ReplicaSets, and the selector the scale
 /// subresource (and so an HPA) reads.
-fn fill_replica_counts(
+pub(super) fn fill_replica_counts(
     status: &mut RolloutStatus,
     views: &[replicas::ReplicaSet],
     hash: &str,
@@ -493,7 +441,7 @@ fn fill_replica_counts(
 }
 
 /// `a=b,c=d` from a label selector's matchLabels (what `status.selector` holds).
-fn selector_string(selector: &Value) -> String {
+pub(super) fn selector_string(selector: &Value) -> String {
     selector["matchLabels"]
         .as_object()
         .map(|m| {
@@ -549,7 +497,7 @@ async fn write_status(
 }
 
 /// Sets a condition (and Degraded phase) on a Rollout weir does not drive as it is.
-async fn write_condition(
+pub(super) async fn write_condition(
     rollouts: &Api<DynamicObject>,
     raw: &Value,
     reason: &str,
@@ -591,7 +539,7 @@ async fn not_driven(
 
 /// A router write that failed: logged and recorded as Argo's TrafficRoutingError event; the
 /// weight stays unverified, so the engine asks again.
-async fn routing_error(client: &Client, rollout: &Value, result: Result<(), String>) {
+pub(super) async fn routing_error(client: &Client, rollout: &Value, result: Result<(), String>) {
     if let Err(e) = result {
         tracing::warn!(rollout = %rollout["metadata"]["name"], "{e}");
         record_event(client, rollout, "TrafficRoutingError", &e, true).await;
@@ -599,7 +547,7 @@ async fn routing_error(client: &Client, rollout: &Value, result: Result<(), Stri
 }
 
 /// A core/v1 Event on the Rollout, with Argo's reason; failures are logged, never fatal.
-async fn record_event(
+pub(super) async fn record_event(
     client: &Client,
     rollout: &Value,
     reason: &str,

@@ -868,3 +868,80 @@ fn a_rollout_with_both_strategies_or_neither_is_invalid() {
         "InvalidSpec: Rollout must have exactly one strategy: canary or blueGreen"
     );
 }
+
+fn pods(new_available: i32, at_desired: bool) -> Option<ObservedReplicas> {
+    Some(ObservedReplicas {
+        new_available,
+        at_desired,
+    })
+}
+
+#[test]
+fn on_kubernetes_the_pause_and_the_switch_wait_for_the_new_pods() {
+    let mut w = Bg::healthy(json!({"autoPromotionEnabled": false}));
+    w.rollout.spec.replicas = Some(3);
+    // The new ReplicaSet has no pods yet: the preview follows it at once (Argo's
+    // reconcilePreviewService), but no pause until all three are available.
+    w.observed.replicas = pods(0, false);
+    w.deploy("c2");
+    assert!(w.pause_reasons().is_empty());
+    assert_eq!(w.selectors(), ("s1", "c2", "s1"));
+    assert_eq!(w.phase().0, "Progressing");
+    w.observed.replicas = pods(3, true);
+    w.settle();
+    assert_eq!(w.pause_reasons(), vec!["BlueGreenPause"]);
+    w.command(&[Command::Promote]);
+    w.settle();
+    assert_eq!(w.switched_to(), vec!["c2"]);
+    assert_eq!(w.phase(), ("Healthy", ""));
+}
+
+#[test]
+fn auto_promotion_switches_only_to_a_saturated_replica_set() {
+    let mut w = Bg::healthy(json!({}));
+    w.rollout.spec.replicas = Some(3);
+    w.observed.replicas = pods(2, false);
+    w.deploy("c2");
+    assert!(w.switched_to().is_empty());
+    w.observed.replicas = pods(3, true);
+    w.settle();
+    assert_eq!(w.switched_to(), vec!["c2"]);
+}
+
+#[test]
+fn preview_replica_count_pauses_at_the_preview_size_then_grows_before_the_switch() {
+    let mut w = Bg::healthy(json!({"autoPromotionEnabled": false, "previewReplicaCount": 1}));
+    w.rollout.spec.replicas = Some(3);
+    w.observed.replicas = pods(0, false);
+    w.deploy("c2");
+    assert!(w.pause_reasons().is_empty());
+    // One preview pod, the size it should have: ready for the pause.
+    w.observed.replicas = pods(1, true);
+    w.settle();
+    assert_eq!(w.pause_reasons(), vec!["BlueGreenPause"]);
+    let check_point = |w: &Bg| {
+        w.status()
+            .blue_green
+            .as_ref()
+            .unwrap()
+            .scale_up_preview_check_point
+    };
+    assert!(!check_point(&w));
+    // Promoted: the checkpoint is passed (the adapter now sizes it to 3), no switch yet.
+    w.command(&[Command::Promote]);
+    w.settle();
+    assert!(check_point(&w));
+    assert!(w.switched_to().is_empty());
+    w.observed.replicas = pods(1, false);
+    w.settle();
+    assert!(
+        w.pause_reasons().is_empty(),
+        "the checkpoint does not pause again"
+    );
+    assert!(w.switched_to().is_empty());
+    w.observed.replicas = pods(3, true);
+    w.settle();
+    assert_eq!(w.switched_to(), vec!["c2"]);
+    assert_eq!(w.phase(), ("Healthy", ""));
+    assert!(!check_point(&w), "reset on promotion");
+}
