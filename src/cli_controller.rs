@@ -13,6 +13,7 @@ use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use weir_control::kubernetes::controller::{self, ControllerConfig};
+use weir_control::kubernetes::fleet::AdminPort;
 use weir_control::kubernetes::leader::LeaderSettings;
 use weir_control::kubernetes::rollouts::Context;
 
@@ -54,6 +55,30 @@ pub struct ControllerArgs {
     /// Once serving, write the metrics address here as JSON (for scripts and tests).
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
+    /// The Service whose endpoints are the weir proxies' admin APIs (PORT: the Service
+    /// port's name or a number; default the port named `admin`). The `weir` analysis
+    /// provider reads every proxy's window there and merges them.
+    #[arg(long, value_name = "NAMESPACE/NAME[:PORT]", value_parser = parse_proxy_service)]
+    proxy_service: Option<(String, String, AdminPort)>,
+}
+
+/// `NAMESPACE/NAME[:PORT]`, PORT a name or a number.
+fn parse_proxy_service(s: &str) -> Result<(String, String, AdminPort), String> {
+    let (ns, rest) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: expected NAMESPACE/NAME[:PORT]"))?;
+    let (name, port) = match rest.split_once(':') {
+        None => (rest, AdminPort::Named("admin".to_owned())),
+        Some((name, port)) => (
+            name,
+            port.parse()
+                .map_or_else(|_| AdminPort::Named(port.to_owned()), AdminPort::Number),
+        ),
+    };
+    if ns.is_empty() || name.is_empty() {
+        return Err(format!("{s:?}: expected NAMESPACE/NAME[:PORT]"));
+    }
+    Ok((ns.to_owned(), name.to_owned(), port))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -88,6 +113,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
             ..LeaderSettings::new(&lease_ns, &args.leader_election_lease, &identity)
         }),
         kubeconfig: args.kubeconfig.clone(),
+        proxy_service: args.proxy_service.clone(),
     };
     // Fails here, before serving, when no cluster can be found.
     controller::client(&config).await.map_err(|e| anyhow!(e))?;

@@ -11,7 +11,32 @@ use crate::meta;
 use crate::registry::{Generation, ResourceType};
 use crate::store::Subresource;
 
+/// A Secret's `stringData` merged into `data` (base64), and never stored: the v1 to
+/// internal conversion does this on every write (`Convert_v1_Secret_To_core_Secret` in
+/// `pkg/apis/core/v1/conversion.go`); a key in both takes `stringData`'s value.
+fn merge_string_data(ty: &ResourceType, obj: &mut Value) {
+    use base64::Engine;
+    if !(ty.group.is_empty() && ty.resource == "secrets") {
+        return;
+    }
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(strings)) = map.remove("stringData") else {
+        return;
+    };
+    let data = map.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    for (k, v) in strings {
+        let text = v.as_str().unwrap_or_default();
+        data[k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
+}
+
 pub fn prepare_for_create(ty: &ResourceType, obj: &mut Value) {
+    merge_string_data(ty, obj);
     let Some(map) = obj.as_object_mut() else {
         return;
     };
@@ -46,6 +71,7 @@ fn initial_status(ty: &ResourceType) -> Value {
 }
 
 pub fn prepare_for_update(ty: &ResourceType, sub: Subresource, obj: &mut Value, old: &Value) {
+    merge_string_data(ty, obj);
     match sub {
         Subresource::Main => {
             if ty.status_subresource {

@@ -417,3 +417,26 @@ async fn immutable_fields_of_services_and_workloads() {
         "ReplicaSet.apps \"web\" is invalid: spec.selector: Invalid value: &LabelSelector{MatchLabels:map[string]string{app: web,v: 1,},MatchExpressions:[]LabelSelectorRequirement{},}: field is immutable"
     );
 }
+
+#[tokio::test]
+async fn a_secrets_string_data_is_stored_as_data_and_never_kept() {
+    let (_s, c) = start().await;
+    let path = "/api/v1/namespaces/default/secrets";
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "default"},
+        "data": {"a": "b2xk", "b": "Yg=="}, "stringData": {"a": "new", "c": "c"}});
+    let (s, created) = c.post(path, &secret).await;
+    assert_eq!(s, 201, "{created}");
+    // stringData wins over data for a key in both; "new" and "c" in base64.
+    assert_eq!(
+        created["data"],
+        json!({"a": "bmV3", "b": "Yg==", "c": "Yw=="})
+    );
+    assert!(created.get("stringData").is_none(), "{created}");
+    let mut next = created.clone();
+    next["stringData"] = json!({"b": "bee"});
+    let (s, updated) = c.put(&format!("{path}/s"), &next).await;
+    assert_eq!(s, 200, "{updated}");
+    assert_eq!(updated["data"]["b"], "YmVl");
+    assert!(updated.get("stringData").is_none(), "{updated}");
+}

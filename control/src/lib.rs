@@ -5,4 +5,5 @@ pub mod engine;
 pub mod kubernetes;
 pub mod providers;
 pub mod replicas;
+pub mod run_objects;
 pub mod standalone;

@@ -349,10 +349,10 @@ impl Admin {
             .backends
             .iter()
             .map(|b| {
-                let w = if cut {
-                    b.stats.window_since(now, window, route.split_since).0
+                let (w, from) = if cut {
+                    b.stats.window_since(now, window, route.split_since)
                 } else {
-                    b.stats.window(now, window)
+                    b.stats.window_from(now, window)
                 };
                 let q = |p: f64| {
                     if w.latency.is_empty() {
@@ -372,6 +372,11 @@ impl Admin {
                     "failures": w.failures,
                     "successRate": success,
                     "latency": { "p50": q(0.5), "p90": q(0.9), "p95": q(0.95), "p99": q(0.99), "p999": q(0.999) },
+                    // What the sample spans up to now: the ring's slots reach back a little
+                    // past `window`, and no further than the split with `since=split`. A
+                    // request rate divides by this; a controller merging several proxies
+                    // takes the shortest.
+                    "coveredSeconds": now.saturating_duration_since(from).as_secs_f64(),
                 });
                 if hdr {
                     v["histogram"] = json!(crate::hdr::encode(&w.latency));
@@ -426,7 +431,7 @@ mod put_weights_tests {
     use super::*;
     use futures_util::FutureExt;
 
-    fn admin() -> Arc<Admin> {
+    pub(super) fn admin() -> Arc<Admin> {
         let yaml = "listeners:\n  - address: 127.0.0.1:0\nservices:\n  stable: {endpoints: [\"127.0.0.1:1\"]}\n  canary: {endpoints: [\"127.0.0.1:2\"]}\nroutes:\n  - name: web\n    backends: [{service: stable, weight: 90}, {service: canary, weight: 10}]\n";
         let cfg = weir_config::parse_proxy_config("t.yaml", yaml, 1).unwrap();
         Arc::new(Admin {
@@ -491,5 +496,62 @@ mod put_weights_tests {
             "{body}"
         );
         assert_eq!(admin.proxy.generation(), g0);
+    }
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+    use crate::stats::SLOT;
+    use futures_util::FutureExt;
+
+    fn get(admin: &Arc<Admin>, path: &str) -> serde_json::Value {
+        let req = Request::get(path).body(Full::new(Bytes::new())).unwrap();
+        let resp = admin.clone().serve(req).now_or_never().unwrap().unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.into_body().collect().now_or_never().unwrap().unwrap();
+        serde_json::from_slice(&body.to_bytes()).unwrap()
+    }
+
+    /// Each backend's `coveredSeconds`.
+    fn covered(v: &serde_json::Value) -> Vec<f64> {
+        let backends = v["backends"].as_array().unwrap();
+        backends
+            .iter()
+            .map(|b| b["coveredSeconds"].as_f64().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn covered_seconds_spans_the_window_or_only_the_split_since_it_changed() {
+        let admin = super::put_weights_tests::admin();
+        let table = admin.proxy.table();
+        for b in &table.route("web").unwrap().backends {
+            b.stats
+                .record(Instant::now(), 200, false, Duration::from_millis(3));
+        }
+        // The plain window reaches back to the start of its oldest slot: at most one
+        // slot more than asked for, never before the process began.
+        let plain = get(&admin, "/stats?route=web&window=60s");
+        for c in covered(&plain) {
+            assert!(
+                c >= 0.0 && c <= (Duration::from_secs(60) + SLOT).as_secs_f64(),
+                "{plain}"
+            );
+        }
+        assert_eq!(plain["backends"][0]["requests"], 1, "{plain}");
+
+        // Right after a weight change, since=split covers only the moments since.
+        admin
+            .proxy
+            .set_weights("web", &HashMap::from([("canary".to_owned(), 50)]))
+            .unwrap();
+        let cut = get(&admin, "/stats?route=web&window=60s&since=split&format=hdr");
+        let age = cut["splitAgeSeconds"].as_f64().unwrap();
+        for c in covered(&cut) {
+            assert!(c <= age && c < 1.0, "{cut}");
+        }
+        assert_eq!(cut["backends"][0]["requests"], 0, "{cut}");
+        assert!(cut["backends"][0]["histogram"].is_string(), "{cut}");
     }
 }

@@ -381,6 +381,12 @@ impl BackendStats {
         self.collect(now, window, None).0
     }
 
+    /// [`Self::window`], and when what the interval covers begins: the start of its oldest
+    /// slot (so a window can cover a little more than `window`, never less).
+    pub fn window_from(&self, now: Instant, window: Duration) -> (Interval, Instant) {
+        self.collect(now, window, None)
+    }
+
     /// Like [`Self::window`], but without anything recorded before `since`, the moment of
     /// the last [`Self::cut`] (a route's split change): the window is cut there. Also
     /// returns when what the interval covers begins: `since`, or the start of the oldest

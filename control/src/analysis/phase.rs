@@ -55,6 +55,20 @@ impl AnalysisPhase {
         }
     }
 
+    /// The phase Argo's name gives (what [`AnalysisPhase::as_str`] writes).
+    pub fn parse(text: &str) -> Option<AnalysisPhase> {
+        [
+            AnalysisPhase::Pending,
+            AnalysisPhase::Running,
+            AnalysisPhase::Successful,
+            AnalysisPhase::Failed,
+            AnalysisPhase::Error,
+            AnalysisPhase::Inconclusive,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == text)
+    }
+
     /// The name Argo writes in status (`"Successful"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -139,6 +139,44 @@ pub fn build_run_with_args(
     ))
 }
 
+/// An AnalysisRun object's own spec (one weir or Argo's controller made, or a user wrote)
+/// as the pure spec and its providers: its arguments as listed (a `valueFrom` the caller
+/// must resolve first, as Argo's analysis controller reads Secrets when it runs), numeric
+/// and duration fields resolved with them.
+pub fn run_from_object(
+    spec: &argo::AnalysisRunSpec,
+) -> Result<(AnalysisRunSpec, Vec<MetricProvider>), BridgeError> {
+    let args: Vec<Argument> = spec.args.iter().map(template_arg).collect();
+    let metrics = spec
+        .metrics
+        .iter()
+        .map(|m| resolve_metric_fields(m, &args))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        AnalysisRunSpec {
+            metrics,
+            args,
+            dry_run: spec
+                .dry_run
+                .iter()
+                .map(|d| spec::DryRun {
+                    metric_name: d.metric_name.clone(),
+                })
+                .collect(),
+            measurement_retention: spec
+                .measurement_retention
+                .iter()
+                .map(|r| spec::MeasurementRetention {
+                    metric_name: r.metric_name.clone(),
+                    limit: r.limit,
+                })
+                .collect(),
+            terminate: spec.terminate,
+        },
+        spec.metrics.iter().map(|m| m.provider.clone()).collect(),
+    ))
+}
+
 /// Templates in Argo's order: each reference, then the templates it includes; namespaced
 /// and cluster-scoped kept apart, namespaced first when flattened.
 fn collect_templates<'a>(

@@ -179,7 +179,10 @@ pub(super) fn needs_new_run(prev: &RolloutStatus, run: &RolloutAnalysisRunStatus
     prev.aborted_at.is_some()
 }
 
-/// Asks for a new run under a name no observed run has (Argo's `CreateWithCollisionCounter`).
+/// Asks for a new run under a name no observed run has (Argo's `CreateWithCollisionCounter`),
+/// unless a run of this name that has not completed is there already: then that one is the
+/// run (Argo's check for "our analysis run" after a reconcile on a stale cache, which made
+/// it but whose status write did not land), and asking for it again keeps it as it is.
 pub(super) fn start(
     p: &mut Pass<'_>,
     reference: &AnalysisRef<'_>,
@@ -187,16 +190,24 @@ pub(super) fn start(
     base: &str,
 ) -> Option<RolloutAnalysisRunStatus> {
     let runs = &p.observed.analysis_runs;
-    let name = (0u32..)
-        .map(|n| {
-            if n == 0 {
-                base.to_string()
-            } else {
-                format!("{base}.{n}")
-            }
-        })
-        .find(|name| !runs.contains_key(name))
-        .unwrap_or_else(|| base.to_string());
+    let name_of = |n: u32| {
+        if n == 0 {
+            base.to_string()
+        } else {
+            format!("{base}.{n}")
+        }
+    };
+    let ongoing = (0u32..)
+        .map(name_of)
+        .take_while(|name| runs.contains_key(name))
+        .filter(|name| !runs[name].phase.is_completed())
+        .last();
+    let name = ongoing.unwrap_or_else(|| {
+        (0u32..)
+            .map(name_of)
+            .find(|name| !runs.contains_key(name))
+            .unwrap_or_else(|| base.to_string())
+    });
     if !request(p, reference, kind, &name) {
         return None;
     }

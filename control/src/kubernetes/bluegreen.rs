@@ -11,6 +11,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action as Requeue;
 use weir_config::argo::{BlueGreenStrategy, RolloutStatus};
 
+use super::analysisruns::{carry_out, observe, RolloutRuns};
 use super::hash::POD_TEMPLATE_HASH_LABEL;
 use super::rollouts::{
     fill_replica_counts, now, point_service, record_event, requeue_after, split, Context,
@@ -29,11 +30,8 @@ use crate::replicas::scaledown::{
 };
 use crate::replicas::{self};
 
-/// What of a blue-green Rollout this adapter does not drive yet, if anything.
-pub fn undriven(blue_green: &BlueGreenStrategy) -> Option<&'static str> {
-    if blue_green.pre_promotion_analysis.is_some() || blue_green.post_promotion_analysis.is_some() {
-        return Some("blue-green Rollouts with pre- or post-promotion analysis");
-    }
+/// What of a blue-green Rollout this adapter does not drive yet, if anything: nothing.
+pub fn undriven(_blue_green: &BlueGreenStrategy) -> Option<&'static str> {
     None
 }
 
@@ -74,9 +72,14 @@ pub(super) async fn reconcile(
             &snap.views,
         )
     });
+    let runs = RolloutRuns::new(&ctx.client, &snap.ns, &snap.raw);
+    let uses_analysis = bg.pre_promotion_analysis.is_some() || bg.post_promotion_analysis.is_some();
+    let (analysis_runs, templates) = observe(&runs, uses_analysis).await?;
     let observed = Observed {
         canary_hash: hash.clone(),
         stable_hash: serves,
+        analysis_runs,
+        templates,
         replicas: Some(ObservedReplicas {
             new_available: snap.new_rs().map_or(0, |n| n.available_replicas),
             at_desired,
@@ -155,7 +158,7 @@ pub(super) async fn reconcile(
                 .pause_conditions
                 .iter()
                 .any(|c| c.reason == INCONCLUSIVE_ANALYSIS),
-            post_promotion_analysis_pending: false,
+            post_promotion_analysis_pending: post_promotion_pending(next),
         },
         &older,
         &ScaleDownContext {
@@ -190,16 +193,11 @@ pub(super) async fn reconcile(
     }
 
     for action in &out.actions {
-        match action {
-            Action::Event(ev) => {
-                record_event(&ctx.client, &snap.raw, &ev.reason, &ev.message, ev.warning).await
-            }
-            Action::StartAnalysis(start) => {
-                tracing::warn!(rollout = %snap.name, run = %start.name, "analysis runs are not driven by weir's Kubernetes controller yet");
-            }
-            _ => {}
+        if let Action::Event(ev) = action {
+            record_event(&ctx.client, &snap.raw, &ev.reason, &ev.message, ev.warning).await
         }
     }
+    carry_out(&runs, &out.actions, &hash, out.state.revision).await;
 
     let mut written = next.clone();
     fill_counts(&mut written, snap);
@@ -210,6 +208,17 @@ pub(super) async fn reconcile(
         (a, b) => a.or(b),
     };
     Ok(requeue_after(out.requeue_at, sizing, !scales.is_empty()))
+}
+
+/// Argo's `skipPostPromotionAnalysisRun` negated with the run not Successful: a
+/// post-promotion run of this update that has not succeeded (the old version is then kept
+/// while `scaleDownDelaySeconds` is unset).
+fn post_promotion_pending(status: &RolloutStatus) -> bool {
+    status
+        .blue_green
+        .as_ref()
+        .and_then(|b| b.post_promotion_analysis_run_status.as_ref())
+        .is_some_and(|r| r.status != "Successful")
 }
 
 /// Argo's blue-green counts: the base ones, then the active ReplicaSet's pods as the

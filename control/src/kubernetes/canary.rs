@@ -5,6 +5,7 @@
 use kube::runtime::controller::Action as Requeue;
 use weir_config::argo::CanaryStrategy;
 
+use super::analysisruns::{carry_out, observe, RolloutRuns};
 use super::rollouts::{
     fill_replica_counts, now, point_service, record_event, requeue_after, routing_error, split,
     write_condition, Context, ReconcileError, Snapshot,
@@ -24,18 +25,11 @@ pub fn undriven(canary: &CanaryStrategy) -> Option<&'static str> {
     if let Some(what) = super::routers::unsupported(canary) {
         return Some(what);
     }
-    if canary.analysis.is_some() {
-        return Some("canary Rollouts with background analysis");
-    }
-    canary.steps.iter().find_map(|s| {
-        if s.analysis.is_some() {
-            Some("canary Rollouts with analysis steps")
-        } else if s.experiment.is_some() {
-            Some("canary Rollouts with experiment steps")
-        } else {
-            None
-        }
-    })
+    canary
+        .steps
+        .iter()
+        .any(|s| s.experiment.is_some())
+        .then_some("canary Rollouts with experiment steps")
 }
 
 pub(super) async fn reconcile(
@@ -103,15 +97,20 @@ pub(super) async fn reconcile(
         Some(r) => r.managed_routes_set(&ctx.client).await?,
         None => false,
     };
+    let runs = RolloutRuns::new(&ctx.client, &ns, &snap.raw);
+    let uses_analysis =
+        canary.analysis.is_some() || canary.steps.iter().any(|s| s.analysis.is_some());
+    let (analysis_runs, templates) = observe(&runs, uses_analysis).await?;
     let observed = Observed {
         canary_hash: hash.clone(),
         stable_hash: status.stable_rs.clone(),
         traffic,
+        analysis_runs,
+        templates,
         replicas: Some(ObservedReplicas {
             new_available,
             at_desired,
         }),
-        ..Observed::default()
     };
     let out = engine::reconcile(
         &snap.rollout,
@@ -197,12 +196,10 @@ pub(super) async fn reconcile(
                 // The Gateway API plugin's SetMirrorRoute does nothing; neither does weir.
                 tracing::info!(rollout = %name, %route, "setMirrorRoute is not carried out by this traffic router");
             }
-            Action::StartAnalysis(start) => {
-                tracing::warn!(rollout = %name, run = %start.name, "analysis runs are not driven by weir's Kubernetes controller yet");
-            }
             _ => {}
         }
     }
+    carry_out(&runs, &out.actions, &hash, out.state.revision).await;
 
     // Status: the engine's, with the ReplicaSets' counts as Argo reports them.
     let mut written = out.state.status.clone();

@@ -1,6 +1,7 @@
 //! `weir controller`'s loop: the cluster found as kubectl finds it, leader election on a
-//! Lease, and kube-runtime's controller over Rollouts (one namespace or all) and the
-//! ReplicaSets they own, calling [`super::rollouts::reconcile`].
+//! Lease, and two kube-runtime controllers (one namespace or all): over Rollouts and the
+//! ReplicaSets and AnalysisRuns they own, calling [`super::rollouts::reconcile`]; and over
+//! every AnalysisRun, calling [`super::analysisruns::reconcile_run`].
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -15,8 +16,11 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::{Client, Config};
 
+use super::analysisruns::{analysis_run_resource, reconcile_run, Runs};
+use super::fleet::{AdminPort, ProxyFleet};
 use super::leader::{lead, Elector, LeaderSettings};
 use super::rollouts::{reconcile, rollout_resource, Context, ReconcileError};
+use crate::providers::HttpClient;
 
 /// How `weir controller` was started.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +34,9 @@ pub struct ControllerConfig {
     /// A kubeconfig file; `None`: as kubectl finds the cluster (`KUBECONFIG`,
     /// `~/.kube/config`, the in-cluster service account).
     pub kubeconfig: Option<PathBuf>,
+    /// The Service whose endpoints are the weir proxies' admin APIs, for the built-in
+    /// analysis provider: (namespace, name, port).
+    pub proxy_service: Option<(String, String, AdminPort)>,
 }
 
 /// A client for the cluster `config` names.
@@ -48,11 +55,7 @@ pub async fn client(config: &ControllerConfig) -> Result<Client, String> {
     Client::try_from(kube_config).map_err(|e| e.to_string())
 }
 
-fn error_policy(
-    _rollout: Arc<DynamicObject>,
-    error: &ReconcileError,
-    _ctx: Arc<Context>,
-) -> Action {
+fn error_policy(_object: Arc<DynamicObject>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
     tracing::warn!("reconcile failed, retrying in 5s: {error}");
     Action::requeue(Duration::from_secs(5))
 }
@@ -75,25 +78,53 @@ pub async fn run(
         instance_id: config.instance_id.clone(),
         leading: rx,
         phases: Default::default(),
+        runs: Runs::new(
+            HttpClient::new(),
+            config.proxy_service.clone().map(|(ns, name, port)| {
+                ProxyFleet::new(client.clone(), ns, name, port, HttpClient::new())
+            }),
+        ),
     });
     let _ = ctx_out.send(ctx.clone());
     let ar = rollout_resource();
-    let (rollouts, replica_sets): (Api<DynamicObject>, Api<ReplicaSet>) = match &config.namespace {
-        Some(ns) => (
-            Api::namespaced_with(client.clone(), ns, &ar),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all_with(client.clone(), &ar), Api::all(client.clone())),
+    let run_resource = analysis_run_resource();
+    let api = |r: &kube::core::ApiResource| -> Api<DynamicObject> {
+        match &config.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, r),
+            None => Api::all_with(client.clone(), r),
+        }
     };
-    Controller::new_with(rollouts, watcher::Config::default(), ar)
+    let replica_sets: Api<ReplicaSet> = match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    // Rollouts, woken by their ReplicaSets and AnalysisRuns; and every AnalysisRun.
+    let rollouts = Controller::new_with(api(&ar), watcher::Config::default(), ar.clone())
         .owns(replica_sets, watcher::Config::default())
-        .graceful_shutdown_on(stop)
-        .run(reconcile, error_policy, ctx)
+        .owns_with(
+            api(&run_resource),
+            run_resource.clone(),
+            watcher::Config::default(),
+        )
+        .graceful_shutdown_on(stop.clone())
+        .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("controller: {e}");
             }
-        })
-        .await;
+        });
+    let runs = Controller::new_with(
+        api(&run_resource),
+        watcher::Config::default(),
+        run_resource.clone(),
+    )
+    .graceful_shutdown_on(stop)
+    .run(reconcile_run, error_policy, ctx)
+    .for_each(|result| async move {
+        if let Err(e) = result {
+            tracing::debug!("analysis run controller: {e}");
+        }
+    });
+    futures_util::future::join(rollouts, runs).await;
     Ok(())
 }

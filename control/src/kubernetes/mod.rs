@@ -3,6 +3,8 @@
 //! code the standalone adapter drives; this module carries their actions out against the API
 //! server.
 //!
+//! - [`analysisruns`]: AnalysisRuns as objects: a Rollout's created and read, and every
+//!   run measured and its status written.
 //! - [`controller`]: `weir controller`'s loop (client, leader election, watches).
 //! - [`crds`]: weir's CustomResourceDefinitions (Argo's, plus the `weir` provider), which
 //!   `weir crds` prints.
@@ -16,13 +18,16 @@
 //! - [`replicasets`]: a Rollout's ReplicaSets as Argo names, labels and owns them;
 //!   [`podtemplate`]: the API server's pod defaults, to compare templates.
 //! - [`services`]: pointing the stable and canary Services at ReplicaSets.
+//! - [`fleet`]: the `weir` provider's windows from every proxy replica, histograms merged.
 //! - [`rollouts`]: one Rollout reconciled: the engine on its status, its ReplicaSets, events;
 //!   [`canary`] and [`bluegreen`]: each strategy's own part.
 
+pub mod analysisruns;
 pub mod bluegreen;
 pub mod canary;
 pub mod controller;
 pub mod crds;
+pub mod fleet;
 pub mod gatewayapi;
 pub mod hash;
 pub mod httproute;

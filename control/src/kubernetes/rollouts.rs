@@ -45,6 +45,8 @@ pub struct Context {
     pub leading: tokio::sync::watch::Receiver<bool>,
     /// The last phase seen of each Rollout, for `rollout_info` on /metrics.
     pub phases: parking_lot::Mutex<BTreeMap<(String, String), (String, String)>>,
+    /// The AnalysisRuns being measured.
+    pub runs: super::analysisruns::Runs,
 }
 
 pub const INSTANCE_ID_LABEL: &str = "argo-rollouts.argoproj.io/controller-instance-id";

@@ -3,7 +3,6 @@
 
 use super::store::StoredRun;
 use crate::analysis::{AnalysisPhase, AnalysisRun, MeasureRequest, MeasurementResult, Timestamp};
-use crate::engine::clock::format_time;
 use crate::engine::{AnalysisKind, StartAnalysis};
 use std::collections::BTreeMap;
 use weir_config::argo::{self, MetricProvider};
@@ -167,10 +166,6 @@ pub fn kind_text(kind: AnalysisKind) -> String {
     }
 }
 
-fn count(n: i32) -> Option<i32> {
-    (n != 0).then_some(n)
-}
-
 /// The run as Argo shows an AnalysisRun: metrics (with their providers) and the status
 /// with every measurement. `owner` is the label naming what started it: `("rollout", name)`
 /// or `("experiment", name)`.
@@ -181,70 +176,6 @@ pub fn to_argo(
     live: &LiveRun,
 ) -> argo::AnalysisRun {
     let status = live.run.status();
-    let metrics = live
-        .run
-        .metrics()
-        .iter()
-        .zip(&live.providers)
-        .map(|(m, p)| argo::Metric {
-            name: m.name.clone(),
-            interval: m
-                .interval
-                .map(|d| argo::DurationString(format!("{}s", d.as_secs()))),
-            initial_delay: m
-                .initial_delay
-                .map(|d| argo::DurationString(format!("{}s", d.as_secs()))),
-            count: m.count.map(argo::IntOrString::Int),
-            success_condition: m.success_condition.clone(),
-            failure_condition: m.failure_condition.clone(),
-            failure_limit: m.failure_limit.map(argo::IntOrString::Int),
-            inconclusive_limit: m.inconclusive_limit.map(argo::IntOrString::Int),
-            consecutive_error_limit: m.consecutive_error_limit.map(argo::IntOrString::Int),
-            consecutive_success_limit: m.consecutive_success_limit.map(argo::IntOrString::Int),
-            provider: p.clone(),
-        })
-        .collect();
-    let summary = |s: crate::analysis::RunSummary| argo::RunSummary {
-        count: Some(s.count),
-        successful: count(s.successful),
-        failed: count(s.failed),
-        inconclusive: count(s.inconclusive),
-        error: count(s.error),
-    };
-    let metric_results = status
-        .metric_results
-        .iter()
-        .map(|r| argo::MetricResult {
-            name: r.name.clone(),
-            phase: r.phase.as_str().to_string(),
-            measurements: r
-                .measurements
-                .iter()
-                .map(|m| argo::Measurement {
-                    phase: m.phase.as_str().to_string(),
-                    message: m.message.clone(),
-                    started_at: Some(format_time(m.started_at)),
-                    finished_at: m.finished_at.map(format_time),
-                    value: m.value.as_ref().map(|v| v.to_string()).unwrap_or_default(),
-                    ..Default::default()
-                })
-                .collect(),
-            // A metric waiting for data says why where Argo's tools show a metric's message.
-            message: r
-                .waiting
-                .as_ref()
-                .map_or_else(|| r.message.clone(), |w| w.reason.clone()),
-            count: count(r.count),
-            successful: count(r.successful),
-            failed: count(r.failed),
-            inconclusive: count(r.inconclusive),
-            error: count(r.error),
-            consecutive_error: count(r.consecutive_error),
-            dry_run: r.dry_run,
-            consecutive_success: count(r.consecutive_success),
-            ..Default::default()
-        })
-        .collect();
     let mut metadata = argo::ObjectMeta {
         name: Some(name.to_string()),
         namespace: Some(namespace.to_string()),
@@ -276,20 +207,11 @@ pub fn to_argo(
         kind: "AnalysisRun".to_string(),
         metadata,
         spec: argo::AnalysisRunSpec {
-            metrics,
+            metrics: crate::run_objects::argo_metrics(live.run.metrics(), &live.providers),
             terminate: live.terminated,
             ..Default::default()
         },
-        status: Some(argo::AnalysisRunStatus {
-            phase: status.phase.as_str().to_string(),
-            message: status.message.clone(),
-            metric_results,
-            started_at: Some(format_time(status.started_at)),
-            run_summary: Some(summary(status.run_summary)),
-            dry_run_summary: (status.dry_run_summary.count > 0)
-                .then(|| summary(status.dry_run_summary)),
-            completed_at: status.completed_at.map(format_time),
-        }),
+        status: Some(crate::run_objects::argo_status(&status)),
     }
 }
 

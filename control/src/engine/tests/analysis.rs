@@ -261,3 +261,37 @@ fn a_missing_template_is_an_invalid_spec() {
     assert_eq!(w.step_run(), Some(("web-c2-2-1", "Running")));
     assert_eq!(w.phase().0, "Progressing");
 }
+
+#[test]
+fn a_run_made_on_a_stale_read_is_taken_up_not_made_twice() {
+    let mut w = with_analysis_step();
+    w.deploy("c2");
+    assert_eq!(w.step_run(), Some(("web-c2-2-1", "Running")));
+    // The adapter made the run, but the status that names it never landed: the next call
+    // starts from a status without it, with the run there, still running.
+    w.state
+        .status
+        .canary
+        .as_mut()
+        .unwrap()
+        .current_step_analysis_run_status = None;
+    let actions = w.tick();
+    let asked: Vec<String> = effects(&actions)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::StartAnalysis(s) => Some(s.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        asked.iter().all(|n| n == "web-c2-2-1"),
+        "the running run is the step's run, not a new one: {asked:?}"
+    );
+    assert_eq!(w.step_run(), Some(("web-c2-2-1", "Running")));
+    // Once it has completed, a new start (a retry) gets a fresh name.
+    w.set_run("web-c2-2-1", AnalysisPhase::Failed, "bad");
+    w.settle();
+    w.command(&[Command::Retry]);
+    w.settle();
+    assert_eq!(w.step_run(), Some(("web-c2-2-1.1", "Running")));
+}

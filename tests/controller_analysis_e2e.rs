@@ -1,0 +1,314 @@
+//! `weir controller` running analysis as Argo's controllers do, against the in-memory API
+//! server: a canary Rollout's analysis step creates an AnalysisRun object (Argo's name,
+//! labels, revision annotation, owner), the run controller measures it with the `web`
+//! provider against a real HTTP server on loopback and writes Argo's status into the
+//! object, and the Rollout promotes on Successful and aborts on Failed. An AnalysisRun a
+//! user creates directly runs too, its Secret arguments read as Argo reads them.
+
+mod support;
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use support::kube::{
+    assert_allowed_by_rbac, merge_patch, replica_sets, rollout_path, rs_name, until, Controller,
+};
+use weir_apiserver_sim::{ApiServer, Options};
+
+/// A metrics endpoint answering `{"rate": <rate>}` at any path.
+struct RateServer {
+    addr: std::net::SocketAddr,
+    rate: Arc<AtomicU64>,
+    hits: Arc<AtomicU64>,
+}
+
+impl RateServer {
+    async fn start(rate: f64) -> RateServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(AtomicU64::new(rate.to_bits()));
+        let hits = Arc::new(AtomicU64::new(0));
+        let (s, h) = (state.clone(), hits.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (s, h) = (s.clone(), h.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_req: Request<_>| {
+                        let (s, h) = (s.clone(), h.clone());
+                        async move {
+                            h.fetch_add(1, Ordering::SeqCst);
+                            let rate = f64::from_bits(s.load(Ordering::SeqCst));
+                            let body = json!({ "rate": rate }).to_string();
+                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        RateServer {
+            addr,
+            rate: state,
+            hits,
+        }
+    }
+
+    fn set(&self, rate: f64) {
+        self.rate.store(rate.to_bits(), Ordering::SeqCst);
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/rate", self.addr)
+    }
+}
+
+fn manifests(url: &str) -> String {
+    format!(
+        "\
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: success-rate, namespace: default}}
+spec:
+  args: [{{name: url}}]
+  metrics:
+  - name: success-rate
+    count: 2
+    interval: 1s
+    successCondition: result >= 0.95
+    provider:
+      web:
+        url: '{{{{args.url}}}}'
+        jsonPath: '{{$.rate}}'
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {{name: web, namespace: default}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec: {{containers: [{{name: web, image: 'web:1'}}]}}
+  strategy:
+    canary:
+      steps:
+      - setWeight: 50
+      - analysis:
+          templates: [{{templateName: success-rate}}]
+          args: [{{name: url, value: '{url}'}}]
+"
+    )
+}
+
+async fn set_image(server: &ApiServer, image: &str) {
+    merge_patch(
+        server,
+        &rollout_path("web"),
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}}),
+    )
+    .await;
+}
+
+fn analysis_run(server: &ApiServer, name: &str) -> Option<Value> {
+    server
+        .get("argoproj.io/v1alpha1", "AnalysisRun", "default", name)
+        .ok()
+}
+
+async fn run_until(server: &ApiServer, controller: &Controller, name: &str, phase: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = analysis_run(server, name);
+        if run.as_ref().is_some_and(|r| r["status"]["phase"] == phase) {
+            return run.unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "AnalysisRun {name} never {phase}: {run:?}\n{}",
+            controller.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analysis_step_promotes_a_good_canary_and_aborts_a_bad_one() {
+    let metrics = RateServer::start(0.99).await;
+    let server = ApiServer::start(Options {
+        pod_ready_delay: Duration::from_millis(200),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    server
+        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
+        .unwrap();
+    server.apply_yaml(&manifests(&metrics.url())).unwrap();
+    let controller = Controller::start(&server);
+    let first = until(&server, &controller, "web", "healthy", |r, sets| {
+        r["status"]["phase"] == "Healthy" && sets.get(&rs_name(r)) == Some(&(2, 2))
+    })
+    .await;
+
+    // A good canary: the run is made as Argo makes it, measured twice, Successful, and the
+    // Rollout completes.
+    set_image(&server, "web:2").await;
+    let at_analysis = until(
+        &server,
+        &controller,
+        "web",
+        "at the analysis step",
+        |r, _| {
+            r["status"]["currentStepIndex"] == 1
+                && r["status"]["canary"]["currentStepAnalysisRunStatus"]["name"].is_string()
+        },
+    )
+    .await;
+    let hash = at_analysis["status"]["currentPodHash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let name = at_analysis["status"]["canary"]["currentStepAnalysisRunStatus"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(name, format!("web-{hash}-2-1"));
+    let run = run_until(&server, &controller, &name, "Successful").await;
+    assert_eq!(run["metadata"]["labels"]["rollout-type"], "Step");
+    assert_eq!(run["metadata"]["labels"]["step-index"], "1");
+    assert_eq!(
+        run["metadata"]["labels"]["rollouts-pod-template-hash"],
+        json!(hash)
+    );
+    assert_eq!(
+        run["metadata"]["annotations"]["rollout.argoproj.io/revision"],
+        "2"
+    );
+    assert_eq!(run["metadata"]["ownerReferences"][0]["kind"], "Rollout");
+    assert_eq!(
+        run["metadata"]["ownerReferences"][0]["uid"],
+        first["metadata"]["uid"]
+    );
+    assert_eq!(run["spec"]["args"][0]["value"], json!(metrics.url()));
+    let result = &run["status"]["metricResults"][0];
+    assert_eq!(result["name"], "success-rate");
+    assert_eq!(result["count"], 2);
+    assert_eq!(result["successful"], 2);
+    assert_eq!(result["measurements"].as_array().unwrap().len(), 2);
+    assert_eq!(result["measurements"][0]["value"], "0.99");
+    assert!(run["status"]["startedAt"].is_string() && run["status"]["completedAt"].is_string());
+    until(&server, &controller, "web", "promoted", |r, _| {
+        r["status"]["phase"] == "Healthy" && r["status"]["stableRS"] == json!(hash)
+    })
+    .await;
+    let runs = server
+        .list("argoproj.io/v1alpha1", "AnalysisRun", "default")
+        .unwrap();
+    let names: Vec<&str> = runs
+        .iter()
+        .map(|r| r["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [name.as_str()], "one run, made once");
+
+    // A bad canary: the run fails and the Rollout aborts back to the stable version.
+    metrics.set(0.5);
+    set_image(&server, "web:3").await;
+    let aborted = until(&server, &controller, "web", "aborted", |r, _| {
+        r["status"]["phase"] == "Degraded" && r["status"]["abort"] == true
+    })
+    .await;
+    let bad = aborted["status"]["currentPodHash"].as_str().unwrap();
+    let failed = run_until(&server, &controller, &format!("web-{bad}-3-1"), "Failed").await;
+    assert_eq!(failed["status"]["metricResults"][0]["failed"], 1);
+    assert_eq!(
+        aborted["status"]["message"],
+        json!(format!(
+            "RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed: {}",
+            failed["status"]["message"].as_str().unwrap()
+        ))
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while replica_sets(&server).get(&format!("web-{hash}")) != Some(&(2, 2)) {
+        assert!(Instant::now() < deadline, "{:?}", replica_sets(&server));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(metrics.hits.load(Ordering::SeqCst) >= 3);
+    assert_allowed_by_rbac(&server);
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analysis_run_a_user_creates_runs_with_its_secret_arguments() {
+    let metrics = RateServer::start(0.97).await;
+    let server = ApiServer::start(Options::default()).await.unwrap();
+    server
+        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
+        .unwrap();
+    server
+        .apply_yaml(&format!(
+            "\
+apiVersion: v1
+kind: Secret
+metadata: {{name: metrics, namespace: default}}
+stringData: {{url: '{}'}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisRun
+metadata: {{name: by-hand, namespace: default}}
+spec:
+  args:
+  - name: url
+    valueFrom: {{secretKeyRef: {{name: metrics, key: url}}}}
+  metrics:
+  - name: rate
+    successCondition: result > 0.9
+    provider:
+      web: {{url: '{{{{args.url}}}}', jsonPath: '{{$.rate}}'}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisRun
+metadata: {{name: missing-secret, namespace: default}}
+spec:
+  args:
+  - name: url
+    valueFrom: {{secretKeyRef: {{name: nowhere, key: url}}}}
+  metrics:
+  - name: rate
+    provider:
+      web: {{url: '{{{{args.url}}}}'}}
+",
+            metrics.url()
+        ))
+        .unwrap();
+    let controller = Controller::start(&server);
+    let run = run_until(&server, &controller, "by-hand", "Successful").await;
+    assert_eq!(
+        run["status"]["metricResults"][0]["measurements"][0]["value"],
+        "0.97"
+    );
+    // The Secret's value is used, never written into the object.
+    assert!(run["spec"]["args"][0]["value"].is_null(), "{run}");
+    let broken = run_until(&server, &controller, "missing-secret", "Error").await;
+    assert!(
+        broken["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("secret \"nowhere\" not found"),
+        "{}",
+        broken["status"]
+    );
+    assert_allowed_by_rbac(&server);
+    server.shutdown();
+}
