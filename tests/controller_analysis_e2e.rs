@@ -312,3 +312,134 @@ spec:
     assert_allowed_by_rbac(&server);
     server.shutdown();
 }
+
+/// The random-fail Jobs the runs made so far, by name.
+fn random_fail_jobs(server: &ApiServer) -> Vec<Value> {
+    server
+        .list("batch/v1", "Job", "default")
+        .unwrap()
+        .into_iter()
+        .filter(|j| {
+            j["metadata"]["annotations"]["analysisrun.argoproj.io/metric-name"] == "random-fail"
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argos_analysis_step_example_runs_its_jobs() {
+    // Argo's own example: a step analysis over the `random-fail` AnalysisTemplate and the
+    // `always-pass` ClusterAnalysisTemplate, both `job` metrics. Jobs take 1 s here and
+    // succeed unless the test marks them to fail (the stand-in runs no pods).
+    let server = ApiServer::start(Options {
+        pod_ready_delay: Duration::from_millis(200),
+        job_duration: Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    server
+        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
+        .unwrap();
+    for doc in [
+        include_str!("../config/tests/data/argo-examples/analysis-templates.yaml"),
+        include_str!("../config/tests/data/argo-examples/cluster-analysis-templates.yaml"),
+        include_str!("../config/tests/data/argo-examples/rollout-analysis-step.yaml"),
+    ] {
+        server.apply_yaml(doc).unwrap();
+    }
+    let controller = Controller::start(&server);
+    let name = "rollout-analysis-step";
+    until(&server, &controller, name, "healthy", |r, sets| {
+        r["status"]["phase"] == "Healthy" && sets.get(&rs_name(r)) == Some(&(4, 4))
+    })
+    .await;
+    let image = |tag: &str| json!({"spec": {"template": {"spec": {"containers": [{"name": "rollouts-demo", "image": format!("argoproj/rollouts-demo:{tag}"), "imagePullPolicy": "Always", "ports": [{"containerPort": 8080}]}]}}}});
+
+    // Every Job succeeds: two random-fail measurements 5 s apart and one always-pass, then
+    // the Rollout completes.
+    merge_patch(&server, &rollout_path(name), image("yellow")).await;
+    let done = until(&server, &controller, name, "promoted", |r, _| {
+        r["status"]["phase"] == "Healthy"
+            && r["status"]["stableRS"] == r["status"]["currentPodHash"]
+            && r["metadata"]["annotations"]["rollout.argoproj.io/revision"] == "2"
+    })
+    .await;
+    let hash = done["status"]["currentPodHash"].as_str().unwrap();
+    let run = run_until(
+        &server,
+        &controller,
+        &format!("{name}-{hash}-2-1"),
+        "Successful",
+    )
+    .await;
+    let uid = run["metadata"]["uid"].as_str().unwrap();
+    let results = run["status"]["metricResults"].as_array().unwrap();
+    let by_name = |m: &str| results.iter().find(|r| r["name"] == m).unwrap().clone();
+    assert_eq!(by_name("random-fail")["successful"], 2);
+    assert_eq!(by_name("pass")["successful"], 1);
+    let jobs = server.list("batch/v1", "Job", "default").unwrap();
+    let mut names: Vec<&str> = jobs
+        .iter()
+        .map(|j| j["metadata"]["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            format!("{uid}.pass.1"),
+            format!("{uid}.random-fail.1"),
+            format!("{uid}.random-fail.2"),
+        ]
+    );
+    let job = &jobs[0];
+    assert_eq!(
+        job["metadata"]["labels"]["analysisrun.argoproj.io/uid"],
+        uid
+    );
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "AnalysisRun");
+    assert_eq!(job["metadata"]["ownerReferences"][0]["uid"], uid);
+
+    // Both random-fail Jobs fail (failureLimit 1 tolerates one): the run fails and the
+    // Rollout aborts.
+    merge_patch(&server, &rollout_path(name), image("red")).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut failed = std::collections::BTreeSet::new();
+    while failed.len() < 4 {
+        for job in random_fail_jobs(&server) {
+            let job_name = job["metadata"]["name"].as_str().unwrap().to_owned();
+            if job_name.starts_with(uid) || failed.contains(&job_name) {
+                continue;
+            }
+            // In process, so that the RBAC check below counts only the controller's calls.
+            let mut marked = job.clone();
+            marked["metadata"]["annotations"]["apiserver-sim.weir.dev/job-outcome"] =
+                json!("Failed");
+            if server.update(marked).is_err() {
+                continue; // changed since the list (its status): try again
+            }
+            failed.insert(job_name);
+        }
+        let aborted = support::kube::rollout(&server, name)["status"]["abort"] == true;
+        if aborted {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", controller.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let aborted = until(&server, &controller, name, "aborted", |r, _| {
+        r["status"]["phase"] == "Degraded" && r["status"]["abort"] == true
+    })
+    .await;
+    let bad = aborted["status"]["currentPodHash"].as_str().unwrap();
+    let run = run_until(&server, &controller, &format!("{name}-{bad}-3-1"), "Failed").await;
+    let random = run["status"]["metricResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "random-fail")
+        .unwrap()
+        .clone();
+    assert_eq!(random["failed"], 2, "{random}");
+    assert_allowed_by_rbac(&server);
+    server.shutdown();
+}

@@ -19,6 +19,13 @@ pub enum MeasurementResult {
     /// The provider itself judged the value inconclusive and says why (e.g. weir's built-in
     /// provider below `minRequests`). Conditions are not evaluated.
     Inconclusive(String),
+    /// The provider decided the measurement's phase itself, as Argo's `job` provider does
+    /// (Successful when its Job completes, Failed when it fails). Conditions are not
+    /// evaluated.
+    Judged {
+        phase: super::phase::AnalysisPhase,
+        message: String,
+    },
     /// Not a measurement: the provider cannot measure yet and says why (weir's built-in
     /// provider within the first window after a split change, short of `minRequests`).
     /// Nothing is recorded or counted; the metric is asked again after `retry_after`.

@@ -240,6 +240,7 @@ impl AnalysisRun {
             MeasurementResult::Inconclusive(message) => {
                 (AnalysisPhase::Inconclusive, message, None)
             }
+            MeasurementResult::Judged { phase, message } => (phase, message, None),
         };
         result.record(Measurement {
             phase,

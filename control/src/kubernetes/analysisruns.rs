@@ -310,7 +310,15 @@ pub async fn reconcile_run(
         if due.is_empty() {
             break;
         }
-        let answers = measure(&ctx, &providers, &roles, due).await;
+        let taken = |r: &MeasureRequest| {
+            run.metric_result(&r.metric)
+                .map_or(0, |m| m.count + m.error)
+        };
+        let numbered: Vec<(MeasureRequest, i32)> = due
+            .into_iter()
+            .map(|r| (r.clone(), taken(&r) + 1))
+            .collect();
+        let answers = measure(&ctx, &raw, &providers, &roles, numbered).await;
         due = run.step(now(), answers);
     }
     let status = serde_json::to_value(crate::run_objects::argo_status(&run.status()))?;
@@ -490,20 +498,26 @@ async fn windows_for(
     Ok(Arc::new(fleet.windows(&metric.route, window).await?))
 }
 
-/// Takes the due measurements concurrently.
+/// Takes the due measurements concurrently; each comes with its number among the metric's
+/// measurements (1 for the first), which names a `job` measurement's Job.
 async fn measure(
     ctx: &Context,
+    run: &Value,
     providers: &[MetricProvider],
     roles: &BTreeMap<String, String>,
-    due: Vec<MeasureRequest>,
+    due: Vec<(MeasureRequest, i32)>,
 ) -> Vec<(String, MeasurementResult)> {
-    futures_util::future::join_all(due.into_iter().map(|request| {
+    futures_util::future::join_all(due.into_iter().map(|(request, n)| {
         let provider = providers.get(request.index).cloned();
         async move {
             let Some(provider) = provider else {
                 let text = format!("metric {} has no provider", request.metric);
                 return (request.metric, MeasurementResult::Error(text));
             };
+            if let (Some(job), 1) = (&provider.job, provider.names().len()) {
+                let answer = super::jobs::measure(&ctx.client, run, &request.metric, job, n).await;
+                return (request.metric, answer);
+            }
             let windows = match windows_for(&ctx.runs, &provider).await {
                 Ok(w) => w,
                 Err(e) => return (request.metric, MeasurementResult::Error(e)),

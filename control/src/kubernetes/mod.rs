@@ -5,6 +5,7 @@
 //!
 //! - [`analysisruns`]: AnalysisRuns as objects: a Rollout's created and read, and every
 //!   run measured and its status written.
+//! - [`jobs`]: Argo's `job` analysis provider: a measurement is a Job.
 //! - [`controller`]: `weir controller`'s loop (client, leader election, watches).
 //! - [`crds`]: weir's CustomResourceDefinitions (Argo's, plus the `weir` provider), which
 //!   `weir crds` prints.
@@ -32,6 +33,7 @@ pub mod gatewayapi;
 pub mod hash;
 pub mod httproute;
 pub mod ingress;
+pub mod jobs;
 pub mod leader;
 pub mod nginx;
 pub mod podtemplate;

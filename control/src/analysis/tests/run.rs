@@ -171,6 +171,32 @@ fn a_provider_inconclusive_answer_says_why() {
 }
 
 #[test]
+fn a_provider_that_judges_decides_the_phase_without_conditions() {
+    // success_rate() has `result >= 0.99`; a judged answer is never held against it.
+    let mut run = AnalysisRun::new(spec(vec![success_rate()]), at(0));
+    run.step(at(0), vec![]);
+    let answer = MeasurementResult::Judged {
+        phase: AnalysisPhase::Failed,
+        message: "job failed".into(),
+    };
+    run.step(at(1), vec![("success-rate".into(), answer)]);
+    assert_eq!(run.phase(), AnalysisPhase::Failed);
+    let result = run.metric_result("success-rate").expect("measured");
+    assert_eq!((result.count, result.failed), (1, 1));
+    assert_eq!(result.measurements[0].message, "job failed");
+    assert_eq!(result.measurements[0].value, None);
+
+    let mut run = AnalysisRun::new(spec(vec![success_rate()]), at(0));
+    run.step(at(0), vec![]);
+    let answer = MeasurementResult::Judged {
+        phase: AnalysisPhase::Successful,
+        message: String::new(),
+    };
+    run.step(at(1), vec![("success-rate".into(), answer)]);
+    assert_eq!(run.phase(), AnalysisPhase::Successful);
+}
+
+#[test]
 fn interval_and_count_schedule_with_explicit_times() {
     let m = Metric {
         count: Some(3),
