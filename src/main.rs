@@ -93,7 +93,8 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// The Kubernetes controller for Argo Rollouts' resources (a drop-in for Argo's, on the
-    /// same CRDs). So far it drives canary Rollouts without a traffic router.
+    /// same CRDs): canary (no router, nginx, Gateway API) and blue-green Rollouts, and
+    /// AnalysisRuns. Experiments and other routers are not driven yet.
     Controller(cli_controller::ControllerArgs),
     /// Print weir's CustomResourceDefinitions: Argo Rollouts' five with the `weir` analysis
     /// provider added (kubectl apply -f - to install; deploy/crds/weir-crds.yaml holds the same).
