@@ -57,6 +57,34 @@ async fn operators_drive_a_rollout_with_the_cli() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Read what it draws as it draws it, and abort only once it has shown the pause:
+    // otherwise a slow start could draw its first frame after the abort.
+    let drawn = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let drawn = drawn.clone();
+        let mut out = watching.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut out, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                drawn
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let shown_at = std::time::Instant::now();
+    while !drawn.lock().unwrap().contains("॥ Paused") {
+        assert!(
+            shown_at.elapsed() < Duration::from_secs(10),
+            "get --watch never drew the pause: {}",
+            drawn.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let (code, out) = cli(&weir, &["abort", "web"]).await;
     assert_eq!(code, 0, "{out}");
@@ -82,9 +110,10 @@ async fn operators_drive_a_rollout_with_the_cli() {
         .status()
         .unwrap();
     assert!(interrupted.success());
-    let watched = watching.wait_with_output().unwrap();
-    assert_eq!(watched.status.code(), Some(0));
-    let watched = String::from_utf8_lossy(&watched.stdout);
+    let status = watching.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    reader.join().unwrap();
+    let watched = drawn.lock().unwrap().clone();
     assert!(
         watched.contains("॥ Paused") && watched.contains("✖ Degraded"),
         "{watched}"

@@ -110,8 +110,66 @@ fn values<'a>(v: &'a Value, path: &[&str], out: &mut Vec<&'a Value>) {
     }
 }
 
+/// apimachinery's `resource.ErrFormatWrong`, the decode error of a malformed quantity.
+const QUANTITY_FORMAT: &str =
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
+/// Whether `text` parses as a `resource.Quantity` (`ParseQuantity`: a signed decimal, then
+/// a binary suffix, a decimal SI suffix, or a decimal exponent).
+fn is_quantity(text: &str) -> bool {
+    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let digits = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len());
+    let (number, suffix) = body.split_at(digits);
+    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+        return false;
+    }
+    const SUFFIXES: [&str; 16] = [
+        "", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+    ];
+    if SUFFIXES.contains(&suffix) {
+        return true;
+    }
+    // A decimal exponent: e or E, an optional sign, digits.
+    suffix
+        .strip_prefix(['e', 'E'])
+        .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e))
+        .is_some_and(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The decode error of a malformed quantity in a pod spec's container resources or
+/// overhead (`spec` for a Pod, `spec.template.spec` for the workloads). A number is a
+/// quantity too, as `Quantity.UnmarshalJSON` takes it.
+fn quantity_error(type_name: &str, obj: &Value) -> Option<String> {
+    let pod_spec = match type_name {
+        "pods" => obj.get("spec"),
+        "apps/replicasets" | "apps/deployments" | "apps/statefulsets" | "apps/daemonsets"
+        | "batch/jobs" => obj.pointer("/spec/template/spec"),
+        _ => None,
+    }?;
+    let mut found = vec![];
+    for list in ["containers", "initContainers", "ephemeralContainers"] {
+        for kind in ["requests", "limits"] {
+            values(
+                pod_spec,
+                &[&format!("{list}[]"), "resources", kind, "*"],
+                &mut found,
+            );
+        }
+    }
+    values(pod_spec, &["overhead", "*"], &mut found);
+    found
+        .into_iter()
+        .any(|v| !(v.is_number() || v.as_str().is_some_and(is_quantity)))
+        .then(|| QUANTITY_FORMAT.to_owned())
+}
+
 /// The decode error of a built-in object, if a checked field has the wrong JSON type.
 pub fn decode_error(type_name: &str, obj: &Value) -> Option<String> {
+    if let Some(e) = quantity_error(type_name, obj) {
+        return Some(e);
+    }
     for (_, path, strukt, go) in FIELDS.iter().filter(|f| f.0 == "*" || f.0 == type_name) {
         let segs: Vec<&str> = path.split('.').collect();
         let mut found = vec![];
@@ -129,4 +187,38 @@ pub fn decode_error(type_name: &str, obj: &Value) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn quantities_parse_as_apimachinery_parses_them() {
+        for ok in [
+            "1", "0.5", "500m", "16Mi", "1Gi", "+1", "-2k", "1e3", "1E-2", ".5",
+        ] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in ["invalid", "", "Mi", "1Kii", "1x", "1.2.3", "1e", "--1"] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_workload_with_a_malformed_quantity_does_not_decode() {
+        let rs = |memory: Value| {
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "a", "image": "x", "resources": {"requests": {"memory": memory, "cpu": 0.001}}}
+            ]}}}})
+        };
+        assert_eq!(decode_error("apps/replicasets", &rs(json!("16Mi"))), None);
+        assert_eq!(
+            decode_error("apps/replicasets", &rs(json!("invalid"))).as_deref(),
+            Some(QUANTITY_FORMAT)
+        );
+        let pod = json!({"spec": {"containers": [{"name": "a", "image": "x"}], "overhead": {"cpu": "x"}}});
+        assert_eq!(decode_error("pods", &pod).as_deref(), Some(QUANTITY_FORMAT));
+    }
 }

@@ -13,6 +13,7 @@ mod error;
 pub mod lint;
 mod load;
 pub mod proxy;
+pub mod quantity;
 mod validate;
 mod yaml_error;
 

@@ -15,8 +15,15 @@ pub use backend::{Backend, BackendOptions};
 pub use client::{Client, Outcome};
 pub use weir::Weir;
 
-/// Whether `count` successes of `n` trials are within three standard deviations of a
+/// How many standard deviations [`binomial_band`] allows.
+const BAND: f64 = 4.5;
+
+/// Whether `count` successes of `n` trials are within 4.5 standard deviations of a
 /// binomial with probability `p`; `p == 0` or `p == 1` demand exactly 0 or `n`.
+///
+/// 4.5 sigma: a fair split fails by chance about once in 150,000 checks (three sigma failed
+/// CI about once in 400, and the suite makes dozens), while a split off by a third of
+/// its weight over a few hundred trials is still caught.
 pub fn binomial_band(what: &str, count: u64, n: u64, p: f64) -> Result<(), String> {
     if p == 0.0 {
         return match count {
@@ -32,12 +39,12 @@ pub fn binomial_band(what: &str, count: u64, n: u64, p: f64) -> Result<(), Strin
     }
     let mean = n as f64 * p;
     let sigma = (n as f64 * p * (1.0 - p)).sqrt();
-    if (count as f64 - mean).abs() <= 3.0 * sigma {
+    if (count as f64 - mean).abs() <= BAND * sigma {
         Ok(())
     } else {
         Err(format!(
-            "{what}: {count} of {n} is outside {mean:.1} ± {:.1} (3 sigma, p = {p})",
-            3.0 * sigma
+            "{what}: {count} of {n} is outside {mean:.1} ± {:.1} ({BAND} sigma, p = {p})",
+            BAND * sigma
         ))
     }
 }

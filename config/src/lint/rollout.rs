@@ -1,7 +1,8 @@
 //! Rules for a Rollout, following Argo's `ValidateRolloutSpec` and the strategy checks.
 //!
 //! Left out on purpose: checks of the pod template (Kubernetes validates it when it creates
-//! the ReplicaSet), and the checks that a traffic provider supports header routes, mirror
+//! the ReplicaSet) other than the quantities that would not even decode (`memory:
+//! invalid`, which `kubectl argo rollouts lint` reports as a decode error), and the checks that a traffic provider supports header routes, mirror
 //! routes or experiment weights (istio/alb/apisix/plugins in Argo): weir is the traffic
 //! router and supports all of them, so only `managedRoutes` is required.
 
@@ -39,6 +40,18 @@ pub(crate) fn lint_rollout(rollout: &Rollout, catalog: &Catalog, r: &mut Report)
             "spec.template",
             "template must be empty for a workload reference rollout (spec.workloadRef is set)",
         );
+    }
+    if let Some(pod_spec) = spec.template.as_ref().and_then(|t| t.get("spec")) {
+        for (field, value) in crate::quantity::malformed_quantities(pod_spec, "spec.template.spec")
+        {
+            r.error(
+                field,
+                format!(
+                    "{} (got {value}); the API server keeps it in a Rollout, and Argo's controller (and weir's) drops it and goes on without it",
+                    crate::quantity::QUANTITY_FORMAT
+                ),
+            );
+        }
     }
     let min_ready = spec.min_ready_seconds.unwrap_or(0);
     if min_ready < 0 {

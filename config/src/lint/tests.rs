@@ -885,3 +885,38 @@ fn objects_need_a_name() {
     let errors = lint_files(&[("bg.yaml".to_owned(), r)]);
     assert_one(&errors, "bg.yaml", 3, "metadata.name", &["required"]);
 }
+
+#[test]
+fn argos_malformed_rollouts_are_reported_where_the_quantity_is() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/argo-examples/expectedfailures"
+    );
+    let read = |name: &str| {
+        let path = format!("{dir}/{name}");
+        let text = std::fs::read_to_string(&path).expect("vendored example");
+        (path, text)
+    };
+    let errors = lint_files(&[read("malformed-rollout.yaml")]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].line, 19);
+    assert_eq!(
+        errors[0].field,
+        "spec.template.spec.containers[0].resources.requests.memory"
+    );
+    assert!(
+        errors[0].message.starts_with("quantities must match")
+            && errors[0].message.contains("\"invalid\""),
+        "{}",
+        errors[0].message
+    );
+    let errors = lint_files(&[read("malformed-rollout-ephemeral.yaml")]);
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.template.spec.containers[0].resources.requests.memory",
+            "spec.template.spec.ephemeralContainers[0].resources.requests.memory",
+        ]
+    );
+}

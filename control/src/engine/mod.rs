@@ -151,7 +151,7 @@ fn reconcile_inner(
         Strategy::BlueGreen(blue_green) => settle(8, state, |state| {
             bluegreen::pass(rollout, blue_green, observed, state, now)
         }),
-        Strategy::Invalid => unsupported(
+        Strategy::Invalid => invalid_spec(
             rollout,
             state,
             now,
@@ -244,7 +244,9 @@ fn merge(actions: &mut Vec<Action>, action: Action) {
     }
 }
 
-fn unsupported(
+/// The state with Argo's InvalidSpec condition (and Degraded phase) for `message`, and
+/// nothing asked for: a Rollout whose spec breaks Argo's rules does not move until fixed.
+pub fn invalid_spec(
     rollout: &Rollout,
     mut state: EngineState,
     now: Timestamp,

@@ -160,6 +160,32 @@ impl RolloutRuns {
     }
 }
 
+impl RolloutRuns {
+    /// The namespace's AnalysisTemplates and the ClusterAnalysisTemplates as JSON
+    /// documents, for `weir lint`'s reference rules.
+    pub async fn template_documents(&self) -> Result<Vec<Value>, kube::Error> {
+        let mut docs = Vec::new();
+        for (kind, plural, namespaced) in [
+            ("AnalysisTemplate", "analysistemplates", true),
+            ("ClusterAnalysisTemplate", "clusteranalysistemplates", false),
+        ] {
+            let r = resource(kind, plural);
+            let api: Api<DynamicObject> = if namespaced {
+                Api::namespaced_with(self.client.clone(), &self.ns, &r)
+            } else {
+                Api::all_with(self.client.clone(), &r)
+            };
+            for item in api.list(&ListParams::default()).await?.items {
+                let mut doc = serde_json::to_value(&item).unwrap_or_default();
+                doc["apiVersion"] = json!(argo::API_VERSION);
+                doc["kind"] = json!(kind);
+                docs.push(doc);
+            }
+        }
+        Ok(docs)
+    }
+}
+
 /// What the engine reads of a Rollout's analysis: its runs and, when it names templates,
 /// the templates. Nothing is read for a Rollout without analysis.
 pub async fn observe(

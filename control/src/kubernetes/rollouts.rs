@@ -83,6 +83,15 @@ pub async fn reconcile(
     }
     let ns = obj.namespace().unwrap_or_else(|| "default".to_owned());
     let rollouts = rollout_api(&ctx.client, &ns);
+    let mut raw = raw;
+    // What the API server kept but would not decode (a pod template's `memory: invalid`)
+    // is dropped, as Argo's tolerant informer drops it, and the Rollout goes on.
+    if let Some(pod_spec) = raw.pointer_mut("/spec/template/spec") {
+        let dropped = weir_config::quantity::drop_malformed(pod_spec, "spec.template.spec");
+        if !dropped.is_empty() {
+            tracing::warn!(rollout = %name, fields = ?dropped, "malformed fields dropped: {}", weir_config::quantity::QUANTITY_FORMAT);
+        }
+    }
     let rollout: Rollout = match serde_json::from_value(raw.clone()) {
         Ok(r) => r,
         Err(e) => {
@@ -91,6 +100,23 @@ pub async fn reconcile(
             return Ok(Requeue::await_change());
         }
     };
+    if let Some(message) = invalid(&ctx.client, &ns, &raw, &rollout).await? {
+        // Argo's InvalidSpec: the Rollout does not move; looked at again in a while, as a
+        // template it names may be created meanwhile.
+        let state = EngineState {
+            status: rollout.status.clone().unwrap_or_default(),
+            spec_paused: rollout.spec.paused,
+            ..EngineState::default()
+        };
+        let out = crate::engine::invalid_spec(&rollout, state, now(), &message);
+        let revision = obj
+            .annotations()
+            .get(REVISION_ANNOTATION)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        write_status(&rollouts, &raw, &out.state.status, revision, revision).await?;
+        return Ok(Requeue::requeue(Duration::from_secs(10)));
+    }
     let strategy = rollout.spec.strategy.clone();
     match (&strategy.canary, &strategy.blue_green) {
         (Some(canary), None) => {
@@ -113,6 +139,49 @@ pub async fn reconcile(
             Ok(Requeue::await_change())
         }
     }
+}
+
+/// The first of Argo's rules the Rollout breaks, as its InvalidSpec message: `weir lint`'s
+/// rules (Argo's `ValidateRolloutSpec` and its reference checks) over the Rollout and the
+/// analysis templates it could name.
+async fn invalid(
+    client: &Client,
+    ns: &str,
+    raw: &Value,
+    rollout: &Rollout,
+) -> Result<Option<String>, ReconcileError> {
+    const FILE: &str = "the Rollout";
+    let mut files = vec![(FILE.to_owned(), raw.to_string())];
+    let strategy = &rollout.spec.strategy;
+    let names_templates = strategy.canary.as_ref().is_some_and(|c| {
+        c.analysis.is_some()
+            || c.steps
+                .iter()
+                .any(|s| s.analysis.is_some() || s.experiment.is_some())
+    }) || strategy
+        .blue_green
+        .as_ref()
+        .is_some_and(|b| b.pre_promotion_analysis.is_some() || b.post_promotion_analysis.is_some());
+    if names_templates {
+        let runs = super::analysisruns::RolloutRuns::new(client, ns, raw);
+        for (i, doc) in runs.template_documents().await?.into_iter().enumerate() {
+            files.push((format!("template {i}"), doc.to_string()));
+        }
+    }
+    let name = raw["metadata"]["name"].as_str().unwrap_or_default();
+    Ok(weir_config::lint::lint_files(&files)
+        .into_iter()
+        .find(|e| e.file == FILE)
+        .map(|e| {
+            if e.field.is_empty() {
+                format!("The Rollout \"{name}\" is invalid: {}", e.message)
+            } else {
+                format!(
+                    "The Rollout \"{name}\" is invalid: {}: {}",
+                    e.field, e.message
+                )
+            }
+        }))
 }
 
 /// A Rollout as one reconcile reads it: the object, its ReplicaSets, the hash its template
