@@ -1,6 +1,6 @@
 //! `weir controller`: the Kubernetes controller for Argo Rollouts' resources, with its
-//! health and metrics endpoints (`/healthz`, `/readyz`, `/metrics` with Argo's
-//! `rollout_info`).
+//! health and metrics endpoints (`/healthz`, `/readyz`, `/metrics` under Argo's controller
+//! metric names: `weir_control::kubernetes::metrics`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -179,17 +179,5 @@ async fn serve(listener: tokio::net::TcpListener, ctx: Arc<Context>) {
 
 /// Argo's controller metric names, so existing dashboards keep working.
 fn metrics(ctx: &Context) -> String {
-    let mut out =
-        String::from("# HELP rollout_info Information about rollout.\n# TYPE rollout_info gauge\n");
-    for ((ns, name), (strategy, phase)) in ctx.phases.lock().iter() {
-        out.push_str(&format!(
-            "rollout_info{{namespace=\"{ns}\",name=\"{name}\",strategy=\"{strategy}\",phase=\"{phase}\"}} 1\n"
-        ));
-    }
-    out.push_str("# HELP weir_controller_leader Whether this replica is the one acting.\n# TYPE weir_controller_leader gauge\n");
-    out.push_str(&format!(
-        "weir_controller_leader {}\n",
-        u8::from(*ctx.leading.borrow())
-    ));
-    out
+    ctx.metrics.render(*ctx.leading.borrow())
 }

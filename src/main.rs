@@ -82,7 +82,8 @@ enum Command {
     /// A self-contained demo: built-in backends, load, and a canary rollout driven by
     /// analysis of the proxy's own measurements, shown live until it ends.
     Demo(demo::DemoArgs),
-    /// Show and drive the rollouts of a running `weir run` (through its admin API).
+    /// Show and drive rollouts: those of a running `weir run` (through its admin API), or
+    /// with --kubernetes / -n NAMESPACE those of a Kubernetes cluster.
     Rollouts(rollouts_cli::RolloutsArgs),
     /// Show the experiments of a running `weir run` (through its admin API).
     Experiments(rollouts_cli::ExperimentsArgs),
@@ -115,7 +116,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo logs to a file of its own, so nothing writes between the lines of its view.
-    if !matches!(cli.command, Command::Demo(_)) {
+    // `weir rollouts` words its own failures: the kube client's log lines about them would
+    // only come before them, unless RUST_LOG asks for them.
+    let logs = match &cli.command {
+        Command::Demo(_) => false,
+        Command::Rollouts(_) => std::env::var_os("RUST_LOG").is_some(),
+        _ => true,
+    };
+    if logs {
         logging::init(cli.log_format);
     }
     weir_proxy::set_release_memory(release_memory);

@@ -152,9 +152,14 @@ async fn argos_canary_example_walks_its_steps_driven_by_kubectl_patches() {
     assert_eq!(done["status"]["currentStepIndex"], 8);
     wait_for(|| selects(&server, "canary-stable") == green_hash).await;
     assert_eq!(selects(&server, "canary-preview"), green_hash);
-    assert!(controller.metrics().await.contains(
-        "rollout_info{namespace=\"default\",name=\"rollout-canary\",strategy=\"canary\",phase=\"Healthy\"} 1"
-    ));
+    // Argo's calculated phase: Completed (tests/controller_metrics_e2e.rs has the rest).
+    let metrics = controller.metrics().await;
+    assert!(
+        metrics.contains(
+            "rollout_info{name=\"rollout-canary\",namespace=\"default\",phase=\"Completed\",strategy=\"canary\",traffic_router=\"\"} 1"
+        ),
+        "{metrics}"
+    );
 
     // Another image, then `kubectl argo rollouts abort`: back to green's five pods, Degraded.
     merge_patch(

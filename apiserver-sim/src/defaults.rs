@@ -201,6 +201,99 @@ fn pod_spec(spec: &mut Map<String, Value>) {
                     p.entry("protocol").or_insert(json!("TCP"));
                 }
             }
+            container_nested(c);
+        }
+    }
+    volumes(spec);
+}
+
+/// `SetDefaults_Probe`, `SetDefaults_HTTPGetAction` (in probes and lifecycle handlers) and
+/// `SetDefaults_ObjectFieldSelector` (in env), for one container.
+fn container_nested(c: &mut Map<String, Value>) {
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(p) = c.get_mut(probe).and_then(Value::as_object_mut) {
+            p.entry("timeoutSeconds").or_insert(json!(1));
+            p.entry("periodSeconds").or_insert(json!(10));
+            p.entry("successThreshold").or_insert(json!(1));
+            p.entry("failureThreshold").or_insert(json!(3));
+            http_get(p);
+        }
+    }
+    if let Some(lifecycle) = c.get_mut("lifecycle").and_then(Value::as_object_mut) {
+        for hook in ["postStart", "preStop"] {
+            if let Some(h) = lifecycle.get_mut(hook).and_then(Value::as_object_mut) {
+                http_get(h);
+            }
+        }
+    }
+    for e in c
+        .get_mut("env")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(f) = e
+            .pointer_mut("/valueFrom/fieldRef")
+            .and_then(Value::as_object_mut)
+        {
+            f.entry("apiVersion").or_insert(json!("v1"));
+        }
+    }
+}
+
+fn http_get(handler: &mut Map<String, Value>) {
+    if let Some(h) = handler.get_mut("httpGet").and_then(Value::as_object_mut) {
+        let empty = h
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty();
+        if empty {
+            h.insert("path".into(), json!("/"));
+        }
+        h.entry("scheme").or_insert(json!("HTTP"));
+    }
+}
+
+/// The volume sources' defaults: `defaultMode` 0644 for configMap, secret, downwardAPI and
+/// projected volumes, a projected service account token's `expirationSeconds`, a hostPath's
+/// empty `type`, and fieldRef `apiVersion` in downward API items.
+fn volumes(spec: &mut Map<String, Value>) {
+    for v in spec
+        .get_mut("volumes")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+    {
+        for source in ["configMap", "secret", "downwardAPI", "projected"] {
+            if let Some(s) = v.get_mut(source).and_then(Value::as_object_mut) {
+                s.entry("defaultMode").or_insert(json!(420));
+            }
+        }
+        if let Some(h) = v.get_mut("hostPath").and_then(Value::as_object_mut) {
+            h.entry("type").or_insert(json!(""));
+        }
+        let items = v
+            .get_mut("downwardAPI")
+            .and_then(|d| d.get_mut("items"))
+            .and_then(Value::as_array_mut);
+        for item in items.into_iter().flatten() {
+            if let Some(f) = item.get_mut("fieldRef").and_then(Value::as_object_mut) {
+                f.entry("apiVersion").or_insert(json!("v1"));
+            }
+        }
+        let sources = v
+            .get_mut("projected")
+            .and_then(|p| p.get_mut("sources"))
+            .and_then(Value::as_array_mut);
+        for s in sources.into_iter().flatten() {
+            if let Some(t) = s
+                .get_mut("serviceAccountToken")
+                .and_then(Value::as_object_mut)
+            {
+                t.entry("expirationSeconds").or_insert(json!(3600));
+            }
         }
     }
 }

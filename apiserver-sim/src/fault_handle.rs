@@ -52,6 +52,20 @@ impl Faults {
             });
     }
 
+    /// How many injected write failures are still to come (per resource, those not yet
+    /// used up): a test can check its faults were met.
+    pub fn pending_write_failures(&self) -> Vec<(String, usize)> {
+        self.shared
+            .state
+            .lock()
+            .faults
+            .write_faults
+            .iter()
+            .filter(|f| f.remaining > 0)
+            .map(|f| (f.resource.clone(), f.remaining))
+            .collect()
+    }
+
     /// Delay every API request by `latency`.
     pub fn set_latency(&self, latency: Duration) {
         self.shared.state.lock().faults.latency = latency;

@@ -1,7 +1,8 @@
 //! The tree at the bottom of `weir rollouts get`: the rollout, its analysis runs, and under
 //! each run its metrics with their measurements. This is Argo's `PrintRolloutTree` where
 //! standalone mode has something to show: no ReplicaSets or pods, and metrics in place of
-//! jobs, since weir's providers are queries rather than Kubernetes Jobs.
+//! jobs, since weir's providers are queries rather than Kubernetes Jobs. On Kubernetes
+//! ([`render_cluster`]) the ReplicaSets join the runs, grouped by revision as Argo groups them.
 
 use weir_config::argo::{
     AnalysisRun, Measurement, MetricResult, Rollout, RolloutAnalysisRunStatus,
@@ -9,12 +10,15 @@ use weir_config::argo::{
 
 use super::experiment_view::{self, ExperimentInfo};
 use super::view::{
-    table, Summary, ICON_BAD, ICON_OK, ICON_PROGRESSING, ICON_UNKNOWN, ICON_WAITING, ICON_WARNING,
+    table, ReplicaSetRole, ReplicaSetView, Summary, ICON_BAD, ICON_OK, ICON_PROGRESSING,
+    ICON_UNKNOWN, ICON_WAITING, ICON_WARNING,
 };
 
 /// Argo's tree icons (`get.go`).
 const ICON_ROLLOUT: &str = "⟳";
 const ICON_ANALYSIS: &str = "α";
+const ICON_REVISION: &str = "#";
+const ICON_REPLICA_SET: &str = "⧉";
 /// How many of a metric's latest measurements are shown.
 const LAST_VALUES: usize = 3;
 /// Longer values (JSON results) are cut to keep one line per metric.
@@ -29,7 +33,74 @@ pub fn render(
     runs: &[AnalysisRun],
     experiment: Option<&ExperimentInfo>,
 ) -> String {
-    let mut rows: Vec<[String; 4]> = vec![
+    let mut rows = head(r, s);
+    let runs = sorted(runs);
+    if let Some(experiment) = experiment {
+        let (branch, indent) = prefixes(runs.is_empty(), "");
+        rows.extend(experiment_view::tree_rows(experiment, &branch, &indent));
+    }
+    for (i, run) in runs.iter().enumerate() {
+        let (prefix, child) = prefixes(i + 1 == runs.len(), "");
+        push_run(&mut rows, r, run, &prefix, &child);
+    }
+    table(&rows)
+}
+
+/// The tree on Kubernetes, as Argo's `PrintRolloutTree` draws it: under the rollout each
+/// revision, newest first, with its ReplicaSets (by name) and then its analysis runs; those
+/// without a revision annotation are revision 0, as in Argo.
+pub fn render_cluster(
+    r: &Rollout,
+    s: &Summary,
+    runs: &[AnalysisRun],
+    replica_sets: &[ReplicaSetView],
+) -> String {
+    let mut rows = head(r, s);
+    let mut sets: Vec<&ReplicaSetView> = replica_sets.iter().collect();
+    sets.sort_by(|a, b| a.name.cmp(&b.name));
+    let runs = sorted(runs);
+    let revision_of = |run: &AnalysisRun| run_revision(run).unwrap_or(0);
+    let mut revisions: Vec<i64> = sets
+        .iter()
+        .map(|rs| rs.revision)
+        .chain(runs.iter().map(|run| revision_of(run)))
+        .collect();
+    revisions.sort_unstable_by(|a, b| b.cmp(a));
+    revisions.dedup();
+    for (i, &revision) in revisions.iter().enumerate() {
+        let (prefix, indent) = prefixes(i + 1 == revisions.len(), "");
+        rows.push([
+            format!("{prefix}{ICON_REVISION} revision:{revision}"),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+        let sets = sets.iter().filter(|rs| rs.revision == revision);
+        let runs = runs.iter().filter(|run| revision_of(run) == revision);
+        let children: Vec<Child> = sets
+            .map(|rs| Child::Set(rs))
+            .chain(runs.map(|run| Child::Run(run)))
+            .collect();
+        for (j, child) in children.iter().enumerate() {
+            let (prefix, child_indent) = prefixes(j + 1 == children.len(), &indent);
+            match child {
+                Child::Set(rs) => rows.push(replica_set_row(r, rs, &prefix)),
+                Child::Run(run) => push_run(&mut rows, r, run, &prefix, &child_indent),
+            }
+        }
+    }
+    table(&rows)
+}
+
+/// What the Kubernetes tree shows under a revision.
+enum Child<'a> {
+    Set(&'a ReplicaSetView),
+    Run(&'a AnalysisRun),
+}
+
+/// The table's head and the rollout's own row.
+fn head(r: &Rollout, s: &Summary) -> Vec<[String; 4]> {
+    vec![
         ["NAME", "KIND", "STATUS", "INFO"].map(str::to_owned),
         [
             format!(
@@ -40,39 +111,61 @@ pub fn render(
             format!("{} {}", s.icon(), s.phase),
             String::new(),
         ],
-    ];
-    let runs = sorted(runs);
-    if let Some(experiment) = experiment {
-        let (branch, indent) = prefixes(runs.is_empty(), "");
-        rows.extend(experiment_view::tree_rows(experiment, &branch, &indent));
+    ]
+}
+
+/// A run's row, then a row for each of its metrics under it.
+fn push_run(
+    rows: &mut Vec<[String; 4]>,
+    r: &Rollout,
+    run: &AnalysisRun,
+    prefix: &str,
+    child: &str,
+) {
+    rows.push(run_row(r, run, prefix));
+    let metrics = metric_rows(run);
+    let count = metrics.len();
+    for (j, (name, phase, info)) in metrics.into_iter().enumerate() {
+        let (prefix, _) = prefixes(j + 1 == count, child);
+        rows.push([
+            format!("{prefix}{name}"),
+            "Metric".to_owned(),
+            format!("{} {phase}", icon(&phase)),
+            info,
+        ]);
     }
-    for (i, run) in runs.iter().enumerate() {
-        let (prefix, child) = prefixes(i + 1 == runs.len(), "");
-        rows.push(run_row(r, run, &prefix));
-        let metrics = metric_rows(run);
-        let count = metrics.len();
-        for (j, (name, phase, info)) in metrics.into_iter().enumerate() {
-            let (prefix, _) = prefixes(j + 1 == count, &child);
-            rows.push([
-                format!("{prefix}{name}"),
-                "Metric".to_owned(),
-                format!("{} {phase}", icon(&phase)),
-                info,
-            ]);
-        }
+}
+
+/// `⧉ web-6c54b8f7  ReplicaSet  ✔ Healthy  stable  ready:4/4`: Argo's row, with the
+/// ReplicaSet's ready pods out of those wanted where Argo lists the pods.
+fn replica_set_row(r: &Rollout, rs: &ReplicaSetView, prefix: &str) -> [String; 4] {
+    let mut info = Vec::new();
+    let tags = ReplicaSetRole::of(r, &rs.hash).row_tags();
+    if !tags.is_empty() {
+        info.push(tags.join(","));
     }
-    table(&rows)
+    if rs.desired.unwrap_or(0) > 0 || rs.current > 0 {
+        info.push(format!("ready:{}/{}", rs.ready, rs.desired.unwrap_or(0)));
+    }
+    [
+        format!("{prefix}{ICON_REPLICA_SET} {}", rs.name),
+        "ReplicaSet".to_owned(),
+        format!("{} {}", rs.icon(), rs.phase()),
+        info.join("  "),
+    ]
+}
+
+/// A run's `rollout.argoproj.io/revision` annotation.
+fn run_revision(run: &AnalysisRun) -> Option<i64> {
+    run.metadata
+        .annotations
+        .get(REVISION_ANNOTATION)
+        .and_then(|r| r.parse::<i64>().ok())
 }
 
 /// Newest revision first, and within a revision in the order the runs started (Argo's order).
 fn sorted(runs: &[AnalysisRun]) -> Vec<&AnalysisRun> {
-    let revision = |run: &AnalysisRun| {
-        run.metadata
-            .annotations
-            .get(REVISION_ANNOTATION)
-            .and_then(|r| r.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let revision = |run: &AnalysisRun| run_revision(run).unwrap_or(0);
     let started = |run: &AnalysisRun| {
         run.status
             .as_ref()

@@ -447,7 +447,7 @@ fn io_kind(e: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
 
 /// The most specific message in `e`'s chain ("Connection refused (os error 111)" rather than
 /// "client error (Connect)").
-fn innermost(e: &(dyn StdError + 'static)) -> String {
+pub(super) fn innermost(e: &(dyn StdError + 'static)) -> String {
     let mut last = e;
     while let Some(next) = last.source() {
         last = next;

@@ -2,7 +2,8 @@
 //
 //     mod rollouts_cli;
 //
-//     /// Show and drive the rollouts of a running `weir run` (through its admin API).
+//     /// Show and drive rollouts: those of a running `weir run` (through its admin API), or
+//     /// with --kubernetes / -n NAMESPACE those of a Kubernetes cluster.
 //     Rollouts(rollouts_cli::RolloutsArgs),
 //
 //     Command::Rollouts(args) => runtime.block_on(rollouts_cli::run(args)),
@@ -14,19 +15,26 @@
 
 //! `weir rollouts list | get NAME [--watch] | promote NAME [--full] | abort NAME | retry NAME
 //! | pause NAME`: a client of the standalone control API on the admin listener of a running
-//! `weir run`, showing what `kubectl argo rollouts` shows.
+//! `weir run`, or (`--kubernetes`, `-n NAMESPACE`, `--context`, `--kubeconfig`) of a
+//! Kubernetes cluster's Rollouts, showing what `kubectl argo rollouts` shows.
 //!
-//! `client.rs` makes the calls and words their failures; `view.rs` renders the header block,
-//! the steps and the `list` table; `analysis_tree.rs` renders the tree of analysis runs. Both
-//! renderers are pure functions of the API's answers (Argo's own types), which is what the
-//! tests check.
+//! `client.rs` makes the admin API's calls and words their failures; `cluster.rs` reads the
+//! cluster's objects and sends the patches `patches.rs` computes as `kubectl argo rollouts`
+//! does; `view.rs` renders the header block, the steps and the `list` table;
+//! `analysis_tree.rs` renders the tree of analysis runs (and, on Kubernetes, ReplicaSets).
+//! The renderers are pure functions of Argo's own types, which both sources give, and that
+//! is what the tests check.
 
 mod analysis_tree;
 mod client;
+mod cluster;
 mod experiment_view;
 pub mod outcome;
+mod patches;
 pub mod view;
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod experiments_tests;
 #[cfg(test)]
@@ -41,9 +49,12 @@ use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 
 use client::{Action, AdminClient, AdminError};
+use cluster::{ClusterArgs, ClusterClient, ClusterError};
 use experiment_view::ExperimentInfo;
 use weir_config::argo::{AnalysisRun, Rollout};
 
+/// Where `weir run`'s admin API listens unless told otherwise.
+const DEFAULT_ADMIN: &str = "127.0.0.1:9901";
 /// How often `--watch` redraws.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// Clears the terminal and moves to its top-left corner, as `kubectl argo rollouts -w` does.
@@ -52,15 +63,12 @@ const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
 /// How `weir rollouts` and `weir experiments` reach the running `weir run`.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// Admin listener of the running `weir run` (host:port or http://host:port).
-    #[arg(
-        long,
-        global = true,
-        env = "WEIR_ADMIN",
-        default_value = "127.0.0.1:9901",
-        value_name = "ADDR"
-    )]
-    admin: String,
+    /// Admin listener of the running `weir run` (host:port or http://host:port). Default:
+    /// WEIR_ADMIN, else 127.0.0.1:9901.
+    // WEIR_ADMIN is read here rather than by clap, for which an environment variable counts
+    // as given: one left set would then conflict with --kubernetes and -n.
+    #[arg(long, global = true, value_name = "ADDR")]
+    admin: Option<String>,
     /// File holding the admin token, sent as `Authorization: Bearer`. Without it the token
     /// is taken from WEIR_ADMIN_TOKEN when set.
     #[arg(long, global = true, value_name = "FILE")]
@@ -73,7 +81,16 @@ impl AdminArgs {
             self.token_file.as_deref(),
             std::env::var("WEIR_ADMIN_TOKEN").ok(),
         )?;
-        Ok(AdminClient::new(&self.admin, token)?)
+        let address = self.address(std::env::var("WEIR_ADMIN").ok());
+        Ok(AdminClient::new(&address, token)?)
+    }
+
+    /// `--admin`, else `env` (WEIR_ADMIN) unless empty, else the default listener.
+    fn address(&self, env: Option<String>) -> String {
+        self.admin
+            .clone()
+            .or(env.filter(|a| !a.is_empty()))
+            .unwrap_or_else(|| DEFAULT_ADMIN.to_owned())
     }
 }
 
@@ -81,6 +98,8 @@ impl AdminArgs {
 pub struct RolloutsArgs {
     #[command(flatten)]
     admin: AdminArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     #[command(subcommand)]
     command: RolloutsCommand,
 }
@@ -145,35 +164,157 @@ enum RolloutsCommand {
 }
 
 pub async fn run(args: RolloutsArgs) -> anyhow::Result<()> {
-    let client = args.admin.client()?;
+    let target = if args.cluster.selected() {
+        Target::Cluster(ClusterClient::connect(&args.cluster).await?)
+    } else {
+        Target::Admin(args.admin.client()?)
+    };
+    let target = &target;
     let (name, action) = match args.command {
         RolloutsCommand::List => {
-            print!("{}", view::list(&client.rollouts().await?));
+            print!("{}", target.list().await?);
             return Ok(());
         }
         RolloutsCommand::Get { name, watch: false } => {
-            let (rollout, runs, experiment) = snapshot(&client, &name).await?;
-            print!(
-                "{}",
-                view::rollout_with_experiment(&rollout, &runs, experiment.as_ref())
-            );
+            print!("{}", target.view(&name).await?);
             return Ok(());
         }
-        RolloutsCommand::Get { name, watch: true } => return watch(&client, &name).await,
+        RolloutsCommand::Get { name, watch: true } => {
+            let name = name.as_str();
+            return redraw(|| async move {
+                let text = target.view(name).await?;
+                Ok::<_, TargetError>(Frame { text, done: None })
+            })
+            .await;
+        }
         RolloutsCommand::Status {
             name,
             timeout,
             watch,
-        } => return status(&client, &name, watch, timeout).await,
+        } => {
+            let fetch = || target.rollout_and_runs(&name);
+            return status(fetch, &name, watch, timeout).await;
+        }
         RolloutsCommand::Promote { name, full } => (name, Action::Promote { full }),
         RolloutsCommand::Abort { name } => (name, Action::Abort),
         RolloutsCommand::Retry { name } => (name, Action::Retry),
         RolloutsCommand::Pause { name } => (name, Action::Pause),
     };
-    let rollout = client.act(&name, action).await?;
+    let status = target.act(&name, action).await?;
     println!("rollout '{name}' {}", action.done());
-    println!("{}", view::status_line(&rollout));
+    println!("{status}");
     Ok(())
+}
+
+/// Where `weir rollouts` reads and acts: a `weir run`'s admin API, or a cluster.
+enum Target {
+    Admin(AdminClient),
+    Cluster(ClusterClient),
+}
+
+impl Target {
+    /// `list`'s table.
+    async fn list(&self) -> Result<String, TargetError> {
+        Ok(match self {
+            Target::Admin(client) => view::list(&client.rollouts().await?),
+            Target::Cluster(client) => match client.rollouts().await? {
+                rollouts if rollouts.is_empty() => {
+                    format!("No rollouts found in namespace {:?}.\n", client.namespace())
+                }
+                rollouts => view::list_on_cluster(&rollouts),
+            },
+        })
+    }
+
+    /// `get`'s view of rollout `name`.
+    async fn view(&self, name: &str) -> Result<String, TargetError> {
+        Ok(match self {
+            Target::Admin(client) => {
+                let (rollout, runs, experiment) = snapshot(client, name).await?;
+                view::rollout_with_experiment(&rollout, &runs, experiment.as_ref())
+            }
+            Target::Cluster(client) => {
+                let (rollout, runs, replica_sets) = client.snapshot(name).await?;
+                view::rollout_on_cluster(&rollout, &runs, &replica_sets)
+            }
+        })
+    }
+
+    async fn rollout_and_runs(
+        &self,
+        name: &str,
+    ) -> Result<(Rollout, Vec<AnalysisRun>), TargetError> {
+        Ok(match self {
+            Target::Admin(client) => {
+                tokio::try_join!(client.rollout(name), client.analysis_runs(name))?
+            }
+            Target::Cluster(client) => client.rollout_and_runs(name).await?,
+        })
+    }
+
+    /// Promote, abort, retry or pause: where the rollout stands after the command
+    /// ([`view::status_line`]).
+    async fn act(&self, name: &str, action: Action) -> Result<String, TargetError> {
+        Ok(match self {
+            Target::Admin(client) => view::status_line(&client.act(name, action).await?),
+            Target::Cluster(client) => {
+                let rollout = client.act(name, action).await?;
+                let replica_sets = client.replica_sets(&rollout).await?;
+                view::status_line_on_cluster(&rollout, &replica_sets)
+            }
+        })
+    }
+}
+
+/// A failure of either [`Target`], worded by its own side.
+#[derive(Debug)]
+enum TargetError {
+    Admin(AdminError),
+    Cluster(ClusterError),
+}
+
+impl From<AdminError> for TargetError {
+    fn from(e: AdminError) -> Self {
+        TargetError::Admin(e)
+    }
+}
+
+impl From<ClusterError> for TargetError {
+    fn from(e: ClusterError) -> Self {
+        TargetError::Cluster(e)
+    }
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetError::Admin(e) => e.fmt(f),
+            TargetError::Cluster(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// Failures that may pass on their own (the server restarting): `--watch` keeps the last
+/// view and retries them.
+trait Transient {
+    fn is_transient(&self) -> bool;
+}
+
+impl Transient for AdminError {
+    fn is_transient(&self) -> bool {
+        AdminError::is_transient(self)
+    }
+}
+
+impl Transient for TargetError {
+    fn is_transient(&self) -> bool {
+        match self {
+            TargetError::Admin(e) => e.is_transient(),
+            TargetError::Cluster(e) => e.is_transient(),
+        }
+    }
 }
 
 /// The token from `--token-file`, else from `WEIR_ADMIN_TOKEN`; surrounding whitespace (the
@@ -225,32 +366,26 @@ struct Frame {
     done: Option<anyhow::Result<()>>,
 }
 
-/// `get --watch` of a rollout: until Ctrl-C, through outcomes and new revisions alike.
-async fn watch(client: &AdminClient, name: &str) -> anyhow::Result<()> {
-    redraw(|| async move {
-        let (rollout, runs, experiment) = snapshot(client, name).await?;
-        let text = view::rollout_with_experiment(&rollout, &runs, experiment.as_ref());
-        Ok(Frame { text, done: None })
-    })
-    .await
-}
-
 fn parse_duration(s: &str) -> Result<Duration, String> {
     weir_config::duration::parse(s).map(|d| d.get())
 }
 
 /// `weir rollouts status NAME`: a line each time the status changes (`Paused -
 /// CanaryPauseStep`), until Healthy (Ok) or Degraded (an error saying why), or `timeout`.
-async fn status(
-    client: &AdminClient,
+async fn status<F, Fut>(
+    mut fetch: F,
     name: &str,
     watch: bool,
     timeout: Option<Duration>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(Rollout, Vec<AnalysisRun>), TargetError>>,
+{
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     let mut last = String::new();
     loop {
-        let (rollout, runs) = tokio::try_join!(client.rollout(name), client.analysis_runs(name))?;
+        let (rollout, runs) = fetch().await?;
         let summary = view::Summary::of(&rollout);
         let line = match summary.message.as_str() {
             "" => summary.phase.clone(),
@@ -286,10 +421,11 @@ async fn status(
 /// Redraw every second what `fetch` gives until it says it is done (showing the final
 /// view), or until Ctrl-C. When stdout is not a terminal, print a view only when it changed,
 /// without escape codes, so the output can be logged.
-async fn redraw<F, Fut>(mut fetch: F) -> anyhow::Result<()>
+async fn redraw<F, Fut, E>(mut fetch: F) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Frame, AdminError>>,
+    Fut: Future<Output = Result<Frame, E>>,
+    E: Transient + std::error::Error + Send + Sync + 'static,
 {
     let tty = std::io::stdout().is_terminal();
     let ctrl_c = tokio::signal::ctrl_c();
@@ -310,9 +446,9 @@ where
                 (last_view.clone(), frame.done)
             }
             // The first answer says whether the name and the token are right; later, a weir
-            // restarting only interrupts the view.
+            // (or an API server) restarting only interrupts the view.
             Err(e) if first || !e.is_transient() => return Err(e.into()),
-            Err(e) => (format!("{last_view}\n(weir: {e}; retrying)\n"), None),
+            Err(e) => (format!("{last_view}\n({e}; retrying)\n"), None),
         };
         first = false;
         if tty {
@@ -381,7 +517,7 @@ pub async fn run_experiments(args: ExperimentsArgs) -> anyhow::Result<()> {
                     )),
                 });
                 let text = experiment_view::experiment(&info);
-                Ok(Frame { text, done })
+                Ok::<_, AdminError>(Frame { text, done })
             })
             .await?;
         }

@@ -18,13 +18,13 @@ use super::outcome::{self, Outcome};
 use super::view::{self, Summary};
 use super::{read_token, RolloutsArgs, RolloutsCommand};
 
-const CANARY_PAUSED: &str = include_str!("fixtures/canary-paused.yaml");
+pub(super) const CANARY_PAUSED: &str = include_str!("fixtures/canary-paused.yaml");
 const CANARY_ABORTED: &str = include_str!("fixtures/canary-aborted.yaml");
 const CANARY_HEALTHY: &str = include_str!("fixtures/canary-healthy.yaml");
-const BLUE_GREEN: &str = include_str!("fixtures/bluegreen.yaml");
+pub(super) const BLUE_GREEN: &str = include_str!("fixtures/bluegreen.yaml");
 
 /// The Rollout and AnalysisRuns of a fixture file.
-fn fixture(text: &str) -> (Rollout, Vec<AnalysisRun>) {
+pub(super) fn fixture(text: &str) -> (Rollout, Vec<AnalysisRun>) {
     let docs = parse_documents("fixture.yaml", text).unwrap_or_else(|e| panic!("{e}"));
     let mut rollout = None;
     let mut runs = Vec::new();
@@ -44,7 +44,7 @@ fn render(text: &str) -> String {
 }
 
 #[track_caller]
-fn assert_line(text: &str, line: &str) {
+pub(super) fn assert_line(text: &str, line: &str) {
     assert!(
         text.lines().any(|l| l == line),
         "no line {line:?} in:\n{text}"
@@ -54,7 +54,7 @@ fn assert_line(text: &str, line: &str) {
 /// The cells of the table row that starts with `first` (a name with its tree prefix):
 /// columns are two or more spaces apart, and so are the parts of the INFO column.
 #[track_caller]
-fn row(text: &str, first: &str) -> Vec<String> {
+pub(super) fn row(text: &str, first: &str) -> Vec<String> {
     let rest = text
         .lines()
         .find_map(|l| {
@@ -417,7 +417,7 @@ fn admin_and_token_file_go_before_or_after_the_subcommand() {
         RolloutsArgs::from_arg_matches(&matches).expect("arguments")
     };
     let a = parse(&["rollouts", "get", "web", "-w", "--admin", "10.0.0.1:9901"]);
-    assert_eq!(a.admin.admin, "10.0.0.1:9901");
+    assert_eq!(a.admin.address(Some("env:1".to_owned())), "10.0.0.1:9901");
     assert!(matches!(a.command, RolloutsCommand::Get { ref name, watch: true } if name == "web"));
     let a = parse(&["rollouts", "--token-file", "t", "promote", "web", "--full"]);
     assert_eq!(
@@ -428,9 +428,10 @@ fn admin_and_token_file_go_before_or_after_the_subcommand() {
         a.command,
         RolloutsCommand::Promote { full: true, .. }
     ));
-    if std::env::var_os("WEIR_ADMIN").is_none() {
-        assert_eq!(parse(&["rollouts", "list"]).admin.admin, "127.0.0.1:9901");
-    }
+    let a = parse(&["rollouts", "list"]);
+    assert_eq!(a.admin.address(None), "127.0.0.1:9901");
+    assert_eq!(a.admin.address(Some("env:1".to_owned())), "env:1");
+    assert_eq!(a.admin.address(Some(String::new())), "127.0.0.1:9901");
 }
 
 /// What the test server saw of one request.

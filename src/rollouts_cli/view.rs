@@ -6,6 +6,9 @@
 //! from the weights last applied). Standalone mode has no ReplicaSets, pods or images: a
 //! version is a service's endpoint set named by its hash, so the header shows those revisions
 //! where Argo shows images, and the tree holds the analysis runs with their measurements.
+//! On Kubernetes (`weir rollouts --kubernetes`) the same view gets what the cluster adds,
+//! as Argo shows it: the images and replica counts in the header, and the ReplicaSets in the
+//! tree, grouped with the analysis runs by revision ([`rollout_on_cluster`]).
 
 use std::fmt::{self, Write};
 
@@ -164,6 +167,226 @@ pub fn rollout(r: &Rollout, runs: &[AnalysisRun]) -> String {
     rollout_with_experiment(r, runs, None)
 }
 
+/// A ReplicaSet of a Rollout on Kubernetes, as `get` shows it: what Argo's
+/// `ReplicaSetInfo` keeps of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaSetView {
+    pub name: String,
+    /// The `rollouts-pod-template-hash` label.
+    pub hash: String,
+    /// The `rollout.argoproj.io/revision` annotation; 0 without one (Argo's
+    /// `parseRevision`).
+    pub revision: i64,
+    /// `spec.replicas`.
+    pub desired: Option<i32>,
+    /// `status.replicas`, `readyReplicas`, `availableReplicas`.
+    pub current: i32,
+    pub ready: i32,
+    pub available: i32,
+    /// `metadata.generation` and `status.observedGeneration`: a spec the ReplicaSet
+    /// controller has not seen yet is Progressing.
+    pub generation: i64,
+    pub observed_generation: i64,
+    /// A `ReplicaFailure` condition is True (pods cannot be created).
+    pub replica_failure: bool,
+    /// The pod template's container images, in order.
+    pub images: Vec<String>,
+}
+
+impl ReplicaSetView {
+    /// Argo's `getReplicaSetHealth`: Progressing until the controller has seen the spec and
+    /// every wanted pod is available, ReplicaFailure, ScaledDown at zero, else Healthy.
+    pub fn phase(&self) -> &'static str {
+        if self.generation > self.observed_generation {
+            return PROGRESSING;
+        }
+        if self.replica_failure {
+            return "ReplicaFailure";
+        }
+        match self.desired {
+            Some(desired) if self.available < desired => PROGRESSING,
+            Some(0) => "ScaledDown",
+            _ => HEALTHY,
+        }
+    }
+
+    /// Argo's `replicaSetIcon`.
+    pub fn icon(&self) -> &'static str {
+        match self.phase() {
+            PROGRESSING => ICON_PROGRESSING,
+            HEALTHY => ICON_OK,
+            "ReplicaFailure" => ICON_BAD,
+            "ScaledDown" => ICON_NEUTRAL,
+            _ => " ",
+        }
+    }
+}
+
+/// What a ReplicaSet is to its Rollout, by its hash (Argo's `ReplicaSetInfo` flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaSetRole {
+    pub stable: bool,
+    pub canary: bool,
+    pub active: bool,
+    pub preview: bool,
+}
+
+impl ReplicaSetRole {
+    /// Argo's `GetReplicaSetInfo`: a canary's stable or (else) canary ReplicaSet; a
+    /// blue-green's stable one, and its active or (else) preview one.
+    pub fn of(r: &Rollout, hash: &str) -> Self {
+        let mut role = ReplicaSetRole::default();
+        let Some(status) = r.status.as_ref().filter(|_| !hash.is_empty()) else {
+            return role;
+        };
+        if r.spec.strategy.canary.is_some() {
+            role.stable = status.stable_rs == hash;
+            role.canary = !role.stable && status.current_pod_hash == hash;
+        }
+        if r.spec.strategy.blue_green.is_some() {
+            role.stable = status.stable_rs == hash;
+            let (active, preview) = status.blue_green.as_ref().map_or(("", ""), |b| {
+                (b.active_selector.as_str(), b.preview_selector.as_str())
+            });
+            role.active = active == hash;
+            role.preview = !role.active && preview == hash;
+        }
+        role
+    }
+
+    /// The tags of a ReplicaSet's row, in Argo's order: `stable`, then `canary`, `active`
+    /// or `preview`.
+    pub fn row_tags(self) -> Vec<&'static str> {
+        [
+            (self.stable, "stable"),
+            (self.canary, "canary"),
+            (self.active, "active"),
+            (self.preview, "preview"),
+        ]
+        .into_iter()
+        .filter_map(|(on, tag)| on.then_some(tag))
+        .collect()
+    }
+
+    /// The tags of an image in the header, in Argo's order.
+    fn image_tags(self) -> Vec<&'static str> {
+        [
+            (self.canary, "canary"),
+            (self.stable, "stable"),
+            (self.active, "active"),
+            (self.preview, "preview"),
+        ]
+        .into_iter()
+        .filter_map(|(on, tag)| on.then_some(tag))
+        .collect()
+    }
+}
+
+impl Summary {
+    /// [`Summary::of`] for a Rollout on Kubernetes: `ActualWeight` as Argo's plugin computes
+    /// it there. Without a traffic router the split is the pods: the canary ReplicaSet's
+    /// share of the available ones; with one, the weight in the status (else the set
+    /// weight); 0 while no pod is available.
+    pub fn on_cluster(r: &Rollout, replica_sets: &[ReplicaSetView]) -> Self {
+        let mut summary = Summary::of(r);
+        let Some(canary) = &r.spec.strategy.canary else {
+            return summary;
+        };
+        if current_step(r).is_none() {
+            return summary;
+        }
+        let status = r.status.as_ref();
+        let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
+        let actual = if available <= 0 {
+            0
+        } else if canary.traffic_routing.is_none() {
+            summary.verified = false;
+            replica_sets
+                .iter()
+                .rfind(|rs| ReplicaSetRole::of(r, &rs.hash).canary)
+                .map_or(0, |rs| {
+                    let share =
+                        i64::from(rs.available) * i64::from(max_weight(r)) / i64::from(available);
+                    i32::try_from(share).unwrap_or(i32::MAX)
+                })
+        } else {
+            status
+                .and_then(|s| s.canary.as_ref())
+                .and_then(|c| c.weights.as_ref())
+                .map_or(set_weight(r), |w| w.canary.weight)
+        };
+        summary.actual_weight = Some(actual);
+        summary
+    }
+}
+
+/// `weir rollouts get NAME` on Kubernetes: [`rollout`] with the Rollout's ReplicaSets: its
+/// images and replica counts in the header, and the ReplicaSets in the tree, with the
+/// analysis runs, under their revision.
+pub fn rollout_on_cluster(
+    r: &Rollout,
+    runs: &[AnalysisRun],
+    replica_sets: &[ReplicaSetView],
+) -> String {
+    let summary = Summary::on_cluster(r, replica_sets);
+    let mut out = String::new();
+    write_rollout(&mut out, r, &summary, runs, None, Some(replica_sets))
+        .expect("writing to a String cannot fail");
+    out
+}
+
+/// Argo's `Images`: each image of a ReplicaSet with pods, once, with the tags of every
+/// ReplicaSet running it (merged tags sorted), images sorted by name.
+fn images(r: &Rollout, replica_sets: &[ReplicaSetView]) -> Vec<(String, Vec<&'static str>)> {
+    let mut images: Vec<(String, Vec<&'static str>)> = Vec::new();
+    for rs in replica_sets.iter().filter(|rs| rs.current > 0) {
+        let tags = ReplicaSetRole::of(r, &rs.hash).image_tags();
+        for image in &rs.images {
+            match images.iter_mut().find(|(i, _)| i == image) {
+                Some((_, known)) => {
+                    known.extend(tags.iter().copied());
+                    known.sort_unstable();
+                    known.dedup();
+                }
+                None => images.push((image.clone(), tags.clone())),
+            }
+        }
+    }
+    images.sort_by(|a, b| a.0.cmp(&b.0));
+    images
+}
+
+/// `Images:` and `Replicas:` of Argo's header, from the ReplicaSets and the status.
+fn write_cluster_header(
+    out: &mut String,
+    r: &Rollout,
+    replica_sets: &[ReplicaSetView],
+) -> fmt::Result {
+    for (i, (image, tags)) in images(r, replica_sets).iter().enumerate() {
+        let key = if i == 0 { "Images:" } else { "" };
+        let tags = if tags.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", tags.join(", "))
+        };
+        writeln!(out, "{key:<17}{image}{tags}")?;
+    }
+    let status = r.status.as_ref();
+    let count =
+        |f: fn(&weir_config::argo::RolloutStatus) -> Option<i32>| status.and_then(f).unwrap_or(0);
+    writeln!(out, "Replicas:")?;
+    for (key, value) in [
+        ("Desired:", r.spec.replicas.unwrap_or(1)),
+        ("Current:", count(|s| s.replicas)),
+        ("Updated:", count(|s| s.updated_replicas)),
+        ("Ready:", count(|s| s.ready_replicas)),
+        ("Available:", count(|s| s.available_replicas)),
+    ] {
+        writeln!(out, "  {key:<15}{value}")?;
+    }
+    Ok(())
+}
+
 /// [`rollout`], with the experiment of `status.canary.currentExperiment` in the tree.
 pub fn rollout_with_experiment(
     r: &Rollout,
@@ -172,7 +395,7 @@ pub fn rollout_with_experiment(
 ) -> String {
     let summary = Summary::of(r);
     let mut out = String::new();
-    write_rollout(&mut out, r, &summary, runs, experiment)
+    write_rollout(&mut out, r, &summary, runs, experiment, None)
         .expect("writing to a String cannot fail");
     out
 }
@@ -183,6 +406,7 @@ fn write_rollout(
     s: &Summary,
     runs: &[AnalysisRun],
     experiment: Option<&ExperimentInfo>,
+    replica_sets: Option<&[ReplicaSetView]>,
 ) -> fmt::Result {
     let field =
         |out: &mut String, key: &str, value: &dyn fmt::Display| writeln!(out, "{key:<17}{value}");
@@ -220,6 +444,9 @@ fn write_rollout(
             field(out, &format!("  {label}:"), &format!("{hash}{tags}"))?;
         }
     }
+    if let Some(replica_sets) = replica_sets {
+        write_cluster_header(out, r, replica_sets)?;
+    }
     if let Some(canary) = &r.spec.strategy.canary {
         if !canary.steps.is_empty() {
             writeln!(out, "\nSteps:")?;
@@ -227,7 +454,12 @@ fn write_rollout(
         }
     }
     writeln!(out)?;
-    out.push_str(&analysis_tree::render(r, s, runs, experiment));
+    match replica_sets {
+        Some(replica_sets) => {
+            out.push_str(&analysis_tree::render_cluster(r, s, runs, replica_sets))
+        }
+        None => out.push_str(&analysis_tree::render(r, s, runs, experiment)),
+    }
     Ok(())
 }
 
@@ -385,11 +617,24 @@ pub fn describe_step(step: &CanaryStep) -> String {
 
 /// `weir rollouts list`: one row per rollout, sorted by namespace and name.
 pub fn list(rollouts: &[Rollout]) -> String {
+    list_rows(rollouts.iter().map(|r| (r, Summary::of(r))).collect())
+}
+
+/// [`list`] on Kubernetes: each Rollout with its ReplicaSets, for `ACTUAL-WEIGHT`.
+pub fn list_on_cluster(rollouts: &[(Rollout, Vec<ReplicaSetView>)]) -> String {
+    list_rows(
+        rollouts
+            .iter()
+            .map(|(r, sets)| (r, Summary::on_cluster(r, sets)))
+            .collect(),
+    )
+}
+
+fn list_rows(mut rollouts: Vec<(&Rollout, Summary)>) -> String {
     if rollouts.is_empty() {
         return "No rollouts found.\n".to_owned();
     }
-    let mut sorted: Vec<&Rollout> = rollouts.iter().collect();
-    sorted.sort_by(|a, b| {
+    rollouts.sort_by(|(a, _), (b, _)| {
         (a.metadata.namespace.as_deref(), name(a)).cmp(&(b.metadata.namespace.as_deref(), name(b)))
     });
     let mut rows = vec![[
@@ -401,8 +646,7 @@ pub fn list(rollouts: &[Rollout]) -> String {
         "ACTUAL-WEIGHT",
     ]
     .map(str::to_owned)];
-    for r in sorted {
-        let s = Summary::of(r);
+    for (r, s) in rollouts {
         rows.push([
             name(r).to_owned(),
             s.strategy.to_owned(),
@@ -417,7 +661,15 @@ pub fn list(rollouts: &[Rollout]) -> String {
 
 /// What a command prints after `rollout 'web' promoted`: where the rollout now stands.
 pub fn status_line(r: &Rollout) -> String {
-    let s = Summary::of(r);
+    summary_line(&Summary::of(r))
+}
+
+/// [`status_line`] on Kubernetes, with the weight Argo's plugin shows there.
+pub fn status_line_on_cluster(r: &Rollout, replica_sets: &[ReplicaSetView]) -> String {
+    summary_line(&Summary::on_cluster(r, replica_sets))
+}
+
+fn summary_line(s: &Summary) -> String {
     let mut line = format!("{} {}", s.icon(), s.phase);
     if !s.message.is_empty() {
         line.push_str(&format!(": {}", s.message));

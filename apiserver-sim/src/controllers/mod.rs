@@ -36,6 +36,9 @@ pub struct Memory {
     pub next_ip: u32,
 }
 
+/// The least time between two passes of the simulated controllers.
+const PASS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+
 pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let o = shared.options.clone();
     let mut mem = Memory::default();
@@ -73,6 +76,14 @@ pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             }
             wake
         };
+        // Changes made during a pass or just after it wait for the next one, at most
+        // `PASS_INTERVAL` later, as informer-fed controllers batch what their queues hold:
+        // every pass reads the whole cluster, so a burst of writes (a thousand Rollouts
+        // created) costs a few passes, not one per write.
+        tokio::select! {
+            _ = tokio::time::sleep(PASS_INTERVAL) => {}
+            _ = stop.changed() => return,
+        }
         let sleep = tokio::time::sleep_until(
             wake.unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(3600)),
         );

@@ -6,6 +6,7 @@
 //! availableReplicas, observedGeneration; zero counts left out as the Go type omits
 //! them).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -25,6 +26,11 @@ pub fn sync(st: &mut Cluster, _o: &Options) -> Option<tokio::time::Instant> {
     ) else {
         return None;
     };
+    // The pods each ReplicaSet can care about: those it controls and the orphans of its
+    // namespace (a pod another controller owns is never adopted). Indexed once per pass,
+    // as the real controller reads an informer's indexes, so a pass is linear in the pods
+    // rather than pods times ReplicaSets; kept current as this pass writes.
+    let mut index = PodIndex::of(st);
     for rs in util::all(st, "apps", "replicasets") {
         if meta::is_deleting(&rs) {
             continue;
@@ -41,7 +47,8 @@ pub fn sync(st: &mut Cluster, _o: &Options) -> Option<tokio::time::Instant> {
             continue;
         }
         // Adopt and release.
-        for pod in util::in_namespace(st, "", "pods", &ns) {
+        let mut wrote = false;
+        for pod in index.candidates(&ns, &uid) {
             let matches = sel.matches(&meta::labels(&pod));
             match controller_uid(&pod) {
                 None if matches && !meta::is_deleting(&pod) => {
@@ -50,6 +57,7 @@ pub fn sync(st: &mut Cluster, _o: &Options) -> Option<tokio::time::Instant> {
                     refs.push(util::controller_ref(&rs, "apps/v1", "ReplicaSet"));
                     meta::metadata_mut(&mut next).insert("ownerReferences".into(), json!(refs));
                     st.write_internal(&pod_ty, next);
+                    wrote = true;
                 }
                 Some(c) if c == uid && !matches => {
                     let mut next = (*pod).clone();
@@ -64,18 +72,22 @@ pub fn sync(st: &mut Cluster, _o: &Options) -> Option<tokio::time::Instant> {
                         md.insert("ownerReferences".into(), json!(refs));
                     }
                     st.write_internal(&pod_ty, next);
+                    wrote = true;
                 }
                 _ => {}
             }
         }
-        let owned = |st: &Cluster| -> Vec<Value> {
-            util::in_namespace(st, "", "pods", &ns)
+        if wrote {
+            index.refresh(st);
+        }
+        let owned = |index: &PodIndex| -> Vec<Value> {
+            index
+                .owned(&ns, &uid)
                 .into_iter()
-                .filter(|p| controller_uid(p).as_deref() == Some(uid.as_str()))
                 .map(|p| (*p).clone())
                 .collect()
         };
-        let active: Vec<Value> = owned(st)
+        let active: Vec<Value> = owned(&index)
             .into_iter()
             .filter(|p| !meta::is_deleting(p) && !finished(p))
             .collect();
@@ -106,7 +118,10 @@ pub fn sync(st: &mut Cluster, _o: &Options) -> Option<tokio::time::Instant> {
                 util::delete(st, &pod_ty, p, DeleteOptions::default());
             }
         }
-        let pods: Vec<Value> = owned(st)
+        if active.len() != want {
+            index.refresh(st);
+        }
+        let pods: Vec<Value> = owned(&index)
             .into_iter()
             .filter(|p| !meta::is_deleting(p) && !finished(p))
             .collect();
@@ -153,6 +168,56 @@ pub fn sync(st: &mut Cluster, _o: &Options) -> Option<tokio::time::Instant> {
         }
     }
     wake
+}
+
+/// The pods by controller uid, and the orphans by namespace.
+struct PodIndex {
+    controlled: std::collections::HashMap<String, Vec<Arc<Value>>>,
+    orphans: std::collections::HashMap<String, Vec<Arc<Value>>>,
+}
+
+impl PodIndex {
+    fn of(st: &Cluster) -> PodIndex {
+        let mut index = PodIndex {
+            controlled: Default::default(),
+            orphans: Default::default(),
+        };
+        for pod in util::all(st, "", "pods") {
+            match controller_uid(&pod) {
+                Some(uid) => index.controlled.entry(uid).or_default().push(pod),
+                None => index
+                    .orphans
+                    .entry(meta::namespace(&pod).to_string())
+                    .or_default()
+                    .push(pod),
+            }
+        }
+        index
+    }
+
+    /// Reads the pods again, after this pass wrote some.
+    fn refresh(&mut self, st: &Cluster) {
+        *self = PodIndex::of(st);
+    }
+
+    /// The orphans of `ns` and the pods `uid` controls there.
+    fn candidates(&self, ns: &str, uid: &str) -> Vec<Arc<Value>> {
+        let orphans = self.orphans.get(ns).into_iter().flatten();
+        orphans.chain(self.owned_in(ns, uid)).cloned().collect()
+    }
+
+    fn owned_in<'a>(&'a self, ns: &'a str, uid: &str) -> impl Iterator<Item = &'a Arc<Value>> {
+        self.controlled
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .filter(move |p| meta::namespace(p) == ns)
+    }
+
+    /// The pods `uid` controls in `ns` (an owner reference never crosses namespaces).
+    fn owned(&self, ns: &str, uid: &str) -> Vec<Arc<Value>> {
+        self.owned_in(ns, uid).cloned().collect()
+    }
 }
 
 /// Seconds since the pod's Ready condition turned True (`podutil.IsPodAvailable`).

@@ -68,10 +68,10 @@ pub fn serve(shared: &Shared, route: Route, want: Want) -> Response<Body> {
             let mut resources = vec![];
             for t in here {
                 resources.push(legacy_resource(t));
-                for (sub, kind) in subresources(t) {
+                for (sub, kind, verbs) in subresources(t) {
                     let mut r = json!({"name": format!("{}/{sub}", t.resource), "singularName": "",
-                        "namespaced": t.namespaced, "kind": kind.2, "verbs": ["get", "patch", "update"]});
-                    if sub == "scale" {
+                        "namespaced": t.namespaced, "kind": kind.2, "verbs": verbs});
+                    if sub != "status" {
                         r["group"] = json!(kind.0);
                         r["version"] = json!(kind.1);
                     }
@@ -97,15 +97,34 @@ fn group(name: &str, versions: &[String]) -> Value {
     json!({"name": name, "versions": vs, "preferredVersion": vs[0]})
 }
 
-/// A type's subresources: (name, (group, version, kind) of what it answers with).
-fn subresources(t: &ResourceType) -> Vec<(&'static str, (String, String, String))> {
+/// A subresource: its name, the (group, version, kind) it answers with, its verbs.
+type Subresource = (
+    &'static str,
+    (String, String, String),
+    &'static [&'static str],
+);
+
+/// A type's subresources.
+fn subresources(t: &ResourceType) -> Vec<Subresource> {
+    const READ_WRITE: &[&str] = &["get", "patch", "update"];
     let mut out = vec![];
     let own = (t.group.clone(), t.versions[0].clone(), t.kind.clone());
     if t.status_subresource {
-        out.push(("status", own));
+        out.push(("status", own, READ_WRITE));
     }
     if t.scale.is_some() {
-        out.push(("scale", ("autoscaling".into(), "v1".into(), "Scale".into())));
+        out.push((
+            "scale",
+            ("autoscaling".into(), "v1".into(), "Scale".into()),
+            READ_WRITE,
+        ));
+    }
+    if t.group.is_empty() && t.resource == "pods" {
+        out.push((
+            "eviction",
+            ("policy".into(), "v1".into(), "Eviction".into()),
+            &["create"],
+        ));
     }
     out
 }
@@ -144,10 +163,10 @@ fn aggregated(types: &[&ResourceType], groups: &[(String, Vec<String>)], core: b
                 }
                 let subs: Vec<Value> = subresources(t)
                     .into_iter()
-                    .map(|(s, (kg, kv, kk))| {
+                    .map(|(s, (kg, kv, kk), verbs)| {
                         let kv = if s == "status" { v.clone() } else { kv };
                         json!({"subresource": s, "responseKind": {"group": kg, "version": kv, "kind": kk},
-                            "verbs": ["get", "patch", "update"]})
+                            "verbs": verbs})
                     })
                     .collect();
                 if !subs.is_empty() {

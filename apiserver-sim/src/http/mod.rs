@@ -1,8 +1,9 @@
 //! Request handling: route, count, inject faults, negotiate, then hand the request to
-//! the verb's handler (`read.rs`, `write.rs`, `patch.rs`, `watch.rs`) or to the
-//! discovery documents (`discovery.rs`).
+//! the verb's handler (`read.rs`, `write.rs`, `patch.rs`, `watch.rs`, a pod's
+//! `eviction.rs`) or to the discovery documents (`discovery.rs`).
 
 mod discovery;
+mod eviction;
 mod patch;
 mod printers;
 mod query;
@@ -150,6 +151,10 @@ async fn resource(
         body,
     };
     let result = match verb {
+        "create" if r.path.subresource == "eviction" => eviction::create(&shared, &r),
+        _ if r.path.subresource == "eviction" => {
+            Err(ApiError::method_not_supported(&r.ty.group_resource(), verb))
+        }
         "get" => read::get(&shared, &r),
         "list" => read::list(&shared, &r).await,
         "watch" => return watch::watch(&shared, r),
@@ -180,6 +185,7 @@ fn check_scope(ty: &ResourceType, path: &ResourcePath, verb: &str) -> ApiResult<
         "status" => ty.status_subresource,
         "scale" => ty.scale.is_some(),
         "finalize" => ty.group.is_empty() && ty.resource == "namespaces",
+        "eviction" => ty.group.is_empty() && ty.resource == "pods",
         _ => false,
     };
     if !ok {

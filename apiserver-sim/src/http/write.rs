@@ -6,7 +6,7 @@ use hyper::Response;
 use serde_json::{json, Value};
 
 use super::respond::{self, Body};
-use super::{at_version, decode_body, scale, Req};
+use super::{at_version, decode_body, scale, Query, Req};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::meta;
 use crate::registry::ResourceType;
@@ -90,10 +90,16 @@ fn delete_options(r: &Req) -> ApiResult<DeleteOptions> {
     } else {
         decode_body(r)?
     };
+    delete_options_of(&body, &r.query)
+}
+
+/// DeleteOptions from a `DeleteOptions` object (a delete's body, an Eviction's
+/// `deleteOptions`), the query filling in what it leaves out.
+pub(super) fn delete_options_of(body: &Value, query: &Query) -> ApiResult<DeleteOptions> {
     let get = |k: &str| -> Option<Value> {
         body.get(k)
             .cloned()
-            .or_else(|| r.query.get(k).map(|s| json!(s)))
+            .or_else(|| query.get(k).map(|s| json!(s)))
     };
     let propagation = match get("propagationPolicy").as_ref().and_then(Value::as_str) {
         None => None,
@@ -116,7 +122,7 @@ fn delete_options(r: &Req) -> ApiResult<DeleteOptions> {
         v.as_i64()
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
     });
-    let dry_run = r.query.dry_run()
+    let dry_run = query.dry_run()
         || body
             .get("dryRun")
             .and_then(Value::as_array)

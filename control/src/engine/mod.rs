@@ -43,6 +43,7 @@ pub mod pause;
 pub mod phase;
 pub mod state;
 mod status;
+mod step_hash;
 pub mod steps;
 mod traffic;
 

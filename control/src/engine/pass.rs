@@ -158,11 +158,16 @@ impl<'a> Pass<'a> {
         self.drop_progress();
     }
 
-    /// Drops the pauses, the abort and promote --full of the walk so far (a restart).
+    /// Drops the pauses, the abort and promote --full of the walk so far (a restart), and
+    /// records `spec.restartAt` as done: the new version's pods are all new (Argo's
+    /// `resetRolloutStatus` calls `SetRestartedAt`).
     pub fn drop_progress(&mut self) {
         self.pause.clear_pauses();
         self.pause.remove_abort();
         self.new.promote_full = false;
+        self.new
+            .restarted_at
+            .clone_from(&self.rollout.spec.restart_at);
     }
 
     /// Asks the adapter to terminate each of `runs` that has not completed (a restart or a

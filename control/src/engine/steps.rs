@@ -94,23 +94,7 @@ pub fn step_string(step: &CanaryStep) -> String {
     "invalid".to_string()
 }
 
-/// Argo's `ComputeStepHash`: FNV-1a (32 bit) of the steps' JSON, its decimal form encoded
-/// with Kubernetes' `SafeEncodeString`. A change of steps restarts the rollout. (Go and
-/// serde order nested fields differently in places, so the text can differ from Argo's for
-/// the same steps; it is stable for weir.)
-pub fn step_hash(canary: &CanaryStrategy) -> String {
-    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let json = serde_json::to_vec(&canary.steps).unwrap_or_default();
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in json {
-        hash ^= u32::from(byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    hash.to_string()
-        .bytes()
-        .map(|b| char::from(ALPHANUMS[usize::from(b) % ALPHANUMS.len()]))
-        .collect()
-}
+pub use super::step_hash::step_hash;
 
 /// Steps that do nothing in standalone mode and complete at once: setCanaryScale (no
 /// replicas to scale) and step plugins.

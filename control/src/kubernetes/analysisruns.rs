@@ -140,7 +140,8 @@ impl RolloutRuns {
                 tracing::info!(rollout = %self.rollout["metadata"]["name"], run = %start.name, "created AnalysisRun");
                 Ok(())
             }
-            Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+            // Made by an earlier reconcile whose answer was lost, or seen late.
+            Err(e) if super::rollouts::already_exists(&e) => Ok(()),
             Err(e) => Err(format!("creating AnalysisRun {}: {e}", start.name)),
         }
     }
@@ -198,23 +199,23 @@ pub async fn observe(
     Ok((runs.observed().await?, runs.templates().await?))
 }
 
-/// Carries out the engine's analysis actions: runs created and terminated.
+/// Carries out the engine's analysis actions: runs created and terminated. The first that
+/// fails fails the reconcile (before the status names a run that does not exist).
 pub async fn carry_out(
     runs: &RolloutRuns,
     actions: &[crate::engine::Action],
     hash: &str,
     revision: u64,
-) {
+) -> Result<(), super::rollouts::ReconcileError> {
     for action in actions {
-        let result = match action {
+        match action {
             crate::engine::Action::StartAnalysis(start) => runs.create(start, hash, revision).await,
             crate::engine::Action::TerminateAnalysis { name } => runs.terminate(name).await,
             _ => Ok(()),
-        };
-        if let Err(e) = result {
-            tracing::warn!(rollout = %runs.rollout["metadata"]["name"], "{e}");
         }
+        .map_err(super::rollouts::ReconcileError::Action)?;
     }
+    Ok(())
 }
 
 fn specs(items: Vec<DynamicObject>) -> BTreeMap<String, AnalysisTemplateSpec> {

@@ -197,17 +197,20 @@ pub(super) async fn reconcile(
             record_event(&ctx.client, &snap.raw, &ev.reason, &ev.message, ev.warning).await
         }
     }
-    carry_out(&runs, &out.actions, &hash, out.state.revision).await;
+    carry_out(&runs, &out.actions, &hash, out.state.revision).await?;
 
     let mut written = next.clone();
     fill_counts(&mut written, snap);
-    snap.finish(ctx, "blueGreen", &written, out.state.revision)
-        .await?;
+    snap.finish(&written, out.state.revision).await?;
     let sizing = match (requeue_sizing, plan.requeue_after) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    Ok(requeue_after(out.requeue_at, sizing, !scales.is_empty()))
+    Ok(requeue_after(
+        snap.sooner(out.requeue_at),
+        sizing,
+        !scales.is_empty(),
+    ))
 }
 
 /// Argo's `skipPostPromotionAnalysisRun` negated with the run not Successful: a

@@ -174,7 +174,7 @@ pub(super) async fn reconcile(
             Action::SetWeights { canary: weight, .. } => {
                 if let Some(r) = &router {
                     let result = r.set_weight(&ctx.client, &ns, &snap.raw, *weight).await;
-                    routing_error(&ctx.client, &snap.raw, result).await;
+                    routing_error(&ctx.client, &snap.raw, result).await?;
                 }
             }
             Action::SetHeaderRoute {
@@ -183,13 +183,13 @@ pub(super) async fn reconcile(
             } => {
                 if let Some(r) = &router {
                     let result = r.set_header_route(&ctx.client, route, matches).await;
-                    routing_error(&ctx.client, &snap.raw, result).await;
+                    routing_error(&ctx.client, &snap.raw, result).await?;
                 }
             }
             Action::RemoveManagedRoutes => {
                 if let Some(r) = &router {
                     let result = r.remove_managed_routes(&ctx.client).await;
-                    routing_error(&ctx.client, &snap.raw, result).await;
+                    routing_error(&ctx.client, &snap.raw, result).await?;
                 }
             }
             Action::SetMirrorRoute { name: route, .. } => {
@@ -199,15 +199,14 @@ pub(super) async fn reconcile(
             _ => {}
         }
     }
-    carry_out(&runs, &out.actions, &hash, out.state.revision).await;
+    carry_out(&runs, &out.actions, &hash, out.state.revision).await?;
 
     // Status: the engine's, with the ReplicaSets' counts as Argo reports them.
     let mut written = out.state.status.clone();
     fill_replica_counts(&mut written, &snap.views, &hash, &snap.raw);
-    snap.finish(ctx, "canary", &written, out.state.revision)
-        .await?;
+    snap.finish(&written, out.state.revision).await?;
     Ok(requeue_after(
-        out.requeue_at,
+        snap.sooner(out.requeue_at),
         plan.requeue_after,
         !scales.is_empty(),
     ))

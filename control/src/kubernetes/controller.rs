@@ -19,6 +19,7 @@ use kube::{Client, Config};
 use super::analysisruns::{analysis_run_resource, reconcile_run, Runs};
 use super::fleet::{AdminPort, ProxyFleet};
 use super::leader::{lead, Elector, LeaderSettings};
+use super::metrics::{Kind as MetricKind, Metrics};
 use super::rollouts::{reconcile, rollout_resource, Context, ReconcileError};
 use crate::providers::HttpClient;
 
@@ -55,9 +56,99 @@ pub async fn client(config: &ControllerConfig) -> Result<Client, String> {
     Client::try_from(kube_config).map_err(|e| e.to_string())
 }
 
-fn error_policy(_object: Arc<DynamicObject>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
-    tracing::warn!("reconcile failed, retrying in 5s: {error}");
-    Action::requeue(Duration::from_secs(5))
+/// Failed reconciles in a row, per object (kind, namespace, name), and the delay before the
+/// next try: 1 ms doubling to 10 s, forgotten on the first success: Argo's controller's
+/// workqueue rate limiter (`DefaultArgoRolloutsRateLimiter`). A conflict or a lost answer
+/// is retried at once; a server that keeps failing is asked every 10 s.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    failures: parking_lot::Mutex<std::collections::HashMap<(&'static str, String, String), u32>>,
+}
+
+impl Backoff {
+    pub const FIRST: Duration = Duration::from_millis(1);
+    pub const MAX: Duration = Duration::from_secs(10);
+
+    /// Counts a failure of `key`; the delay before trying it again.
+    pub fn failed(&self, key: (&'static str, String, String)) -> Duration {
+        let mut failures = self.failures.lock();
+        let n = failures.entry(key).or_insert(0);
+        *n = n.saturating_add(1);
+        Self::FIRST
+            .saturating_mul(2u32.saturating_pow(*n - 1))
+            .min(Self::MAX)
+    }
+
+    /// `key` reconciled: its next failure starts from the first delay.
+    pub fn succeeded(&self, key: &(&'static str, String, String)) {
+        self.failures.lock().remove(key);
+    }
+}
+
+fn key(kind: &'static str, object: &DynamicObject) -> (&'static str, String, String) {
+    (
+        kind,
+        object.metadata.namespace.clone().unwrap_or_default(),
+        object.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+fn error_policy(
+    kind: &'static str,
+    object: &DynamicObject,
+    error: &ReconcileError,
+    ctx: &Context,
+) -> Action {
+    let delay = ctx.failures.failed(key(kind, object));
+    match error {
+        ReconcileError::Conflict(_) => tracing::debug!("{error}; again in {delay:?}"),
+        _ => tracing::warn!("reconcile failed, retrying in {delay:?}: {error}"),
+    }
+    Action::requeue(delay)
+}
+
+/// `reconcile` for objects of `kind`: timed and counted for /metrics, and its backoff
+/// forgotten when it succeeds.
+async fn reconciled<F, Fut>(
+    kind: &'static str,
+    object: Arc<DynamicObject>,
+    ctx: Arc<Context>,
+    reconcile: F,
+) -> Result<Action, ReconcileError>
+where
+    F: FnOnce(Arc<DynamicObject>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<Action, ReconcileError>>,
+{
+    let key = key(kind, &object);
+    let started = std::time::Instant::now();
+    let result = reconcile(object, ctx.clone()).await;
+    if !*ctx.leading.borrow() {
+        return result; // a follower's pass does nothing worth timing
+    }
+    tracing::debug!(
+        kind,
+        ok = result.is_ok(),
+        took = ?started.elapsed(),
+        next = ?result.as_ref().ok(),
+        "reconciled"
+    );
+    let metric_kind = match kind {
+        "AnalysisRun" => MetricKind::AnalysisRun,
+        _ => MetricKind::Rollout,
+    };
+    // A conflict is retried at once and is no error in Argo's count either (its reconcile
+    // returns the conflict error too, so it is counted: do the same).
+    ctx.metrics.reconciled(
+        metric_kind,
+        &key.1,
+        &key.2,
+        started.elapsed(),
+        result.is_ok(),
+    );
+    if result.is_ok() {
+        ctx.failures.succeeded(&key);
+    }
+    result
 }
 
 /// Runs the controller until `stop` resolves. `ready` is told once the watches run.
@@ -77,7 +168,8 @@ pub async fn run(
         client: client.clone(),
         instance_id: config.instance_id.clone(),
         leading: rx,
-        phases: Default::default(),
+        metrics: Metrics::new(),
+        failures: Backoff::default(),
         runs: Runs::new(
             HttpClient::new(),
             config.proxy_service.clone().map(|(ns, name, port)| {
@@ -105,26 +197,62 @@ pub async fn run(
             api(&run_resource),
             run_resource.clone(),
             watcher::Config::default(),
-        )
+        );
+    let runs = Controller::new_with(
+        api(&run_resource),
+        watcher::Config::default(),
+        run_resource.clone(),
+    );
+    // /metrics reads the Rollouts and AnalysisRuns from these caches, as Argo's collectors
+    // read its listers.
+    ctx.metrics.set_stores(rollouts.store(), runs.store());
+    let rollouts = rollouts
         .graceful_shutdown_on(stop.clone())
-        .run(reconcile, error_policy, ctx.clone())
+        .run(
+            |o, c| reconciled("Rollout", o, c, reconcile),
+            |o, e, c| error_policy("Rollout", &o, e, &c),
+            ctx.clone(),
+        )
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("controller: {e}");
             }
         });
-    let runs = Controller::new_with(
-        api(&run_resource),
-        watcher::Config::default(),
-        run_resource.clone(),
-    )
-    .graceful_shutdown_on(stop)
-    .run(reconcile_run, error_policy, ctx)
-    .for_each(|result| async move {
-        if let Err(e) = result {
-            tracing::debug!("analysis run controller: {e}");
-        }
-    });
+    let runs = runs
+        .graceful_shutdown_on(stop)
+        .run(
+            |o, c| reconciled("AnalysisRun", o, c, reconcile_run),
+            |o, e, c| error_policy("AnalysisRun", &o, e, &c),
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!("analysis run controller: {e}");
+            }
+        });
     futures_util::future::join(rollouts, runs).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_per_object_to_its_cap_and_a_success_resets_it() {
+        let b = Backoff::default();
+        let web = || ("Rollout", "default".to_owned(), "web".to_owned());
+        let api = ("Rollout", "default".to_owned(), "api".to_owned());
+        let delays: Vec<Duration> = (0..4).map(|_| b.failed(web())).collect();
+        assert_eq!(delays, [1, 2, 4, 8].map(Duration::from_millis).to_vec());
+        assert_eq!(b.failed(api.clone()), Backoff::FIRST, "per object");
+        for _ in 0..40 {
+            b.failed(web());
+        }
+        assert_eq!(b.failed(web()), Backoff::MAX);
+        b.succeeded(&web());
+        assert_eq!(b.failed(web()), Backoff::FIRST);
+        assert_eq!(b.failed(api), Duration::from_millis(2));
+    }
 }

@@ -144,7 +144,7 @@ pub async fn measure(
             tracing::info!(job = %name, "created analysis Job");
             created
         }
-        Err(kube::Error::Api(e)) if e.code == 409 => match jobs.get(&name).await {
+        Err(e) if super::rollouts::already_exists(&e) => match jobs.get(&name).await {
             Ok(existing) => {
                 let run_uid = run["metadata"]["uid"].as_str().unwrap_or_default();
                 let ours = existing

@@ -10,6 +10,7 @@
 //! - [`crds`]: weir's CustomResourceDefinitions (Argo's, plus the `weir` provider), which
 //!   `weir crds` prints.
 //! - [`leader`]: Lease-based leader election with client-go's guarantees.
+//! - [`metrics`]: `/metrics` under Argo's controller metric names.
 //! - [`hash`]: the pod-template hash that names a Rollout's ReplicaSets.
 //! - [`nginx`]: Argo's in-tree nginx routing: the canary Ingress and its weight patches;
 //!   [`ingress`]: reading and writing them.
@@ -21,7 +22,8 @@
 //! - [`services`]: pointing the stable and canary Services at ReplicaSets.
 //! - [`fleet`]: the `weir` provider's windows from every proxy replica, histograms merged.
 //! - [`rollouts`]: one Rollout reconciled: the engine on its status, its ReplicaSets, events;
-//!   [`canary`] and [`bluegreen`]: each strategy's own part.
+//!   [`canary`] and [`bluegreen`]: each strategy's own part; [`restart`]: `spec.restartAt`,
+//!   the pods older than it evicted one budget at a time.
 
 pub mod analysisruns;
 pub mod bluegreen;
@@ -35,9 +37,11 @@ pub mod httproute;
 pub mod ingress;
 pub mod jobs;
 pub mod leader;
+pub mod metrics;
 pub mod nginx;
 pub mod podtemplate;
 pub mod replicasets;
+pub mod restart;
 pub mod rollouts;
 pub mod routers;
 pub mod services;

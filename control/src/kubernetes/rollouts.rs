@@ -17,7 +17,6 @@
 //! experiment steps) gets a condition saying so and is otherwise left alone, never
 //! half-driven.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,11 +42,16 @@ pub struct Context {
     pub instance_id: Option<String>,
     /// True while this replica may act (leader election; always true without it).
     pub leading: tokio::sync::watch::Receiver<bool>,
-    /// The last phase seen of each Rollout, for `rollout_info` on /metrics.
-    pub phases: parking_lot::Mutex<BTreeMap<(String, String), (String, String)>>,
+    /// `/metrics`, under Argo's names.
+    pub metrics: super::metrics::Metrics,
     /// The AnalysisRuns being measured.
     pub runs: super::analysisruns::Runs,
+    /// Failed reconciles in a row, per object: the error policy's backoff.
+    pub failures: super::controller::Backoff,
 }
+
+/// Argo's list of the revisions a ReplicaSet had before its current one.
+const REVISION_HISTORY_ANNOTATION: &str = "rollout.argoproj.io/revision-history";
 
 pub const INSTANCE_ID_LABEL: &str = "argo-rollouts.argoproj.io/controller-instance-id";
 
@@ -58,6 +62,20 @@ pub enum ReconcileError {
     Api(#[from] kube::Error),
     #[error("{0}")]
     Json(#[from] serde_json::Error),
+    /// A write preconditioned on the resourceVersion read met a newer one (409): the
+    /// error policy reconciles again soon, from a fresh read.
+    #[error("{0} changed since it was read (409 Conflict); reconciling again")]
+    Conflict(String),
+    /// An action the engine decided (a weight, an AnalysisRun) could not be carried out:
+    /// the status is not written, so the next try decides and does it again.
+    #[error("{0}")]
+    Action(String),
+}
+
+/// Whether a create failed because the object exists (409 AlreadyExists), as opposed to any
+/// other refusal, a 409 Conflict included, which is retried as an error.
+pub(super) fn already_exists(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409 && s.reason == "AlreadyExists")
 }
 
 pub(super) fn now() -> Timestamp {
@@ -124,6 +142,9 @@ pub async fn reconcile(
                 return not_driven(&rollouts, &raw, what).await;
             }
             let mut snap = Snapshot::read(&ctx, &obj, raw, rollout).await?;
+            if let Some(requeue) = super::restart::reconcile(&ctx, &mut snap, true).await? {
+                return Ok(requeue);
+            }
             super::canary::reconcile(&ctx, &mut snap, canary).await
         }
         (None, Some(blue_green)) => {
@@ -131,6 +152,9 @@ pub async fn reconcile(
                 return not_driven(&rollouts, &raw, what).await;
             }
             let mut snap = Snapshot::read(&ctx, &obj, raw, rollout).await?;
+            if let Some(requeue) = super::restart::reconcile(&ctx, &mut snap, false).await? {
+                return Ok(requeue);
+            }
             super::bluegreen::reconcile(&ctx, &mut snap, blue_green).await
         }
         _ => {
@@ -202,6 +226,9 @@ pub(super) struct Snapshot {
     pub status: RolloutStatus,
     /// `spec.replicas`, defaulted.
     pub replicas: i32,
+    /// When to reconcile again at the latest besides what the strategy's pass asks for
+    /// (a `restartAt` still ahead, pods still to restart: [`super::restart`]).
+    pub wake_at: Option<Timestamp>,
 }
 
 impl Snapshot {
@@ -215,8 +242,11 @@ impl Snapshot {
         let name = obj.name_any();
         let rs_api: Api<K8sReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
         let uid = obj.uid().unwrap_or_default();
+        // Only the ReplicaSets the Rollout's selector matches (its own carry its template's
+        // labels): the server filters, so a namespace of a thousand Rollouts does not send
+        // a thousand ReplicaSets to every reconcile.
         let owned: Vec<K8sReplicaSet> = rs_api
-            .list(&ListParams::default())
+            .list(&ListParams::default().labels(&list_selector(&raw["spec"]["selector"])))
             .await?
             .items
             .into_iter()
@@ -254,7 +284,16 @@ impl Snapshot {
             hash,
             revision,
             status,
+            wake_at: None,
         })
+    }
+
+    /// The sooner of `at` (the engine's time to call again) and [`Snapshot::wake_at`].
+    pub fn sooner(&self, at: Option<Timestamp>) -> Option<Timestamp> {
+        match (at, self.wake_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The new ReplicaSet, if it exists.
@@ -292,7 +331,38 @@ impl Snapshot {
 
     /// Creates the new ReplicaSet (at revision `revision`) when it does not exist yet.
     pub async fn ensure_new_replica_set(&mut self, revision: u64) -> Result<(), ReconcileError> {
-        if self.new_rs().is_some() {
+        if let Some(existing) = self.new_rs() {
+            // An older ReplicaSet that is new again (an undo, a rollback) takes the new
+            // revision, its old one kept in the revision history, as Argo's
+            // `SetNewReplicaSetAnnotations` does.
+            let old = existing.revision.clone().unwrap_or_default();
+            let behind = old.parse::<u64>().map_or(true, |r| r < revision);
+            if revision > 0 && behind {
+                let name = existing.name.clone();
+                let rs = self.rs_api.get(&name).await?;
+                let history = rs
+                    .annotations()
+                    .get(REVISION_HISTORY_ANNOTATION)
+                    .cloned()
+                    .unwrap_or_default();
+                let history = match (old.is_empty(), history.is_empty()) {
+                    (true, _) => history,
+                    (false, true) => old.clone(),
+                    (false, false) => format!("{history},{old}"),
+                };
+                let mut annotations = json!({REVISION_ANNOTATION: revision.to_string()});
+                if !history.is_empty() {
+                    annotations[REVISION_HISTORY_ANNOTATION] = json!(history);
+                }
+                let patch = json!({"metadata": {"annotations": annotations}});
+                self.rs_api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await?;
+                tracing::info!(rollout = %self.name, replicaset = %name, revision, "ReplicaSet takes the new revision");
+                if let Some(v) = self.views.iter_mut().find(|v| v.name == name) {
+                    v.revision = Some(revision.to_string());
+                }
+            }
             return Ok(());
         }
         let fresh = replicasets::new_replica_set(&self.raw, &self.hash, revision.max(1));
@@ -303,7 +373,7 @@ impl Snapshot {
         {
             Ok(rs) => rs,
             // Made since the list (a previous reconcile's create): read it.
-            Err(kube::Error::Api(e)) if e.code == 409 => {
+            Err(e) if already_exists(&e) => {
                 self.rs_api
                     .get(&format!("{}-{}", self.name, self.hash))
                     .await?
@@ -364,19 +434,21 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Writes `status` and the revision, and records the phase for /metrics.
+    /// Writes `status` (its phase judged again on the ReplicaSets' counts it now carries,
+    /// as Argo judges it) and the revision.
     pub async fn finish(
         &self,
-        ctx: &Context,
-        strategy: &str,
         status: &RolloutStatus,
         revision: u64,
     ) -> Result<(), ReconcileError> {
-        write_status(&self.rollouts, &self.raw, status, revision, self.revision).await?;
-        ctx.phases.lock().insert(
-            (self.ns.clone(), self.name.clone()),
-            (strategy.to_owned(), status.phase.clone()),
+        let mut status = status.clone();
+        (status.phase, status.message) = crate::engine::phase::rollout_phase_with_replicas(
+            &self.rollout.spec,
+            &status,
+            self.rollout.spec.paused,
         );
+        let status = &status;
+        write_status(&self.rollouts, &self.raw, status, revision, self.revision).await?;
         Ok(())
     }
 }
@@ -524,6 +596,40 @@ pub(super) fn selector_string(selector: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// A label selector (matchLabels and matchExpressions) as a list query's `labelSelector`;
+/// empty (everything) when there is none.
+pub(super) fn list_selector(selector: &Value) -> String {
+    let mut terms: Vec<String> = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    for e in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let key = e["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        terms.push(match e["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_owned(),
+            "DoesNotExist" => format!("!{key}"),
+            // Not a selector the API server would have accepted: list everything and let
+            // ownership decide.
+            _ => return String::new(),
+        });
+    }
+    terms.join(",")
+}
+
 /// Writes `status` through the status subresource, preconditioned on the resourceVersion
 /// read (a concurrent write is a 409, retried with a fresh read), and the revision
 /// annotation when it changed.
@@ -547,12 +653,11 @@ async fn write_status(
             .await
         {
             Ok(_) => {}
-            // Someone wrote in between (a kubectl patch, another reconcile): the next
-            // reconcile reads it and decides again. The annotation waits with it, so the
-            // two never disagree.
+            // Someone wrote in between (a kubectl patch, another reconcile): reconcile
+            // again from a fresh read, soon (the error policy's backoff starts small). The
+            // annotation waits with the status, so the two never disagree.
             Err(kube::Error::Api(e)) if e.code == 409 => {
-                tracing::debug!(rollout = name, "status write conflicted; reading again");
-                return Ok(());
+                return Err(ReconcileError::Conflict(format!("Rollout {name}")));
             }
             Err(e) => return Err(e.into()),
         }
@@ -610,11 +715,16 @@ async fn not_driven(
 
 /// A router write that failed: logged and recorded as Argo's TrafficRoutingError event; the
 /// weight stays unverified, so the engine asks again.
-pub(super) async fn routing_error(client: &Client, rollout: &Value, result: Result<(), String>) {
+pub(super) async fn routing_error(
+    client: &Client,
+    rollout: &Value,
+    result: Result<(), String>,
+) -> Result<(), ReconcileError> {
     if let Err(e) = result {
-        tracing::warn!(rollout = %rollout["metadata"]["name"], "{e}");
         record_event(client, rollout, "TrafficRoutingError", &e, true).await;
+        return Err(ReconcileError::Action(e));
     }
+    Ok(())
 }
 
 /// A core/v1 Event on the Rollout, with Argo's reason; failures are logged, never fatal.
@@ -640,6 +750,12 @@ pub(super) async fn record_event(
         "source": {"component": "rollouts-controller"},
         "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
     });
+    super::metrics::count_event(
+        ns,
+        rollout["metadata"]["name"].as_str().unwrap_or_default(),
+        warning,
+        reason,
+    );
     let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), ns);
     match serde_json::from_value(event) {
         Ok(e) => {
@@ -648,5 +764,36 @@ pub(super) async fn record_event(
             }
         }
         Err(err) => tracing::warn!("building event {reason}: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_selector;
+    use serde_json::json;
+
+    #[test]
+    fn a_selector_becomes_the_list_query_the_api_server_reads() {
+        assert_eq!(
+            list_selector(&json!({"matchLabels": {"app": "web"}})),
+            "app=web"
+        );
+        assert_eq!(
+            list_selector(&json!({
+                "matchLabels": {"app": "web", "tier": "fe"},
+                "matchExpressions": [
+                    {"key": "env", "operator": "In", "values": ["a", "b"]},
+                    {"key": "canary", "operator": "DoesNotExist"},
+                    {"key": "team", "operator": "Exists"},
+                    {"key": "zone", "operator": "NotIn", "values": ["x"]},
+                ],
+            })),
+            "app=web,tier=fe,env in (a,b),!canary,team,zone notin (x)"
+        );
+        assert_eq!(list_selector(&json!(null)), "");
+        assert_eq!(
+            list_selector(&json!({"matchExpressions": [{"key": "a", "operator": "Gt"}]})),
+            ""
+        );
     }
 }

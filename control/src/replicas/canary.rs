@@ -614,9 +614,13 @@ pub fn at_desired_replica_counts_for_canary(
     ) {
         return false;
     }
-    if (basic || !rollout.strategy.dynamic_stable_scale)
-        && !all_desired_are_created(stable, counts.stable)
-    {
+    // No stable ReplicaSet apart from the new one (the first version, or fully promoted):
+    // Argo counts its replicas as 0 (`GetReplicaCountForReplicaSets` of nil).
+    let stable_at_desired = match stable {
+        Some(_) => all_desired_are_created(stable, counts.stable),
+        None => counts.stable == 0,
+    };
+    if (basic || !rollout.strategy.dynamic_stable_scale) && !stable_at_desired {
         return false;
     }
     if basic && total_available_replicas(older) != 0 {

@@ -921,6 +921,23 @@ fn at_desired_replica_counts_older_and_dynamic() {
         None
     ));
 
+    // Fully promoted (the new ReplicaSet is the stable one, so there is no stable one
+    // apart from it): at desired once the new one has all the pods. This held a fully
+    // promoted basic canary "unverified" and reconciled it every 10 s.
+    let promoted = status("canary", "canary");
+    let r = CanaryRollout {
+        replicas: 2,
+        strategy: &basic,
+        status: &promoted,
+    };
+    assert!(at_desired_replica_counts_for_canary(
+        &r,
+        Some(&full("canary", 2)),
+        None,
+        &[],
+        None
+    ));
+
     let routed = strategy(50, int(1), int(0), None, true);
     let r = CanaryRollout {
         replicas: 2,

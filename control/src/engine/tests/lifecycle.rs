@@ -446,3 +446,22 @@ fn phase_is_derived_as_argo_derives_it() {
         assert_eq!((got.0.as_str(), got.1.as_str()), (phase, message), "{name}");
     }
 }
+
+/// A new version records `spec.restartAt` as done, as Argo's `resetRolloutStatus` does
+/// (`SetRestartedAt`: the new version's pods are all new), and a new version without one
+/// clears it; between versions the engine leaves it to the adapter.
+#[test]
+fn a_new_revision_records_the_restart_as_done() {
+    let mut w = World::healthy(four_steps());
+    w.rollout.spec.restart_at = Some("2027-01-15T08:00:00Z".into());
+    w.tick();
+    assert_eq!(w.status().restarted_at, None);
+    w.deploy("c2");
+    assert_eq!(
+        w.status().restarted_at.as_deref(),
+        Some("2027-01-15T08:00:00Z")
+    );
+    w.rollout.spec.restart_at = None;
+    w.deploy("c3");
+    assert_eq!(w.status().restarted_at, None);
+}
