@@ -446,37 +446,7 @@ fn is_rfc3339_utc(s: &str) -> bool {
 // weir's controller, watched through Argo CD's eyes.
 // ---------------------------------------------------------------------------------------
 
-/// The canary example with its timed pauses shortened (as in tests/controller_e2e.rs), and
-/// its Services.
-fn rollout_canary() -> String {
-    include_str!("../config/tests/data/argo-examples/rollout-canary.yaml")
-        .replace("duration: 40s", "duration: 1s")
-        .replace("duration: 20s", "duration: 1s")
-        .replace(
-            "  name: rollout-canary\n",
-            "  name: rollout-canary\n  namespace: default\n",
-        )
-        .replace(
-            "    canary:\n",
-            "    canary:\n      stableService: canary-stable\n      canaryService: canary-preview\n",
-        )
-}
-
-const CANARY_SERVICES: &str = "\
-apiVersion: v1
-kind: Service
-metadata: {name: canary-stable, namespace: default}
-spec:
-  selector: {app: rollout-canary}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: canary-preview, namespace: default}
-spec:
-  selector: {app: rollout-canary}
-  ports: [{port: 80, targetPort: 8080}]
-";
+use support::kube::{rollout_canary, CANARY_SERVICES};
 
 /// An API server whose pods take a while to become ready, so that the Progressing stretches
 /// of a rollout last long enough to be seen.

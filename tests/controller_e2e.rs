@@ -27,37 +27,7 @@ async fn until(
     support::kube::until(server, controller, "rollout-canary", what, check).await
 }
 
-/// Argo's example with its timed pauses shortened to a second, and a stable and a canary
-/// Service.
-fn rollout_canary() -> String {
-    include_str!("../config/tests/data/argo-examples/rollout-canary.yaml")
-        .replace("duration: 40s", "duration: 1s")
-        .replace("duration: 20s", "duration: 1s")
-        .replace(
-            "  name: rollout-canary\n",
-            "  name: rollout-canary\n  namespace: default\n",
-        )
-        .replace(
-            "    canary:\n",
-            "    canary:\n      stableService: canary-stable\n      canaryService: canary-preview\n",
-        )
-}
-
-const SERVICES: &str = "\
-apiVersion: v1
-kind: Service
-metadata: {name: canary-stable, namespace: default}
-spec:
-  selector: {app: rollout-canary}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: canary-preview, namespace: default}
-spec:
-  selector: {app: rollout-canary}
-  ports: [{port: 80, targetPort: 8080}]
-";
+use support::kube::{rollout_canary, CANARY_SERVICES as SERVICES};
 
 /// The pod-template hash a Service selects.
 fn selects(server: &ApiServer, service: &str) -> String {

@@ -32,37 +32,13 @@ async fn server() -> ApiServer {
     server
 }
 
-/// Argo's canary example (five replicas, maxUnavailable 25 %: one), its timed pauses
-/// shortened, with a stable and a canary Service.
+/// Argo's canary example (five replicas, maxUnavailable 25 %: one) and its Services.
 fn rollout_canary() -> String {
-    let services = "
----
-apiVersion: v1
-kind: Service
-metadata: {name: canary-stable, namespace: default}
-spec:
-  selector: {app: rollout-canary}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: canary-preview, namespace: default}
-spec:
-  selector: {app: rollout-canary}
-  ports: [{port: 80, targetPort: 8080}]
-";
-    include_str!("../config/tests/data/argo-examples/rollout-canary.yaml")
-        .replace("duration: 40s", "duration: 1s")
-        .replace("duration: 20s", "duration: 1s")
-        .replace(
-            "  name: rollout-canary\n",
-            "  name: rollout-canary\n  namespace: default\n",
-        )
-        .replace(
-            "    canary:\n",
-            "    canary:\n      stableService: canary-stable\n      canaryService: canary-preview\n",
-        )
-        + services
+    format!(
+        "{}\n---\n{}",
+        support::kube::rollout_canary(),
+        support::kube::CANARY_SERVICES
+    )
 }
 
 /// `restartAt` as the restart action writes it: UTC, whole seconds, `after` from now.

@@ -228,3 +228,37 @@ pub async fn wait_for(check: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Argo's `rollout-canary.yaml` (five replicas, eight steps) in the default namespace, its
+/// timed pauses shortened to a second, with `canary-stable` and `canary-preview` as its
+/// Services ([`CANARY_SERVICES`]).
+pub fn rollout_canary() -> String {
+    include_str!("../../config/tests/data/argo-examples/rollout-canary.yaml")
+        .replace("duration: 40s", "duration: 1s")
+        .replace("duration: 20s", "duration: 1s")
+        .replace(
+            "  name: rollout-canary\n",
+            "  name: rollout-canary\n  namespace: default\n",
+        )
+        .replace(
+            "    canary:\n",
+            "    canary:\n      stableService: canary-stable\n      canaryService: canary-preview\n",
+        )
+}
+
+/// The stable and canary Services [`rollout_canary`] names.
+pub const CANARY_SERVICES: &str = "\
+apiVersion: v1
+kind: Service
+metadata: {name: canary-stable, namespace: default}
+spec:
+  selector: {app: rollout-canary}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: canary-preview, namespace: default}
+spec:
+  selector: {app: rollout-canary}
+  ports: [{port: 80, targetPort: 8080}]
+";
