@@ -36,7 +36,7 @@ use crate::analysis::{AnalysisPhase, AnalysisRun, MeasureRequest, MeasurementRes
 use crate::engine::{AnalysisKind, AnalysisTemplates, ObservedAnalysisRun, StartAnalysis};
 use crate::providers::{self, HttpClient, ProviderContext, WindowSample, WindowSource};
 
-fn resource(kind: &str, plural: &str) -> ApiResource {
+pub(super) fn resource(kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("argoproj.io", "v1alpha1", kind),
         plural,

@@ -13,6 +13,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use kube::api::{Api, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Config};
 
@@ -151,6 +152,18 @@ where
     result
 }
 
+/// Whether a Rollout's strategy names template `name` anywhere (step, background,
+/// pre- or post-promotion analysis, experiment analyses).
+fn names_template(strategy: &serde_json::Value, name: &str) -> bool {
+    match strategy {
+        serde_json::Value::Object(m) => m.iter().any(|(k, v)| {
+            (k == "templateName" && v.as_str() == Some(name)) || names_template(v, name)
+        }),
+        serde_json::Value::Array(items) => items.iter().any(|v| names_template(v, name)),
+        _ => false,
+    }
+}
+
 /// Runs the controller until `stop` resolves. `ready` is told once the watches run.
 pub async fn run(
     config: ControllerConfig,
@@ -198,6 +211,39 @@ pub async fn run(
             run_resource.clone(),
             watcher::Config::default(),
         );
+    // A template appearing or changing wakes the Rollouts that name it (an InvalidSpec for
+    // a missing template clears then; Argo's controller watches templates the same way).
+    let template = super::analysisruns::resource("AnalysisTemplate", "analysistemplates");
+    let cluster_template =
+        super::analysisruns::resource("ClusterAnalysisTemplate", "clusteranalysistemplates");
+    let naming = |store: kube::runtime::reflector::Store<DynamicObject>, cluster: bool| {
+        let ar = ar.clone();
+        move |t: DynamicObject| -> Vec<ObjectRef<DynamicObject>> {
+            let name = t.metadata.name.clone().unwrap_or_default();
+            let ns = t.metadata.namespace.clone();
+            store
+                .state()
+                .iter()
+                .filter(|r| cluster || r.metadata.namespace == ns)
+                .filter(|r| names_template(&r.data["spec"]["strategy"], &name))
+                .map(|r| ObjectRef::from_obj_with(r.as_ref(), ar.clone()))
+                .collect()
+        }
+    };
+    let store = rollouts.store();
+    let rollouts = rollouts
+        .watches_with(
+            api(&template),
+            template.clone(),
+            watcher::Config::default(),
+            naming(store.clone(), false),
+        )
+        .watches_with(
+            Api::all_with(client.clone(), &cluster_template),
+            cluster_template.clone(),
+            watcher::Config::default(),
+            naming(store, true),
+        );
     let runs = Controller::new_with(
         api(&run_resource),
         watcher::Config::default(),
@@ -236,8 +282,25 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::Backoff;
+    use super::{names_template, Backoff};
     use std::time::Duration;
+
+    #[test]
+    fn a_template_is_named_wherever_argo_takes_one() {
+        let strategy = serde_json::json!({"canary": {
+            "analysis": {"templates": [{"templateName": "background"}]},
+            "steps": [{"experiment": {"analyses": [{"name": "a", "templateName": "in-experiment"}]}},
+                      {"analysis": {"templates": [{"templateName": "step", "clusterScope": true}]}}],
+        }});
+        for name in ["background", "in-experiment", "step"] {
+            assert!(names_template(&strategy, name), "{name}");
+        }
+        assert!(!names_template(&strategy, "other"));
+        assert!(!names_template(
+            &serde_json::json!({"blueGreen": {}}),
+            "step"
+        ));
+    }
 
     #[test]
     fn backoff_doubles_per_object_to_its_cap_and_a_success_resets_it() {

@@ -133,7 +133,8 @@ pub async fn reconcile(
             .and_then(|r| r.parse().ok())
             .unwrap_or(0);
         write_status(&rollouts, &raw, &out.state.status, revision, revision).await?;
-        return Ok(Requeue::requeue(Duration::from_secs(10)));
+        // A change to the Rollout, or to a template it names, reconciles it again.
+        return Ok(Requeue::await_change());
     }
     let strategy = rollout.spec.strategy.clone();
     match (&strategy.canary, &strategy.blue_green) {
