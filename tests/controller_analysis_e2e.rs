@@ -443,3 +443,102 @@ async fn argos_analysis_step_example_runs_its_jobs() {
     assert_allowed_by_rbac(&server);
     server.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_rollout_deletes_the_job_its_analysis_is_running() {
+    // Jobs that would take a minute: the abort comes while the first one runs.
+    let server = ApiServer::start(Options {
+        pod_ready_delay: Duration::from_millis(100),
+        job_duration: Duration::from_secs(60),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    server
+        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
+        .unwrap();
+    server
+        .apply_yaml(
+            "\
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: slow, namespace: default}
+spec:
+  metrics:
+  - name: slow
+    provider:
+      job:
+        spec:
+          backoffLimit: 0
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: check, image: 'busybox:1.36', command: [sleep, '60']}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: 'web:1'}]}
+  strategy:
+    canary:
+      steps:
+      - setWeight: 50
+      - analysis: {templates: [{templateName: slow}]}
+",
+        )
+        .unwrap();
+    let controller = Controller::start(&server);
+    until(&server, &controller, "web", "healthy", |r, sets| {
+        r["status"]["phase"] == "Healthy" && sets.get(&rs_name(r)) == Some(&(2, 2))
+    })
+    .await;
+    set_image(&server, "web:2").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let job = loop {
+        let jobs = server.list("batch/v1", "Job", "default").unwrap();
+        if let Some(j) = jobs.first() {
+            break j["metadata"]["name"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "{}", controller.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // `kubectl argo rollouts abort`: the run is terminated and its running Job deleted.
+    merge_patch(
+        &server,
+        &format!("{}/status", rollout_path("web")),
+        json!({"status": {"abort": true}}),
+    )
+    .await;
+    until(&server, &controller, "web", "aborted", |r, _| {
+        r["status"]["phase"] == "Degraded"
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server
+        .get("batch/v1", "Job", "default", &job)
+        .is_ok_and(|j| j["metadata"]["deletionTimestamp"].is_null())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the Job still runs: {}",
+            controller.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let runs = server
+        .list("argoproj.io/v1alpha1", "AnalysisRun", "default")
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["spec"]["terminate"], true);
+    assert!(controller
+        .logs()
+        .contains("deleted the terminated run's Job"));
+    assert_allowed_by_rbac(&server);
+    server.shutdown();
+}

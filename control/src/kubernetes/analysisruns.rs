@@ -328,8 +328,17 @@ pub async fn reconcile_run(
             return Ok(Requeue::await_change());
         }
     };
-    if raw["spec"]["terminate"].as_bool() == Some(true) && !run.is_terminated() {
+    let terminating = raw["spec"]["terminate"].as_bool() == Some(true);
+    if terminating && !run.is_terminated() {
         run.terminate(at);
+    }
+    if terminating && super::jobs::uses_jobs(&raw) {
+        // The run ends now (it is not completed yet, or it would have returned above), so
+        // its running Jobs are deleted; a failure is only logged (they belong to the run
+        // and go with it).
+        if let Err(e) = super::jobs::terminate(&ctx.client, &raw).await {
+            tracing::warn!(run = %name, "deleting the terminated run's Jobs: {e}");
+        }
     }
     let roles = roles(&ctx.client, &ns, &raw).await;
     let mut due = run.step(at, Vec::new());

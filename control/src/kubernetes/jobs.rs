@@ -15,12 +15,13 @@
 //! from the count instead, and while the Job runs the answer is a
 //! [`MeasurementResult::Wait`] with Argo's growing delay (the square root of twice the
 //! seconds elapsed), so the same name is looked at again and nothing is counted before the
-//! Job ends. A restarted controller finds the Job by the same name.
+//! Job ends. A restarted controller finds the Job by the same name. A terminated run's
+//! running Jobs are deleted, as Argo's `Terminate` does ([`terminate`]).
 
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{json, Value};
 
@@ -175,6 +176,44 @@ pub async fn measure(
         Ok(v) => outcome(&v, elapsed),
         Err(e) => MeasurementResult::Error(e.to_string()),
     }
+}
+
+/// A terminated run's Jobs that are still running are deleted (Argo's job provider
+/// `Terminate`), in the background so their pods go with them. Returns how many.
+pub async fn terminate(client: &Client, run: &Value) -> Result<usize, kube::Error> {
+    let ns = run["metadata"]["namespace"].as_str().unwrap_or("default");
+    let uid = run["metadata"]["uid"].as_str().unwrap_or_default();
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
+    let listed = jobs
+        .list(&ListParams::default().labels(&format!("{RUN_UID_LABEL}={uid}")))
+        .await?;
+    let mut deleted = 0;
+    for job in listed.items {
+        let running = serde_json::to_value(&job)
+            .is_ok_and(|v| matches!(outcome(&v, Duration::ZERO), MeasurementResult::Wait { .. }));
+        if !running || job.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let name = job.name_any();
+        match jobs.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => {
+                tracing::info!(job = %name, "deleted the terminated run's Job");
+                deleted += 1;
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(deleted)
+}
+
+/// Whether the run measures anything with Jobs.
+pub fn uses_jobs(run: &Value) -> bool {
+    run["spec"]["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|m| m["provider"]["job"].is_object())
 }
 
 #[cfg(test)]
