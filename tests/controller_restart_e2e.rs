@@ -223,8 +223,14 @@ async fn a_canary_restarts_its_pods_one_at_a_time() {
         done["status"]["currentPodHash"],
         first["status"]["currentPodHash"]
     );
-    let now = pods(&server, "rollout-canary");
-    assert_eq!(available(&now), 5, "{now:?}");
+    // The ReplicaSet's counts can lag the last eviction by a pass: wait for the pods.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut now = pods(&server, "rollout-canary");
+    while available(&now) != 5 {
+        assert!(std::time::Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = pods(&server, "rollout-canary");
+    }
     all_replaced(&before, &now, &at);
     assert_eq!(evictions(&server), 5);
     assert_eq!(support::kube::replica_sets(&server).len(), 1);
@@ -343,8 +349,15 @@ async fn a_paused_blue_green_restarts_both_versions() {
         sets.get(&blue) == Some(&(2, 2)) && sets.get(&green) == Some(&(2, 2))
     })
     .await;
-    let now = pods(&server, name);
-    assert_eq!(available(&now), 4, "{now:?}");
+    // The ReplicaSets' counts can lag the last eviction by a pass of their controller:
+    // wait for the pods themselves.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut now = pods(&server, name);
+    while available(&now) != 4 {
+        assert!(std::time::Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = pods(&server, name);
+    }
     all_replaced(&before, &now, &at);
     assert_eq!(evictions(&server), 4);
     assert_allowed_by_rbac(&server);
