@@ -12,10 +12,11 @@ use kube::runtime::controller::Action as Requeue;
 use weir_config::argo::{BlueGreenStrategy, RolloutStatus};
 
 use super::analysisruns::{carry_out, observe, RolloutRuns};
+use super::events::record_event;
 use super::hash::POD_TEMPLATE_HASH_LABEL;
 use super::rollouts::{
-    fill_replica_counts, now, point_service, record_event, requeue_after, split, Context,
-    ReconcileError, Snapshot,
+    fill_replica_counts, now, point_service, requeue_after, split, Context, ReconcileError,
+    Snapshot,
 };
 use crate::engine::pause::INCONCLUSIVE_ANALYSIS;
 use crate::engine::{self, Action, Observed, ObservedReplicas};

@@ -6,9 +6,10 @@ use kube::runtime::controller::Action as Requeue;
 use weir_config::argo::CanaryStrategy;
 
 use super::analysisruns::{carry_out, observe, RolloutRuns};
+use super::events::{record_event, routing_error, write_condition};
 use super::rollouts::{
-    fill_replica_counts, now, point_service, record_event, requeue_after, routing_error, split,
-    write_condition, Context, ReconcileError, Snapshot,
+    fill_replica_counts, now, point_service, requeue_after, split, Context, ReconcileError,
+    Snapshot,
 };
 use super::routers::Router;
 use crate::engine::{self, Action, Observed, ObservedReplicas, ObservedTraffic};

@@ -30,6 +30,7 @@ pub mod bluegreen;
 pub mod canary;
 pub mod controller;
 pub mod crds;
+pub mod events;
 pub mod fleet;
 pub mod gatewayapi;
 pub mod hash;

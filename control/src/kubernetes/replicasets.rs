@@ -120,6 +120,53 @@ pub fn new_replica_set(rollout: &Value, hash: &str, revision: u64) -> Value {
     })
 }
 
+/// `a=b,c=d` from a label selector's matchLabels (what `status.selector` holds).
+pub(super) fn selector_string(selector: &Value) -> String {
+    selector["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+/// A label selector (matchLabels and matchExpressions) as a list query's `labelSelector`;
+/// empty (everything) when there is none.
+pub(super) fn list_selector(selector: &Value) -> String {
+    let mut terms: Vec<String> = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    for e in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let key = e["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        terms.push(match e["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_owned(),
+            "DoesNotExist" => format!("!{key}"),
+            // Not a selector the API server would have accepted: list everything and let
+            // ownership decide.
+            _ => return String::new(),
+        });
+    }
+    terms.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +232,30 @@ mod tests {
         let found = with_template(&owned, &rollout()["spec"]["template"]).unwrap();
         assert_eq!(found.name_any(), "web-argohash");
         assert!(with_template(&owned[..1], &rollout()["spec"]["template"]).is_none());
+    }
+
+    #[test]
+    fn a_selector_becomes_the_list_query_the_api_server_reads() {
+        assert_eq!(
+            list_selector(&json!({"matchLabels": {"app": "web"}})),
+            "app=web"
+        );
+        assert_eq!(
+            list_selector(&json!({
+                "matchLabels": {"app": "web", "tier": "fe"},
+                "matchExpressions": [
+                    {"key": "env", "operator": "In", "values": ["a", "b"]},
+                    {"key": "canary", "operator": "DoesNotExist"},
+                    {"key": "team", "operator": "Exists"},
+                    {"key": "zone", "operator": "NotIn", "values": ["x"]},
+                ],
+            })),
+            "app=web,tier=fe,env in (a,b),!canary,team,zone notin (x)"
+        );
+        assert_eq!(list_selector(&json!(null)), "");
+        assert_eq!(
+            list_selector(&json!({"matchExpressions": [{"key": "a", "operator": "Gt"}]})),
+            ""
+        );
     }
 }

@@ -20,8 +20,9 @@ use kube::runtime::controller::Action as Requeue;
 use kube::ResourceExt;
 use weir_config::argo::RolloutSpec;
 
+use super::replicasets::list_selector;
 use super::replicasets::owned_by;
-use super::rollouts::{list_selector, now, Context, ReconcileError, Snapshot};
+use super::rollouts::{now, Context, ReconcileError, Snapshot};
 use crate::analysis::Timestamp;
 use crate::engine::clock::parse_time;
 use crate::engine::phase::restart_pending;

@@ -27,8 +27,11 @@ use kube::{Client, ResourceExt};
 use serde_json::{json, Value};
 use weir_config::argo::{Rollout, RolloutStatus};
 
+use super::events::{record_event, write_condition};
 use super::hash::pod_template_hash;
-use super::replicasets::{self, owned_by, with_template, REVISION_ANNOTATION};
+use super::replicasets::{
+    self, list_selector, owned_by, selector_string, with_template, REVISION_ANNOTATION,
+};
 use crate::analysis::Timestamp;
 use crate::engine::EngineState;
 use crate::replicas::scaledown::{format_deadline, OlderReplicaSetAction, OlderReplicaSetPlan};
@@ -584,53 +587,6 @@ pub(super) fn fill_replica_counts(
     status.selector = selector_string(&raw["spec"]["selector"]);
 }
 
-/// `a=b,c=d` from a label selector's matchLabels (what `status.selector` holds).
-pub(super) fn selector_string(selector: &Value) -> String {
-    selector["matchLabels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
-}
-
-/// A label selector (matchLabels and matchExpressions) as a list query's `labelSelector`;
-/// empty (everything) when there is none.
-pub(super) fn list_selector(selector: &Value) -> String {
-    let mut terms: Vec<String> = selector["matchLabels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-        .collect();
-    for e in selector["matchExpressions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let key = e["key"].as_str().unwrap_or_default();
-        let values: Vec<&str> = e["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        terms.push(match e["operator"].as_str().unwrap_or_default() {
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "Exists" => key.to_owned(),
-            "DoesNotExist" => format!("!{key}"),
-            // Not a selector the API server would have accepted: list everything and let
-            // ownership decide.
-            _ => return String::new(),
-        });
-    }
-    terms.join(",")
-}
-
 /// Writes `status` through the status subresource, preconditioned on the resourceVersion
 /// read (a concurrent write is a 409, retried with a fresh read), and the revision
 /// annotation when it changed.
@@ -673,29 +629,6 @@ async fn write_status(
     Ok(())
 }
 
-/// Sets a condition (and Degraded phase) on a Rollout weir does not drive as it is.
-pub(super) async fn write_condition(
-    rollouts: &Api<DynamicObject>,
-    raw: &Value,
-    reason: &str,
-    message: &str,
-) -> Result<(), ReconcileError> {
-    let name = raw["metadata"]["name"].as_str().unwrap_or_default();
-    let stamp = crate::engine::clock::format_time(now());
-    let patch = json!({"status": {
-        "phase": "Degraded",
-        "message": format!("{reason}: {message}"),
-        "conditions": [{
-            "type": "InvalidSpec", "status": "True", "reason": reason, "message": message,
-            "lastTransitionTime": stamp, "lastUpdateTime": stamp,
-        }],
-    }});
-    rollouts
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(())
-}
-
 async fn not_driven(
     rollouts: &Api<DynamicObject>,
     raw: &Value,
@@ -712,89 +645,4 @@ async fn not_driven(
         write_condition(rollouts, raw, "NotSupported", &message).await?;
     }
     Ok(Requeue::await_change())
-}
-
-/// A router write that failed: logged and recorded as Argo's TrafficRoutingError event; the
-/// weight stays unverified, so the engine asks again.
-pub(super) async fn routing_error(
-    client: &Client,
-    rollout: &Value,
-    result: Result<(), String>,
-) -> Result<(), ReconcileError> {
-    if let Err(e) = result {
-        record_event(client, rollout, "TrafficRoutingError", &e, true).await;
-        return Err(ReconcileError::Action(e));
-    }
-    Ok(())
-}
-
-/// A core/v1 Event on the Rollout, with Argo's reason; failures are logged, never fatal.
-pub(super) async fn record_event(
-    client: &Client,
-    rollout: &Value,
-    reason: &str,
-    message: &str,
-    warning: bool,
-) {
-    let ns = rollout["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or("default");
-    let stamp = crate::engine::clock::format_time(now());
-    let event = json!({
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": {"generateName": format!("{}.", rollout["metadata"]["name"].as_str().unwrap_or("rollout")), "namespace": ns},
-        "involvedObject": {
-            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-            "name": rollout["metadata"]["name"], "namespace": ns, "uid": rollout["metadata"]["uid"],
-        },
-        "reason": reason, "message": message, "type": if warning { "Warning" } else { "Normal" },
-        "source": {"component": "rollouts-controller"},
-        "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
-    });
-    super::metrics::count_event(
-        ns,
-        rollout["metadata"]["name"].as_str().unwrap_or_default(),
-        warning,
-        reason,
-    );
-    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), ns);
-    match serde_json::from_value(event) {
-        Ok(e) => {
-            if let Err(err) = events.create(&PostParams::default(), &e).await {
-                tracing::warn!("recording event {reason}: {err}");
-            }
-        }
-        Err(err) => tracing::warn!("building event {reason}: {err}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::list_selector;
-    use serde_json::json;
-
-    #[test]
-    fn a_selector_becomes_the_list_query_the_api_server_reads() {
-        assert_eq!(
-            list_selector(&json!({"matchLabels": {"app": "web"}})),
-            "app=web"
-        );
-        assert_eq!(
-            list_selector(&json!({
-                "matchLabels": {"app": "web", "tier": "fe"},
-                "matchExpressions": [
-                    {"key": "env", "operator": "In", "values": ["a", "b"]},
-                    {"key": "canary", "operator": "DoesNotExist"},
-                    {"key": "team", "operator": "Exists"},
-                    {"key": "zone", "operator": "NotIn", "values": ["x"]},
-                ],
-            })),
-            "app=web,tier=fe,env in (a,b),!canary,team,zone notin (x)"
-        );
-        assert_eq!(list_selector(&json!(null)), "");
-        assert_eq!(
-            list_selector(&json!({"matchExpressions": [{"key": "a", "operator": "Gt"}]})),
-            ""
-        );
-    }
 }
