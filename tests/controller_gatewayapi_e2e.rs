@@ -349,3 +349,99 @@ async fn cilium_header_route_example_sets_and_removes_the_header_rule() {
     assert_allowed_by_rbac(&server);
     server.shutdown();
 }
+
+/// The envoy-gateway example with a weighted experiment step first: the experiment's
+/// template gets a Service of its own, which the route sends its weight to while the
+/// experiment runs (as the plugin's HandleExperiment adds it), and loses after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weighted_experiment_step_routes_its_share_to_the_templates_service() {
+    let server = server().await;
+    let steps = "      steps:\n      - setWeight: 30\n";
+    let rollout = ENVOY[4].replace(
+        steps,
+        "      steps:\n      - experiment:\n          duration: 3s\n          templates:\n          - {name: preview, specRef: canary, weight: 20}\n      - setWeight: 30\n",
+    );
+    assert_ne!(rollout, ENVOY[4]);
+    for doc in &ENVOY[..4] {
+        server.apply_yaml(doc).unwrap();
+    }
+    server.apply_yaml(&rollout).unwrap();
+    let controller = Controller::start(&server);
+    until(&server, &controller, "rollouts-demo", "healthy", |r, _| {
+        r["status"]["phase"] == "Healthy"
+    })
+    .await;
+    // A merge patch replaces the container list: the port goes with it (an experiment
+    // template without ports gets no Service, as with Argo).
+    merge_patch(
+        &server,
+        &rollout_path("rollouts-demo"),
+        json!({"spec": {"template": {"spec": {"containers": [{
+            "name": "rollouts-demo", "image": "kostiscodefresh/summer-of-k8s-app:v2",
+            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+        }]}}}}),
+    )
+    .await;
+    let at = until(
+        &server,
+        &controller,
+        "rollouts-demo",
+        "experimenting",
+        |r, _| r["status"]["canary"]["weights"]["additional"][0]["weight"] == 20,
+    )
+    .await;
+    let hash = at["status"]["currentPodHash"].as_str().unwrap();
+    let service = format!("rollouts-demo-{hash}-2-0-preview");
+    assert_eq!(
+        at["status"]["canary"]["weights"]["additional"][0]["serviceName"],
+        json!(service)
+    );
+    assert_eq!(at["status"]["canary"]["weights"]["stable"]["weight"], 80);
+    let r = route_until(&server, &controller, "with the template's Service", |r| {
+        r["spec"]["rules"][0]["backendRefs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["name"] == json!(service) && b["weight"] == 20)
+    })
+    .await;
+    assert_eq!(weights(&r), (Some(80), Some(0)));
+    let added = r["spec"]["rules"][0]["backendRefs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == json!(service))
+        .unwrap()
+        .clone();
+    assert_eq!(added["port"], 8080, "the Service's port named http");
+    assert_eq!(added["namespace"], "default");
+    let svc = server.get("v1", "Service", "default", &service).unwrap();
+    assert_eq!(svc["spec"]["ports"][0]["name"], "http");
+
+    // The experiment over: the template's Service leaves the route, the next step's
+    // weight is set.
+    until(
+        &server,
+        &controller,
+        "rollouts-demo",
+        "paused at 30%",
+        paused_at(2),
+    )
+    .await;
+    let r = route_until(
+        &server,
+        &controller,
+        "without the template's Service",
+        |r| {
+            r["spec"]["rules"][0]["backendRefs"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 2
+        },
+    )
+    .await;
+    assert_eq!(weights(&r), (Some(70), Some(30)));
+    assert_allowed_by_rbac(&server);
+    server.shutdown();
+}

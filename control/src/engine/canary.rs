@@ -26,6 +26,7 @@ pub fn pass(
     canary: &CanaryStrategy,
     observed: &Observed,
     experiments: Option<&ObservedExperiments>,
+    experiments_external: bool,
     state: &EngineState,
     now: Timestamp,
 ) -> PassOutcome {
@@ -42,6 +43,7 @@ pub fn pass(
     let mut p = Pass::start(rollout, canary, observed, state, new, now);
     p.index = index;
     p.observed_experiments = experiments;
+    p.experiments_external = experiments_external;
     step_through(&mut p);
     status::finish(p)
 }

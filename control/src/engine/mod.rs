@@ -93,7 +93,7 @@ pub fn reconcile(
     commands: &[Command],
     now: Timestamp,
 ) -> Reconciled {
-    reconcile_inner(rollout, saved, observed, None, commands, now)
+    reconcile_inner(rollout, saved, observed, None, false, commands, now)
 }
 
 /// [`reconcile`] that also runs canary `experiment` steps: the adapter serves the backends
@@ -106,7 +106,31 @@ pub fn reconcile_with_experiments(
     commands: &[Command],
     now: Timestamp,
 ) -> Reconciled {
-    reconcile_inner(rollout, saved, observed, Some(experiments), commands, now)
+    reconcile_inner(
+        rollout,
+        saved,
+        observed,
+        Some(experiments),
+        false,
+        commands,
+        now,
+    )
+}
+
+/// [`reconcile`] for an adapter whose experiments are objects a controller of their own
+/// runs (Kubernetes: Argo's Experiment resources). `saved.experiments` holds the Rollout's
+/// experiments as their objects stand (plan and status); the engine makes new ones and
+/// terminates old ones in [`Reconciled::state`]`.experiments` (the adapter creates and
+/// patches the objects) and reacts to their phase, but never runs them itself.
+pub fn reconcile_with_experiment_objects(
+    rollout: &Rollout,
+    saved: &EngineState,
+    observed: &Observed,
+    commands: &[Command],
+    now: Timestamp,
+) -> Reconciled {
+    let none = ObservedExperiments::new();
+    reconcile_inner(rollout, saved, observed, Some(&none), true, commands, now)
 }
 
 fn reconcile_inner(
@@ -114,6 +138,7 @@ fn reconcile_inner(
     saved: &EngineState,
     observed: &Observed,
     experiments: Option<&ObservedExperiments>,
+    experiments_external: bool,
     commands: &[Command],
     now: Timestamp,
 ) -> Reconciled {
@@ -145,7 +170,15 @@ fn reconcile_inner(
                 } else {
                     &unmeasured
                 };
-                canary::pass(rollout, canary, observed, experiments, state, now)
+                canary::pass(
+                    rollout,
+                    canary,
+                    observed,
+                    experiments,
+                    experiments_external,
+                    state,
+                    now,
+                )
             })
         }
         // Restart, pause, switch, post-promotion analysis, promotion: a few passes at most.

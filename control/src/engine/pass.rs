@@ -46,6 +46,9 @@ pub struct Pass<'a> {
     /// What the adapter observes of the experiments' backends; `None` when it does not run
     /// experiments (experiment steps are then passed over).
     pub observed_experiments: Option<&'a ObservedExperiments>,
+    /// The experiments are objects a controller of their own runs (Kubernetes): the pass
+    /// makes and terminates them and reads their status, but does not run them.
+    pub experiments_external: bool,
     /// The experiments the Rollout owns, as this pass leaves them.
     pub experiments: Vec<StepExperiment>,
     /// What the pass asks of the experiments' backends.
@@ -94,6 +97,7 @@ impl<'a> Pass<'a> {
             invalid: None,
             experiments: prev.experiments.clone(),
             observed_experiments: None,
+            experiments_external: false,
             experiment_actions: Vec::new(),
         }
     }

@@ -60,9 +60,9 @@ pub fn reconcile(p: &mut Pass<'_>) -> bool {
     // stable.
     let additional: Vec<WeightDestination> = experiment::step::running_weights(p)
         .into_iter()
-        .map(|(template, experiment)| WeightDestination {
+        .map(|(template, service)| WeightDestination {
             weight: template.weight.unwrap_or(0),
-            service_name: format!("{experiment}-{}", template.name),
+            service_name: service,
             pod_template_hash: match template.spec_ref.as_str() {
                 "stable" => p.new.stable_rs.clone(),
                 _ => p.new.current_pod_hash.clone(),

@@ -63,7 +63,7 @@ pub fn rollout_type(kind: AnalysisKind, name: &str) -> (&'static str, Option<usi
     }
 }
 
-/// One Rollout's runs and templates.
+/// One Rollout's (or Experiment's: the owner's JSON) runs and templates.
 pub struct RolloutRuns {
     api: Api<DynamicObject>,
     client: Client,
@@ -133,16 +133,26 @@ impl RolloutRuns {
         hash: &str,
         revision: u64,
     ) -> Result<(), String> {
-        let body = run_object(&self.rollout, start, hash, revision);
+        self.create_object(run_object(&self.rollout, start, hash, revision))
+            .await
+    }
+
+    /// Creates the run `body` (an AnalysisRun object); one of that name already there is
+    /// kept as it is.
+    pub async fn create_object(&self, body: Value) -> Result<(), String> {
+        let name = body["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let object: DynamicObject = serde_json::from_value(body).map_err(|e| e.to_string())?;
         match self.api.create(&PostParams::default(), &object).await {
             Ok(_) => {
-                tracing::info!(rollout = %self.rollout["metadata"]["name"], run = %start.name, "created AnalysisRun");
+                tracing::info!(owner = %self.rollout["metadata"]["name"], run = %name, "created AnalysisRun");
                 Ok(())
             }
             // Made by an earlier reconcile whose answer was lost, or seen late.
             Err(e) if super::rollouts::already_exists(&e) => Ok(()),
-            Err(e) => Err(format!("creating AnalysisRun {}: {e}", start.name)),
+            Err(e) => Err(format!("creating AnalysisRun {name}: {e}")),
         }
     }
 
@@ -573,7 +583,7 @@ async fn measure(
 /// Writes `status` with the object, preconditioned on the resourceVersion read, and through
 /// the status subresource too when the CRD has one. The resourceVersion written, or `None`
 /// on a conflict.
-async fn write(
+pub(super) async fn write(
     api: &Api<DynamicObject>,
     raw: &Value,
     status: Value,

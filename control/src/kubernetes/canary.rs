@@ -7,6 +7,7 @@ use weir_config::argo::CanaryStrategy;
 
 use super::analysisruns::{carry_out, observe, RolloutRuns};
 use super::events::{record_event, routing_error, write_condition};
+use super::experiments::RolloutExperiments;
 use super::rollouts::{
     fill_replica_counts, now, point_service, requeue_after, split, Context, ReconcileError,
     Snapshot,
@@ -21,16 +22,12 @@ use crate::replicas::scaledown::{
 };
 use crate::replicas::{self, RolloutStatusView};
 
-/// What of a canary this adapter does not drive yet, if anything.
+/// What of a canary this adapter does not drive, if anything.
 pub fn undriven(canary: &CanaryStrategy) -> Option<&'static str> {
     if let Some(what) = super::routers::unsupported(canary) {
         return Some(what);
     }
-    canary
-        .steps
-        .iter()
-        .any(|s| s.experiment.is_some())
-        .then_some("canary Rollouts with experiment steps")
+    None
 }
 
 pub(super) async fn reconcile(
@@ -70,15 +67,28 @@ pub(super) async fn reconcile(
             return Ok(Requeue::await_change());
         }
     };
+    let additional = |s: &weir_config::argo::RolloutStatus| {
+        s.canary
+            .as_ref()
+            .and_then(|c| c.weights.as_ref())
+            .map(|w| w.additional.clone())
+            .unwrap_or_default()
+    };
     let traffic = match &router {
         // The weight the router's objects carry is the weight served (ingress-nginx, a
         // Gateway API implementation, or weir's proxy, splits by it).
         Some(r) => r
-            .observed_weight(&ctx.client, &ns, &snap.raw)
+            .observed_weights(
+                &ctx.client,
+                &ns,
+                &snap.raw,
+                crate::engine::steps::max_weight(canary),
+                &additional(&status),
+            )
             .await?
-            .map(|w| ObservedTraffic {
-                canary_weight: w,
-                stable_weight: r.stable_weight(w, crate::engine::steps::max_weight(canary)),
+            .map(|(canary_weight, stable_weight)| ObservedTraffic {
+                canary_weight,
+                stable_weight,
                 generation: 0,
             }),
         // Without a router the pods are the split: the weights asked for are served once
@@ -113,13 +123,21 @@ pub(super) async fn reconcile(
             at_desired,
         }),
     };
-    let out = engine::reconcile(
-        &snap.rollout,
-        &snap.engine_state(managed_routes_set),
-        &observed,
-        &[],
-        now(),
-    );
+    // Experiment steps: the Rollout's Experiments as their objects stand; their own
+    // controller runs them ([`super::experiments`]).
+    let experiments = if canary.steps.iter().any(|s| s.experiment.is_some()) {
+        Some(RolloutExperiments::read(&ctx.client, &ns, &snap.raw).await?)
+    } else {
+        None
+    };
+    let mut state = snap.engine_state(managed_routes_set);
+    let out = match &experiments {
+        Some(e) => {
+            state.experiments = e.engine_experiments(&snap.rollout);
+            engine::reconcile_with_experiment_objects(&snap.rollout, &state, &observed, &[], now())
+        }
+        None => engine::reconcile(&snap.rollout, &state, &observed, &[], now()),
+    };
 
     // ReplicaSets for the status the engine decided.
     snap.ensure_new_replica_set(out.state.revision).await?;
@@ -174,7 +192,16 @@ pub(super) async fn reconcile(
             }
             Action::SetWeights { canary: weight, .. } => {
                 if let Some(r) = &router {
-                    let result = r.set_weight(&ctx.client, &ns, &snap.raw, *weight).await;
+                    let result = r
+                        .set_weight(
+                            &ctx.client,
+                            &ns,
+                            &snap.raw,
+                            *weight,
+                            &additional(&out.state.status),
+                            &additional(&snap.status),
+                        )
+                        .await;
                     routing_error(&ctx.client, &snap.raw, result).await?;
                 }
             }
@@ -201,6 +228,17 @@ pub(super) async fn reconcile(
         }
     }
     carry_out(&runs, &out.actions, &hash, out.state.revision).await?;
+    if let Some(e) = &experiments {
+        e.carry_out(
+            &snap.raw,
+            out.state.revision,
+            &hash,
+            &out.state.status.stable_rs,
+            &out.state.experiments,
+            &snap.rs_api,
+        )
+        .await?;
+    }
 
     // Status: the engine's, with the ReplicaSets' counts as Argo reports them.
     let mut written = out.state.status.clone();

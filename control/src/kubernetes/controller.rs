@@ -1,7 +1,9 @@
 //! `weir controller`'s loop: the cluster found as kubectl finds it, leader election on a
-//! Lease, and two kube-runtime controllers (one namespace or all): over Rollouts and the
-//! ReplicaSets and AnalysisRuns they own, calling [`super::rollouts::reconcile`]; and over
-//! every AnalysisRun, calling [`super::analysisruns::reconcile_run`].
+//! Lease, and three kube-runtime controllers (one namespace or all): over Rollouts and the
+//! ReplicaSets, AnalysisRuns and Experiments they own, calling
+//! [`super::rollouts::reconcile`]; over every AnalysisRun, calling
+//! [`super::analysisruns::reconcile_run`]; and over every Experiment, calling
+//! [`super::experiments::reconcile_experiment`].
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -18,6 +20,7 @@ use kube::runtime::watcher;
 use kube::{Client, Config};
 
 use super::analysisruns::{analysis_run_resource, reconcile_run, Runs};
+use super::experiments::reconcile_experiment;
 use super::fleet::{AdminPort, ProxyFleet};
 use super::leader::{lead, Elector, LeaderSettings};
 use super::metrics::{Kind as MetricKind, Metrics};
@@ -135,6 +138,7 @@ where
     );
     let metric_kind = match kind {
         "AnalysisRun" => MetricKind::AnalysisRun,
+        "Experiment" => MetricKind::Experiment,
         _ => MetricKind::Rollout,
     };
     // A conflict is retried at once and is no error in Argo's count either (its reconcile
@@ -161,6 +165,55 @@ fn names_template(strategy: &serde_json::Value, name: &str) -> bool {
         }),
         serde_json::Value::Array(items) => items.iter().any(|v| names_template(v, name)),
         _ => false,
+    }
+}
+
+/// Waits until the API server serves every kind the controller watches, saying which it
+/// does not serve yet.
+async fn wait_for_crds(client: &Client, namespace: Option<&str>) {
+    let kinds = [
+        (rollout_resource(), true),
+        (analysis_run_resource(), true),
+        (super::experiments::experiment_resource(), true),
+        (
+            super::analysisruns::resource("AnalysisTemplate", "analysistemplates"),
+            true,
+        ),
+        (
+            super::analysisruns::resource("ClusterAnalysisTemplate", "clusteranalysistemplates"),
+            false,
+        ),
+    ];
+    let mut said = false;
+    loop {
+        let mut missing = Vec::new();
+        for (r, namespaced) in &kinds {
+            let api: Api<DynamicObject> = match (namespaced, namespace) {
+                (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, r),
+                _ => Api::all_with(client.clone(), r),
+            };
+            match api.list(&kube::api::ListParams::default().limit(1)).await {
+                Err(kube::Error::Api(e)) if e.code == 404 => {
+                    missing.push(format!("{}.{}", r.plural, r.group));
+                }
+                // Anything else (served, forbidden, unreachable) is the watches' to report.
+                _ => {}
+            }
+        }
+        if missing.is_empty() {
+            if said {
+                tracing::info!("the CRDs are served; starting the watches");
+            }
+            return;
+        }
+        if !said {
+            tracing::warn!(
+                missing = %missing.join(", "),
+                "waiting for Argo Rollouts' CRDs (`weir crds | kubectl apply --server-side -f -`)"
+            );
+            said = true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -191,6 +244,13 @@ pub async fn run(
         ),
     });
     let _ = ctx_out.send(ctx.clone());
+    // The watches start once Argo's CRDs are served: a watch on a resource the server does
+    // not know yet fails and backs off (kube-runtime's backoff grows to tens of seconds),
+    // which would keep a controller started just before its CRDs idle for that long.
+    tokio::select! {
+        () = wait_for_crds(&client, config.namespace.as_deref()) => {}
+        () = stop.clone() => return Ok(()),
+    }
     let ar = rollout_resource();
     let run_resource = analysis_run_resource();
     let api = |r: &kube::core::ApiResource| -> Api<DynamicObject> {
@@ -205,7 +265,12 @@ pub async fn run(
     };
     // Rollouts, woken by their ReplicaSets and AnalysisRuns; and every AnalysisRun.
     let rollouts = Controller::new_with(api(&ar), watcher::Config::default(), ar.clone())
-        .owns(replica_sets, watcher::Config::default())
+        .owns(replica_sets.clone(), watcher::Config::default())
+        .owns_with(
+            api(&super::experiments::experiment_resource()),
+            super::experiments::experiment_resource(),
+            watcher::Config::default(),
+        )
         .owns_with(
             api(&run_resource),
             run_resource.clone(),
@@ -249,9 +314,41 @@ pub async fn run(
         watcher::Config::default(),
         run_resource.clone(),
     );
-    // /metrics reads the Rollouts and AnalysisRuns from these caches, as Argo's collectors
-    // read its listers.
-    ctx.metrics.set_stores(rollouts.store(), runs.store());
+    // Every Experiment, woken by its ReplicaSets, Services and AnalysisRuns.
+    let experiment_resource = super::experiments::experiment_resource();
+    let services: Api<k8s_openapi::api::core::v1::Service> = match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let experiments = Controller::new_with(
+        api(&experiment_resource),
+        watcher::Config::default(),
+        experiment_resource.clone(),
+    )
+    .owns(replica_sets.clone(), watcher::Config::default())
+    .owns(services, watcher::Config::default())
+    .owns_with(
+        api(&run_resource),
+        run_resource.clone(),
+        watcher::Config::default(),
+    );
+    let experiment_store = experiments.store();
+    let experiments = experiments
+        .graceful_shutdown_on(stop.clone())
+        .run(
+            |o, c| reconciled("Experiment", o, c, reconcile_experiment),
+            |o, e, c| error_policy("Experiment", &o, e, &c),
+            ctx.clone(),
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!("experiment controller: {e}");
+            }
+        });
+    // /metrics reads the Rollouts, AnalysisRuns and Experiments from these caches, as
+    // Argo's collectors read its listers.
+    ctx.metrics
+        .set_stores(rollouts.store(), runs.store(), experiment_store);
     let rollouts = rollouts
         .graceful_shutdown_on(stop.clone())
         .run(
@@ -276,7 +373,7 @@ pub async fn run(
                 tracing::debug!("analysis run controller: {e}");
             }
         });
-    futures_util::future::join(rollouts, runs).await;
+    futures_util::future::join3(rollouts, runs, experiments).await;
     Ok(())
 }
 

@@ -45,7 +45,8 @@ pub(super) async fn routing_error(
     Ok(())
 }
 
-/// A core/v1 Event on the Rollout, with Argo's reason; failures are logged, never fatal.
+/// A core/v1 Event on the Rollout (or the Experiment: the object's own `kind`), with Argo's
+/// reason; failures are logged, never fatal.
 pub(super) async fn record_event(
     client: &Client,
     rollout: &Value,
@@ -61,7 +62,7 @@ pub(super) async fn record_event(
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"generateName": format!("{}.", rollout["metadata"]["name"].as_str().unwrap_or("rollout")), "namespace": ns},
         "involvedObject": {
-            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+            "apiVersion": "argoproj.io/v1alpha1", "kind": rollout["kind"].as_str().unwrap_or("Rollout"),
             "name": rollout["metadata"]["name"], "namespace": ns, "uid": rollout["metadata"]["uid"],
         },
         "reason": reason, "message": message, "type": if warning { "Warning" } else { "Normal" },

@@ -188,6 +188,93 @@ pub fn set_weight(
     Ok(())
 }
 
+/// A weighted experiment template's Service, as the plugin adds it to a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentRef {
+    pub service: String,
+    pub weight: i32,
+    /// The Service's port named `http`, else its first; 8080 without ports (the plugin's
+    /// choice).
+    pub port: i32,
+}
+
+/// The plugin's `HandleExperiment`, after the weights are set: while an experiment runs
+/// (`running` non-empty) the first rule sending to the stable or canary Service also sends
+/// to each running template's Service with its weight (added once, as the plugin adds it,
+/// in the Rollout's namespace `ns`), and the stable Service gets 100 less the templates'
+/// weights (the plugin leaves the canary's as set). Once none runs, the Services the last
+/// status named (`previous`) are removed, and the stable gets 100 and the canary 0.
+pub fn set_experiment_backends(
+    route: &mut Value,
+    services: &Services,
+    ns: &str,
+    running: &[ExperimentRef],
+    previous: &BTreeSet<String>,
+) {
+    let Some(rule) =
+        route["spec"]["rules"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+            .find(|r| {
+                r["backendRefs"].as_array().into_iter().flatten().any(|b| {
+                    backend_name(b) == services.stable || backend_name(b) == services.canary
+                })
+            })
+    else {
+        return;
+    };
+    let Some(refs) = rule["backendRefs"].as_array_mut() else {
+        return;
+    };
+    if !running.is_empty() {
+        let total: i32 = running.iter().map(|r| r.weight).sum::<i32>().min(100);
+        if let Some(stable) = refs.iter_mut().find(|b| backend_name(b) == services.stable) {
+            stable["weight"] = json!(100 - total);
+        }
+        for r in running {
+            if !refs.iter().any(|b| backend_name(b) == r.service) {
+                refs.push(
+                    json!({"name": r.service, "namespace": ns, "port": r.port, "weight": r.weight}),
+                );
+            }
+        }
+    } else if refs.iter().any(|b| previous.contains(backend_name(b))) {
+        refs.retain(|b| !previous.contains(backend_name(b)));
+        for b in refs.iter_mut() {
+            if backend_name(b) == services.stable {
+                b["weight"] = json!(100);
+            } else if backend_name(b) == services.canary {
+                b["weight"] = json!(0);
+            }
+        }
+    }
+}
+
+/// The weights of the backends of the route's first stable-or-canary rule that are
+/// experiments' templates (`experiment_services`), summed.
+pub fn other_weights(
+    route: &Value,
+    services: &Services,
+    experiment_services: &BTreeSet<String>,
+) -> i32 {
+    route["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["backendRefs"].as_array().cloned().unwrap_or_default())
+        .find(|refs| {
+            refs.iter()
+                .any(|b| backend_name(b) == services.stable || backend_name(b) == services.canary)
+        })
+        .unwrap_or_default()
+        .iter()
+        .filter(|b| experiment_services.contains(backend_name(b)))
+        .filter_map(|b| b["weight"].as_i64())
+        .map(|w| i32::try_from(w).unwrap_or(0))
+        .sum()
+}
+
 /// One header match of an Argo `setHeaderRoute`, as the HTTPRoute's header match.
 fn header_match(m: &Value) -> Result<Value, String> {
     let name = m["headerName"].as_str().unwrap_or_default();

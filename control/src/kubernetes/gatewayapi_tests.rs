@@ -202,3 +202,67 @@ fn managed_rule_names_are_the_route_name_or_it_with_a_number() {
         assert_eq!(is_managed_rule_name(name, &managed), expected, "{name}");
     }
 }
+
+#[test]
+fn a_running_experiments_templates_join_the_route_and_leave_it_after() {
+    let mut route = envoy_route();
+    let svcs = services(&[]);
+    let routing = GatewayApiRouting::from_plugin(
+        &plugin_config(include_str!(
+            "../../../config/tests/data/gatewayapi-plugin-examples/envoygateway/rollout.yaml"
+        )),
+        "default",
+    )
+    .unwrap();
+    set_weight(&mut route, &svcs, &routing, 0).unwrap();
+    let running = [
+        ExperimentRef {
+            service: "ex-baseline".into(),
+            weight: 5,
+            port: 80,
+        },
+        ExperimentRef {
+            service: "ex-canary".into(),
+            weight: 10,
+            port: 8080,
+        },
+    ];
+    set_experiment_backends(&mut route, &svcs, "default", &running, &BTreeSet::new());
+    // The plugin's HandleExperiment: the stable gives up the templates' share, the
+    // templates' Services are added once with their weights and ports.
+    assert_eq!(
+        weights(&route),
+        [
+            ("argo-rollouts-stable-service".to_owned(), json!(85)),
+            ("argo-rollouts-canary-service".to_owned(), json!(0)),
+            ("ex-baseline".to_owned(), json!(5)),
+            ("ex-canary".to_owned(), json!(10)),
+        ]
+    );
+    let added = &route["spec"]["rules"][0]["backendRefs"][3];
+    assert_eq!(added["port"], 8080);
+    assert_eq!(added["namespace"], "default");
+    let again = route.clone();
+    set_experiment_backends(&mut route, &svcs, "default", &running, &BTreeSet::new());
+    assert_eq!(route, again, "added once");
+    let named: BTreeSet<String> = ["ex-baseline", "ex-canary"].map(String::from).into();
+    assert_eq!(other_weights(&route, &svcs, &named), 15);
+    assert_eq!(other_weights(&route, &svcs, &BTreeSet::new()), 0);
+
+    // The experiment over: the Services the last status named leave, the stable takes all.
+    set_experiment_backends(&mut route, &svcs, "default", &[], &named);
+    assert_eq!(
+        weights(&route),
+        [
+            ("argo-rollouts-stable-service".to_owned(), json!(100)),
+            ("argo-rollouts-canary-service".to_owned(), json!(0)),
+        ]
+    );
+    // A backend the Rollout never added is not its to remove.
+    route["spec"]["rules"][0]["backendRefs"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "someone-elses", "port": 80, "weight": 1}));
+    set_experiment_backends(&mut route, &svcs, "default", &[], &named);
+    assert_eq!(weights(&route).len(), 3);
+}

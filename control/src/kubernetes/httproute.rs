@@ -7,9 +7,11 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::Client;
 use serde_json::Value;
 
+use std::collections::BTreeSet;
+
 use super::gatewayapi::{
-    has_managed_rules, remove_managed_routes, set_header_route, set_weight, GatewayApiRouting,
-    Services,
+    has_managed_rules, other_weights, remove_managed_routes, set_experiment_backends,
+    set_header_route, set_weight, ExperimentRef, GatewayApiRouting, Services,
 };
 
 /// gateway.networking.k8s.io/v1 HTTPRoute, for dynamic access.
@@ -43,8 +45,12 @@ impl HttpRoutes<'_> {
         }
     }
 
-    /// The canary weight the routes carry, when every route has one and they agree.
-    pub async fn observed_weight(&self) -> Result<Option<i32>, kube::Error> {
+    /// The canary weight the routes carry, when every route has one and they agree, and
+    /// the weights of the experiments' templates (`experiment_services`) beside it.
+    pub async fn observed_weight(
+        &self,
+        experiment_services: &BTreeSet<String>,
+    ) -> Result<Option<(i32, i32)>, kube::Error> {
         let mut seen = None;
         for route in &self.routing.http_routes {
             let Some(obj) = self.api.get_opt(&route.name).await? else {
@@ -61,7 +67,8 @@ impl HttpRoutes<'_> {
                         && b.get("weight").is_some()
                 })
                 .and_then(|b| b["weight"].as_i64())
-                .and_then(|w| i32::try_from(w).ok());
+                .and_then(|w| i32::try_from(w).ok())
+                .map(|w| (w, other_weights(&json, self.services, experiment_services)));
             if weight.is_none() || (seen.is_some() && seen != weight) {
                 return Ok(None);
             }
@@ -70,10 +77,20 @@ impl HttpRoutes<'_> {
         Ok(seen)
     }
 
-    pub async fn set_weight(&self, weight: i32) -> Result<(), String> {
+    /// Sets the weights, and the experiments' backends as the plugin does (`running`: the
+    /// templates of the running experiment; `previous`: the Services the last status named).
+    pub async fn set_weight(
+        &self,
+        weight: i32,
+        ns: &str,
+        running: &[ExperimentRef],
+        previous: &BTreeSet<String>,
+    ) -> Result<(), String> {
         for route in &self.routing.http_routes {
             self.rewrite(&format!("set weight {weight}"), &route.name, |r| {
-                set_weight(r, self.services, self.routing, weight)
+                set_weight(r, self.services, self.routing, weight)?;
+                set_experiment_backends(r, self.services, ns, running, previous);
+                Ok(())
             })
             .await?;
         }

@@ -57,8 +57,14 @@ pub struct Metrics {
     rollout_reconcile_error: IntCounterVec,
     run_reconcile: HistogramVec,
     run_reconcile_error: IntCounterVec,
+    experiment_reconcile: HistogramVec,
+    experiment_reconcile_error: IntCounterVec,
     /// The Rollouts' and the AnalysisRuns' caches, once the controllers run.
-    stores: OnceLock<(Store<DynamicObject>, Store<DynamicObject>)>,
+    stores: OnceLock<(
+        Store<DynamicObject>,
+        Store<DynamicObject>,
+        Store<DynamicObject>,
+    )>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,6 +84,7 @@ impl Default for Metrics {
 pub enum Kind {
     Rollout,
     AnalysisRun,
+    Experiment,
 }
 
 impl Metrics {
@@ -111,6 +118,14 @@ impl Metrics {
                 "analysis_run_reconcile_error",
                 "Error occurring during the analysis run",
             ),
+            experiment_reconcile: histogram(
+                "experiment_reconcile",
+                "Experiments reconciliation performance.",
+            ),
+            experiment_reconcile_error: counter(
+                "experiment_reconcile_error",
+                "Error occurring during the experiment",
+            ),
             stores: OnceLock::new(),
         };
         for c in [
@@ -118,6 +133,8 @@ impl Metrics {
             Box::new(m.rollout_reconcile_error.clone()),
             Box::new(m.run_reconcile.clone()),
             Box::new(m.run_reconcile_error.clone()),
+            Box::new(m.experiment_reconcile.clone()),
+            Box::new(m.experiment_reconcile_error.clone()),
             Box::new(EVENTS.clone()),
         ] {
             // Registering twice (a second Metrics in one process) only fails the second
@@ -132,8 +149,13 @@ impl Metrics {
     }
 
     /// The caches the scrape reads: the Rollouts' and the AnalysisRuns'.
-    pub fn set_stores(&self, rollouts: Store<DynamicObject>, runs: Store<DynamicObject>) {
-        let _ = self.stores.set((rollouts, runs));
+    pub fn set_stores(
+        &self,
+        rollouts: Store<DynamicObject>,
+        runs: Store<DynamicObject>,
+        experiments: Store<DynamicObject>,
+    ) {
+        let _ = self.stores.set((rollouts, runs, experiments));
     }
 
     /// A reconcile of `namespace/name` took `took`, and failed or not.
@@ -141,6 +163,7 @@ impl Metrics {
         let (histogram, errors) = match kind {
             Kind::Rollout => (&self.rollout_reconcile, &self.rollout_reconcile_error),
             Kind::AnalysisRun => (&self.run_reconcile, &self.run_reconcile_error),
+            Kind::Experiment => (&self.experiment_reconcile, &self.experiment_reconcile_error),
         };
         histogram
             .with_label_values(&[namespace, name])
@@ -160,11 +183,11 @@ impl Metrics {
                 .filter_map(|o| serde_json::to_value(o.as_ref()).ok())
                 .collect()
         };
-        let (rollouts, runs) = match self.stores.get() {
-            Some((r, a)) => (objects(r), objects(a)),
-            None => (Vec::new(), Vec::new()),
+        let (rollouts, runs, experiments) = match self.stores.get() {
+            Some((r, a, e)) => (objects(r), objects(a), objects(e)),
+            None => Default::default(),
         };
-        families.extend(cache_families(&rollouts, &runs, leading));
+        families.extend(cache_families(&rollouts, &runs, &experiments, leading));
         families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&families, &mut out);
@@ -172,11 +195,12 @@ impl Metrics {
     }
 }
 
-/// The gauges Argo's collectors compute from the listers, over `rollouts` and `runs` as
-/// JSON.
+/// The gauges Argo's collectors compute from the listers, over `rollouts`, `runs` and
+/// `experiments` as JSON.
 fn cache_families(
     rollouts: &[Value],
     runs: &[Value],
+    experiments: &[Value],
     leading: bool,
 ) -> Vec<prometheus::proto::MetricFamily> {
     let gauge = |name: &str, help: &str, labels: &[&str]| {
@@ -316,6 +340,30 @@ fn cache_families(
         }
     }
 
+    let experiment_info = gauge(
+        "experiment_info",
+        "Information about Experiment.",
+        &["namespace", "name", "phase"],
+    );
+    let experiment_phase = gauge(
+        "experiment_phase",
+        "Information on the state of the experiment (DEPRECATED - use experiment_info)",
+        &["namespace", "name", "phase"],
+    );
+    for e in experiments {
+        let (ns, name) = names(e);
+        let phase = e["status"]["phase"].as_str().unwrap_or_default();
+        experiment_info
+            .with_label_values(&[ns, name, phase])
+            .set(1.0);
+        // Argo's deprecated gauge has no Failed series.
+        for p in ["Pending", "Error", "Successful", "Running", "Inconclusive"] {
+            experiment_phase
+                .with_label_values(&[ns, name, p])
+                .set(is(phase, p));
+        }
+    }
+
     let version = gauge(
         "argo_rollouts_controller_info",
         "Running Argo-rollouts version",
@@ -347,6 +395,8 @@ fn cache_families(
         run_phase,
         metric_type,
         metric_phase,
+        experiment_info,
+        experiment_phase,
         version,
         leader,
     ]
@@ -486,13 +536,20 @@ mod tests {
             ], "dryRun": [{"metricName": "smoke"}]},
             "status": {"phase": "Running", "metricResults": [{"name": "rate", "phase": "Successful"}]},
         });
+        let experiment = json!({
+            "metadata": {"namespace": "default", "name": "web-abc-2-0"},
+            "status": {"phase": "Running"},
+        });
         let text = {
-            let families = cache_families(&[nginx], &[run], true);
+            let families = cache_families(&[nginx], &[run], &[experiment], true);
             let mut out = Vec::new();
             TextEncoder::new().encode(&families, &mut out).unwrap();
             String::from_utf8(out).unwrap()
         };
         for line in [
+            r#"experiment_info{name="web-abc-2-0",namespace="default",phase="Running"} 1"#,
+            r#"experiment_phase{name="web-abc-2-0",namespace="default",phase="Running"} 1"#,
+            r#"experiment_phase{name="web-abc-2-0",namespace="default",phase="Pending"} 0"#,
             r#"rollout_info{name="web",namespace="default",phase="Paused",strategy="canary",traffic_router="Nginx"} 1"#,
             r#"rollout_info_replicas_available{name="web",namespace="default"} 4"#,
             r#"rollout_info_replicas_unavailable{name="web",namespace="default"} 2"#,

@@ -5,6 +5,8 @@
 //!
 //! - [`analysisruns`]: AnalysisRuns as objects: a Rollout's created and read, and every
 //!   run measured and its status written.
+//! - [`experiments`]: Experiments as objects: every one run (its templates' ReplicaSets
+//!   and Services, its AnalysisRuns, its status), and a Rollout's made and read.
 //! - [`jobs`]: Argo's `job` analysis provider: a measurement is a Job.
 //! - [`controller`]: `weir controller`'s loop (client, leader election, watches).
 //! - [`crds`]: weir's CustomResourceDefinitions (Argo's, plus the `weir` provider), which
@@ -31,6 +33,7 @@ pub mod canary;
 pub mod controller;
 pub mod crds;
 pub mod events;
+pub mod experiments;
 pub mod fleet;
 pub mod gatewayapi;
 pub mod hash;

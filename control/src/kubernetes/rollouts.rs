@@ -11,10 +11,11 @@
 //! What this adapter drives so far: canary Rollouts without a traffic router (the split is
 //! the ReplicaSets' pod ratio), with Argo's nginx router (the canary Ingress) or with the
 //! Gateway API plugin (HTTPRoutes, header routes included), their `setWeight`, `pause`,
-//! `setCanaryScale` and `setHeaderRoute` steps; blue-green Rollouts (preview and active
-//! Services, `previewReplicaCount`, auto-promotion, scale-down delays); promote, abort,
-//! retry, pause for both. A Rollout it cannot drive yet (other routers, analysis or
-//! experiment steps) gets a condition saying so and is otherwise left alone, never
+//! `setCanaryScale`, `setHeaderRoute`, `analysis` and `experiment` steps (the Experiment
+//! objects, [`super::experiments`]); blue-green Rollouts (preview and active Services,
+//! `previewReplicaCount`, auto-promotion, scale-down delays, pre- and post-promotion
+//! analysis); promote, abort, retry, pause for both. A Rollout it cannot drive (other
+//! traffic routers) gets a condition saying so and is otherwise left alone, never
 //! half-driven.
 
 use std::sync::Arc;
@@ -96,14 +97,25 @@ pub async fn reconcile(
     if !*ctx.leading.borrow() {
         return Ok(Requeue::requeue(Duration::from_secs(5)));
     }
-    let raw = serde_json::to_value(obj.as_ref())?;
     let name = obj.name_any();
-    let label = obj.labels().get(INSTANCE_ID_LABEL);
-    if label != ctx.instance_id.as_ref() {
+    if obj.labels().get(INSTANCE_ID_LABEL) != ctx.instance_id.as_ref() {
         return Ok(Requeue::await_change());
     }
     let ns = obj.namespace().unwrap_or_else(|| "default".to_owned());
     let rollouts = rollout_api(&ctx.client, &ns);
+    // Read afresh: the watch's copy may not have this controller's last status write yet
+    // (a ReplicaSet or Experiment it just made wakes it first), and a pass from the older
+    // status would act again on what that write recorded: make a second Experiment,
+    // terminate the one the new status names. The status write is preconditioned on this
+    // read, so anything written since is a 409 and another pass.
+    let Some(fresh) = rollouts.get_opt(&name).await? else {
+        return Ok(Requeue::await_change());
+    };
+    let obj = Arc::new(fresh);
+    let raw = serde_json::to_value(obj.as_ref())?;
+    if obj.labels().get(INSTANCE_ID_LABEL) != ctx.instance_id.as_ref() {
+        return Ok(Requeue::await_change());
+    }
     let mut raw = raw;
     // What the API server kept but would not decode (a pod template's `memory: invalid`)
     // is dropped, as Argo's tolerant informer drops it, and the Rollout goes on.
@@ -271,11 +283,23 @@ impl Snapshot {
                     .cloned()
             })
             .unwrap_or(weir_hash);
-        let revision = obj
+        let mut revision: u64 = obj
             .annotations()
             .get(REVISION_ANNOTATION)
             .and_then(|r| r.parse().ok())
             .unwrap_or(0);
+        // The status and the revision annotation are two writes: a reconcile that sees the
+        // first (the new version's status) but not yet the second would name runs and
+        // experiments after the old revision. The new ReplicaSet carries the revision its
+        // status is for.
+        if status.current_pod_hash == hash {
+            let rs_revision = new_rs
+                .and_then(|rs| rs.annotations().get(REVISION_ANNOTATION))
+                .and_then(|r| r.parse::<u64>().ok());
+            if let Some(r) = rs_revision {
+                revision = revision.max(r);
+            }
+        }
         Ok(Snapshot {
             rollouts: rollout_api(&ctx.client, &ns),
             views: owned.iter().map(replicasets::view).collect(),
@@ -452,7 +476,13 @@ impl Snapshot {
             self.rollout.spec.paused,
         );
         let status = &status;
-        write_status(&self.rollouts, &self.raw, status, revision, self.revision).await?;
+        // Compared with the annotation as read (not `self.revision`, which the new
+        // ReplicaSet may have moved on), so a lost annotation write is made again.
+        let annotated = self.raw["metadata"]["annotations"][REVISION_ANNOTATION]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        write_status(&self.rollouts, &self.raw, status, revision, annotated).await?;
         Ok(())
     }
 }

@@ -3,11 +3,14 @@
 //! [`super::httproute`]). The engine asks for weights and header routes; the router carries
 //! them out and reports the weight the objects carry, which is what the engine verifies.
 
-use kube::Client;
-use serde_json::{json, Value};
-use weir_config::argo::{CanaryStrategy, HeaderRoutingMatch};
+use std::collections::BTreeSet;
 
-use super::gatewayapi::{GatewayApiRouting, Services, PLUGIN};
+use k8s_openapi::api::core::v1::Service;
+use kube::{Api, Client};
+use serde_json::{json, Value};
+use weir_config::argo::{CanaryStrategy, HeaderRoutingMatch, WeightDestination};
+
+use super::gatewayapi::{ExperimentRef, GatewayApiRouting, Services, PLUGIN};
 use super::httproute::HttpRoutes;
 use super::ingress::CanaryIngresses;
 use super::nginx::NginxRouting;
@@ -80,45 +83,49 @@ impl Router {
         }))
     }
 
-    /// The stable weight that goes with canary weight `canary`: `maxTrafficWeight` less it
-    /// for nginx; 100 less it for the plugin, which ignores `maxTrafficWeight`.
-    pub fn stable_weight(&self, canary: i32, max: i32) -> i32 {
-        match self {
-            Router::Nginx { .. } => max - canary,
-            Router::GatewayApi { .. } => 100 - canary,
-        }
-    }
-
-    /// The canary weight the router's objects carry, when they all carry the same one.
-    pub async fn observed_weight(
+    /// The canary and stable weights the router's objects carry, when they all carry the
+    /// same. nginx: the stable has `maxTrafficWeight` less the canary's; the plugin ignores
+    /// `maxTrafficWeight`: 100 less the canary's and the experiments' templates' the last
+    /// status named (`previous`).
+    pub async fn observed_weights(
         &self,
         client: &Client,
         ns: &str,
         rollout: &Value,
-    ) -> Result<Option<i32>, kube::Error> {
+        max: i32,
+        previous: &[WeightDestination],
+    ) -> Result<Option<(i32, i32)>, kube::Error> {
         match self {
             Router::Nginx {
                 routing,
                 stable_ingresses,
-            } => {
+            } => Ok(
                 CanaryIngresses::new(client, ns, routing, stable_ingresses, rollout)
                     .observed_weight()
-                    .await
-            }
+                    .await?
+                    .map(|w| (w, max - w)),
+            ),
             Router::GatewayApi { routing, services } => {
-                HttpRoutes::new(client, routing, services)
-                    .observed_weight()
-                    .await
+                let experiments = previous.iter().map(|d| d.service_name.clone()).collect();
+                Ok(HttpRoutes::new(client, routing, services)
+                    .observed_weight(&experiments)
+                    .await?
+                    .map(|(w, others)| (w, 100 - w - others)))
             }
         }
     }
 
+    /// Sets the canary's weight. `additional` are the running experiment's weighted
+    /// templates (Argo's additional destinations), `previous` those of the last status:
+    /// the plugin routes to them (nginx, as Argo's, ignores them).
     pub async fn set_weight(
         &self,
         client: &Client,
         ns: &str,
         rollout: &Value,
         weight: i32,
+        additional: &[WeightDestination],
+        previous: &[WeightDestination],
     ) -> Result<(), String> {
         match self {
             Router::Nginx {
@@ -130,8 +137,32 @@ impl Router {
                     .await
             }
             Router::GatewayApi { routing, services } => {
+                let svcs: Api<Service> = Api::namespaced(client.clone(), ns);
+                let mut running = Vec::new();
+                for d in additional {
+                    // As the plugin: a Service it cannot read is left out (and tried again
+                    // on the next weight change).
+                    let svc = match svcs.get_opt(&d.service_name).await {
+                        Ok(Some(svc)) => svc,
+                        Ok(None) => continue,
+                        Err(e) => return Err(format!("Service {ns}/{}: {e}", d.service_name)),
+                    };
+                    let ports = svc.spec.and_then(|s| s.ports).unwrap_or_default();
+                    let port = ports
+                        .iter()
+                        .find(|p| p.name.as_deref() == Some("http"))
+                        .or(ports.first())
+                        .map_or(8080, |p| p.port);
+                    running.push(ExperimentRef {
+                        service: d.service_name.clone(),
+                        weight: d.weight,
+                        port,
+                    });
+                }
+                let previous: BTreeSet<String> =
+                    previous.iter().map(|d| d.service_name.clone()).collect();
                 HttpRoutes::new(client, routing, services)
-                    .set_weight(weight)
+                    .set_weight(weight, ns, &running, &previous)
                     .await
             }
         }

@@ -399,7 +399,13 @@ impl Controller {
                 .iter()
                 .map(|(name, backends)| {
                     let available = backends.iter().map(|b| b.template.clone()).collect();
-                    (name.clone(), engine::ObservedExperiment { available })
+                    (
+                        name.clone(),
+                        engine::ObservedExperiment {
+                            available,
+                            ..Default::default()
+                        },
+                    )
                 })
                 .collect();
             let out = engine::reconcile_with_experiments(

@@ -137,6 +137,7 @@ impl Controller {
             } else {
                 Default::default()
             },
+            pods: Default::default(),
         };
         let runs: BTreeMap<String, ObservedAnalysisRun> = slot
             .runs

@@ -11,7 +11,7 @@ use weir_config::argo::{
 };
 
 use super::DEFAULT_PROGRESS_DEADLINE_SECONDS;
-use super::{ExperimentAction, ExperimentPlan, ObservedExperiment, PlannedAnalysis};
+use super::{ExperimentAction, ExperimentPlan, ObservedExperiment, PlannedAnalysis, TemplatePods};
 use crate::analysis::spec::{AnalysisRunSpec, Argument};
 use crate::analysis::{AnalysisPhase, Timestamp};
 use crate::engine::analysis_bridge::{build_run_with_args, AnalysisRef, BridgeError};
@@ -130,7 +130,7 @@ pub fn is_completed(phase: &str) -> bool {
 }
 
 /// Argo's `IsTerminating`.
-fn is_terminating(plan: &ExperimentPlan, status: &ExperimentStatus) -> bool {
+pub fn is_terminating(plan: &ExperimentPlan, status: &ExperimentStatus) -> bool {
     plan.terminate
         || is_completed(&status.phase)
         || status
@@ -229,11 +229,29 @@ fn reconcile_template(ctx: &mut Context<'_>, name: &str) {
         ..TemplateStatus::default()
     });
     let count = i32::from(available);
-    if t.available_replicas != count {
-        t.replicas = count;
-        t.updated_replicas = count;
-        t.ready_replicas = count;
-        t.available_replicas = count;
+    let pods = ctx
+        .inputs
+        .observed
+        .pods
+        .get(name)
+        .copied()
+        .unwrap_or(TemplatePods {
+            replicas: count,
+            updated: count,
+            ready: count,
+            available: count,
+        });
+    let before = (
+        t.replicas,
+        t.updated_replicas,
+        t.ready_replicas,
+        t.available_replicas,
+    );
+    if before != (pods.replicas, pods.updated, pods.ready, pods.available) {
+        t.replicas = pods.replicas;
+        t.updated_replicas = pods.updated;
+        t.ready_replicas = pods.ready;
+        t.available_replicas = pods.available;
         t.last_transition_time = Some(format_time(now));
     }
     if !is_completed(&t.status) {
@@ -413,7 +431,10 @@ fn verify_template(
     Ok(())
 }
 
-/// `<experiment>-<analysis>`, with Argo's `.N` collision counter against runs that exist.
+/// `<experiment>-<analysis>`, with Argo's `.N` collision counter against runs that exist
+/// and have completed. One that exists and is still going is taken as this analysis' own
+/// (Argo's `CreateWithCollisionCounter`: made by a reconcile whose status write this one
+/// has not seen).
 fn run_name(ctx: &Context<'_>, analysis: &PlannedAnalysis) -> String {
     let base = format!("{}-{}", ctx.plan.name, analysis.name);
     let runs = ctx.inputs.runs;
@@ -425,7 +446,7 @@ fn run_name(ctx: &Context<'_>, analysis: &PlannedAnalysis) -> String {
                 format!("{base}.{n}")
             }
         })
-        .find(|name| !runs.contains_key(name))
+        .find(|name| runs.get(name).is_none_or(|r| !r.phase.is_completed()))
         .unwrap_or(base)
 }
 

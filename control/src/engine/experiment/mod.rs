@@ -18,7 +18,7 @@ pub mod machine;
 pub mod resource;
 pub(super) mod step;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -71,6 +71,18 @@ pub struct ObservedExperiment {
     /// Templates whose backend the proxy serves now (Argo: the template's ReplicaSet is
     /// available). Filled after a [`ExperimentAction::Start`], emptied after a `Stop`.
     pub available: BTreeSet<String>,
+    /// The pods behind each template, where they are pods (Kubernetes: the template's
+    /// ReplicaSet). A template missing here counts 1 when available, else 0.
+    pub pods: BTreeMap<String, TemplatePods>,
+}
+
+/// A template's ReplicaSet's counts, as Argo's template status reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TemplatePods {
+    pub replicas: i32,
+    pub updated: i32,
+    pub ready: i32,
+    pub available: i32,
 }
 
 /// An experiment as the machine runs it: a `kind: Experiment`'s spec, or the one a canary

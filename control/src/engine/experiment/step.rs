@@ -41,7 +41,13 @@ pub fn reconcile(p: &mut Pass<'_>) {
     let is_current = |e: &StepExperiment| {
         !cancel_all
             && base.as_deref().is_some_and(|b| is_named(&e.plan.name, b))
-            && (e.plan.name == current_name || e.status.phase == "Successful")
+            && (e.plan.name == current_name
+                || e.status.phase == "Successful"
+                // Argo's createExperimentWithCollisionHandling: a running experiment of this
+                // step that the status does not name yet (made by a reconcile whose status
+                // write this one has not seen: a stale cache) is the current one, not a
+                // reason to make another.
+                || (current_name.is_empty() && !e.plan.terminate && !is_completed(&e.status.phase)))
     };
     // Argo's cancelExperiments: every experiment but the current one is terminated.
     for e in &mut p.experiments {
@@ -101,8 +107,9 @@ pub fn step_completed(p: &Pass<'_>, index: usize) -> bool {
         .is_some_and(|e| e.status.phase == "Successful")
 }
 
-/// The weights of the current experiment's templates while it runs: Argo's
-/// `calculateWeightDestinationsFromExperiment`, read from the state the pass started from.
+/// The weights of the current experiment's templates while it runs, with the Service each
+/// is served by: Argo's `calculateWeightDestinationsFromExperiment`, read from the state
+/// the pass started from.
 pub fn running_weights(p: &Pass<'_>) -> Vec<(ExperimentBackend, String)> {
     if p.observed_experiments.is_none() {
         return Vec::new();
@@ -129,7 +136,20 @@ pub fn running_weights(p: &Pass<'_>) -> Vec<(ExperimentBackend, String)> {
                 .templates
                 .iter()
                 .filter(|t| t.weight.is_some())
-                .map(|t| (t.clone(), e.plan.name.clone()))
+                .map(|t| {
+                    // The Service the template's status names (Kubernetes: the one its
+                    // controller made), else the backend the adapter names after it.
+                    let service = e
+                        .status
+                        .template_statuses
+                        .iter()
+                        .find(|s| s.name == t.name && !s.service_name.is_empty())
+                        .map_or_else(
+                            || format!("{}-{}", e.plan.name, t.name),
+                            |s| s.service_name.clone(),
+                        );
+                    (t.clone(), service)
+                })
         })
         .collect()
 }
@@ -229,6 +249,10 @@ fn plan_of_step(p: &Pass<'_>, spec: &ExperimentStep, name: &str) -> Result<Exper
 /// controller), and forgets those that ended, no longer serve and belong to an older
 /// version.
 fn run_all(p: &mut Pass<'_>, experiments: &ObservedExperiments) {
+    if p.experiments_external {
+        // Their own controller runs them; their status is what the adapter read.
+        return;
+    }
     let empty = ObservedExperiment::default();
     let revision_base = format!("{}-", run_base(p));
     let mut kept = Vec::new();

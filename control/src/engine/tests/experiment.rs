@@ -570,6 +570,7 @@ impl Ro {
                         name.clone(),
                         ObservedExperiment {
                             available: templates.iter().map(|t| t.name.clone()).collect(),
+                            pods: Default::default(),
                         },
                     );
                 }
