@@ -7,12 +7,12 @@ use weir_config::argo::CanaryStrategy;
 
 use super::analysisruns::{carry_out, observe, RolloutRuns};
 use super::events::{record_event, routing_error, write_condition};
-use super::experiments::RolloutExperiments;
 use super::rollouts::{
     fill_replica_counts, now, point_service, requeue_after, split, Context, ReconcileError,
     Snapshot,
 };
 use super::routers::Router;
+use super::step_experiments::RolloutExperiments;
 use crate::engine::{self, Action, Observed, ObservedReplicas, ObservedTraffic};
 use crate::replicas::canary::{
     at_desired_replica_counts_for_canary, canary_replica_counts, CanaryRollout,

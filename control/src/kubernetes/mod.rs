@@ -6,7 +6,8 @@
 //! - [`analysisruns`]: AnalysisRuns as objects: a Rollout's created and read, and every
 //!   run measured and its status written.
 //! - [`experiments`]: Experiments as objects: every one run (its templates' ReplicaSets
-//!   and Services, its AnalysisRuns, its status), and a Rollout's made and read.
+//!   and Services, its AnalysisRuns, its status); [`step_experiments`]: a Rollout's made,
+//!   terminated and read.
 //! - [`jobs`]: Argo's `job` analysis provider: a measurement is a Job.
 //! - [`controller`]: `weir controller`'s loop (client, leader election, watches).
 //! - [`crds`]: weir's CustomResourceDefinitions (Argo's, plus the `weir` provider), which
@@ -49,3 +50,4 @@ pub mod restart;
 pub mod rollouts;
 pub mod routers;
 pub mod services;
+pub mod step_experiments;
