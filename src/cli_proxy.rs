@@ -21,7 +21,17 @@ pub fn base_dir(path: &Path) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-pub async fn run(path: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+/// `--kubernetes`: routes from the cluster too.
+pub struct Kubernetes {
+    pub class: String,
+    pub kubeconfig: Option<PathBuf>,
+}
+
+pub async fn run(
+    path: PathBuf,
+    ready_file: Option<PathBuf>,
+    kubernetes: Option<Kubernetes>,
+) -> anyhow::Result<()> {
     let config = load(&path).map_err(|e| anyhow!("configuration refused:\n{e}"))?;
     if config.listeners.is_empty() {
         return Err(anyhow!(
@@ -40,7 +50,39 @@ pub async fn run(path: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<(
     if let Some(f) = ready_file {
         write_ready_file(&f, &running.listeners, running.admin_address)?;
     }
-    let loader: Loader = Arc::new(load);
+    let part = weir_ingress::watch::new_part();
+    // The file's configuration, with the cluster's routes merged in when there are any.
+    let loader: Loader = {
+        let part = part.clone();
+        Arc::new(move |p: &Path| {
+            let base = load(p)?;
+            let cluster = part.lock().clone();
+            if cluster.as_object().is_none_or(|o| o.is_empty()) {
+                return Ok(base);
+            }
+            weir_ingress::ingress::merge(&base, &cluster)
+        })
+    };
+    if let Some(k) = kubernetes {
+        let client = weir_control::kubernetes::controller::client(
+            &weir_control::kubernetes::controller::ControllerConfig {
+                kubeconfig: k.kubeconfig,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| anyhow!(e))?;
+        let (proxy, file, loader) = (running.proxy.clone(), path.clone(), loader.clone());
+        let reload_now: Arc<dyn Fn() -> Result<u64, String> + Send + Sync> =
+            Arc::new(move || reload::reload_now(&proxy, &file, &loader));
+        tracing::info!(class = %k.class, "taking routes from the cluster's Ingresses");
+        tokio::spawn(weir_ingress::watch::run(
+            client,
+            weir_ingress::ingress::ClassOptions { class: k.class },
+            part,
+            reload_now,
+        ));
+    }
     reload::watch(running.proxy.clone(), path, loader, Duration::from_secs(1));
     let churn = churn.map(|spec| {
         tracing::warn!(route = %spec.route, per_second = spec.per_second, "bench churn: changing weights in process (WEIR_BENCH_CHURN)");

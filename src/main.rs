@@ -108,6 +108,18 @@ enum Command {
         /// Once listening, write the bound addresses here as JSON (for scripts and tests).
         #[arg(long)]
         ready_file: Option<PathBuf>,
+        /// Also take routes from the cluster (found as kubectl finds it): the Ingresses of
+        /// weir's class, their Services' EndpointSlices, ingress-nginx's canary annotations.
+        #[arg(long)]
+        kubernetes: bool,
+        /// The Ingress class weir claims (`nginx` takes over from ingress-nginx with no
+        /// manifest changed); IngressClasses whose controller is weir.dev/ingress-controller
+        /// are weir's too.
+        #[arg(long, default_value = "weir", requires = "kubernetes")]
+        ingress_class: String,
+        /// A kubeconfig file (default: as kubectl finds the cluster).
+        #[arg(long, requires = "kubernetes")]
+        kubeconfig: Option<PathBuf>,
         #[command(flatten)]
         workers: Workers,
     },
@@ -158,9 +170,21 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Proxy {
-            config, ready_file, ..
+            config,
+            ready_file,
+            kubernetes,
+            ingress_class,
+            kubeconfig,
+            ..
         } => runtime
-            .block_on(cli_proxy::run(config, ready_file))
+            .block_on(cli_proxy::run(
+                config,
+                ready_file,
+                kubernetes.then_some(cli_proxy::Kubernetes {
+                    class: ingress_class,
+                    kubeconfig,
+                }),
+            ))
             .map(done),
         Command::Run {
             config,

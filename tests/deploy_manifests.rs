@@ -94,3 +94,82 @@ async fn the_kustomization_builds_and_every_object_is_accepted() {
     }
     server.shutdown();
 }
+
+/// deploy/proxy/ (weir's proxy as the Ingress controller) the same way: built by kubectl,
+/// every object accepted, the proxy's replicas running with its ServiceAccount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxys_kustomization_builds_and_every_object_is_accepted() {
+    let built = match Command::new("kubectl")
+        .args(["kustomize", "deploy/proxy/"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            println!("kubectl is not installed ({e}): deploy/proxy/ not built, test skipped");
+            return;
+        }
+    };
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let yaml = String::from_utf8(built.stdout).unwrap();
+    let server = ApiServer::start(Options::default()).await.unwrap();
+    let applied = server.apply_yaml(&yaml).unwrap_or_else(|e| panic!("{e:?}"));
+    let kinds: Vec<String> = applied
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "Namespace/weir",
+        "ServiceAccount/weir-proxy",
+        "ClusterRole/weir-proxy",
+        "ClusterRoleBinding/weir-proxy",
+        "IngressClass/weir",
+        "ConfigMap/weir-proxy",
+        "Deployment/weir-proxy",
+        "Service/weir-proxy",
+        "Service/weir-proxy-admin",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == expected),
+            "{expected} in {kinds:?}"
+        );
+    }
+    let class = server
+        .get("networking.k8s.io/v1", "IngressClass", "", "weir")
+        .unwrap();
+    assert_eq!(class["spec"]["controller"], "weir.dev/ingress-controller");
+    // The ConfigMap's configuration is one weir accepts.
+    let config = server.get("v1", "ConfigMap", "weir", "weir-proxy").unwrap();
+    weir_config::parse_proxy_config(
+        "weir.yaml",
+        config["data"]["weir.yaml"].as_str().unwrap(),
+        1,
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let pods = server.list("v1", "Pod", "weir").unwrap();
+        let running = pods
+            .iter()
+            .filter(|p| {
+                p["spec"]["serviceAccountName"] == "weir-proxy" && p["status"]["phase"] == "Running"
+            })
+            .count();
+        if running == 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{pods:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.shutdown();
+}

@@ -19,5 +19,5 @@ mod yaml_error;
 
 pub use duration::Duration;
 pub use error::{ConfigError, ConfigErrors};
-pub use load::parse_proxy_config;
+pub use load::{parse_proxy_config, validate_proxy_config};
 pub use proxy::ProxyConfig;

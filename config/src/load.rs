@@ -46,3 +46,15 @@ pub fn parse_proxy_config(
         Err(ConfigErrors(errors))
     }
 }
+
+/// Validates a configuration built in code (the proxy's Kubernetes mode merges the file's
+/// with what it reads from the cluster): the checks [`parse_proxy_config`] makes after
+/// parsing, `file` naming the source in messages.
+pub fn validate_proxy_config(config: &ProxyConfig, file: &str) -> Result<(), ConfigErrors> {
+    let errors = validate::check(config, file, 1);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}

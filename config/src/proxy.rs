@@ -122,6 +122,11 @@ pub struct Route {
     pub hosts: Vec<String>,
     #[serde(default = "root_prefix")]
     pub path_prefix: String,
+    /// How `pathPrefix` matches: `prefix` (any path starting with it, the default),
+    /// `segments` (whole path segments: `/foo` matches `/foo` and `/foo/bar`, not `/foobar`:
+    /// Kubernetes' `Prefix`), or `exact`.
+    #[serde(default)]
+    pub path_match: PathMatch,
     pub backends: Vec<Backend>,
     #[serde(default)]
     pub timeouts: Timeouts,
@@ -137,6 +142,33 @@ pub struct Route {
     /// What to do when the picked backend has no live endpoint.
     #[serde(default)]
     pub on_no_endpoints: NoEndpoints,
+}
+
+/// How a route's path matches a request's (see [`Route::path_match`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PathMatch {
+    #[default]
+    Prefix,
+    Segments,
+    Exact,
+}
+
+impl PathMatch {
+    /// Whether `path` (without its query) matches `pattern` this way.
+    pub fn matches(self, pattern: &str, path: &str) -> bool {
+        match self {
+            PathMatch::Prefix => path.starts_with(pattern),
+            PathMatch::Exact => path == pattern,
+            PathMatch::Segments => {
+                let p = pattern.trim_end_matches('/');
+                p.is_empty()
+                    || path
+                        .strip_prefix(p)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            }
+        }
+    }
 }
 
 fn any_host() -> Vec<String> {
@@ -303,5 +335,35 @@ impl Default for Limits {
             header_read_timeout: default_header_timeout(),
             max_connections: default_max_connections(),
         }
+    }
+}
+
+#[cfg(test)]
+mod path_match_tests {
+    use super::PathMatch;
+
+    #[test]
+    fn paths_match_as_kubernetes_path_types_ask() {
+        // Kubernetes' Prefix: by whole path elements (the Ingress specification's table).
+        for (pattern, path, want) in [
+            ("/", "/anything", true),
+            ("/foo", "/foo", true),
+            ("/foo", "/foo/", true),
+            ("/foo/", "/foo", true),
+            ("/foo", "/foo/bar", true),
+            ("/foo", "/foobar", false),
+            ("/foo/bar", "/foo/bar/baz", true),
+            ("/foo/bar", "/foo/barbaz", false),
+            ("/aaa/bb", "/aaa/bbb", false),
+        ] {
+            assert_eq!(
+                PathMatch::Segments.matches(pattern, path),
+                want,
+                "{pattern} {path}"
+            );
+        }
+        assert!(PathMatch::Exact.matches("/foo", "/foo"));
+        assert!(!PathMatch::Exact.matches("/foo", "/foo/"));
+        assert!(PathMatch::Prefix.matches("/foo", "/foobar"));
     }
 }

@@ -268,6 +268,7 @@ impl Admin {
                 json!({
                     "name": &*r.name,
                     "pathPrefix": r.path_prefix,
+                    "pathMatch": format!("{:?}", r.path_match).to_lowercase(),
                     "backends": backends,
                     "headerRoutes": header_routes,
                     "mirrors": mirrors,

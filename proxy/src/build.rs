@@ -253,6 +253,7 @@ impl Builder<'_> {
             name: Arc::from(name),
             hosts: r.hosts.iter().map(|h| HostMatch::new(h)).collect(),
             path_prefix: r.path_prefix.clone(),
+            path_match: r.path_match,
             pick: WeightedPick::new(weights.iter().copied()),
             weights,
             backends,

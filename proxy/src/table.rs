@@ -27,6 +27,7 @@ pub struct Route {
     pub name: Arc<str>,
     pub hosts: Vec<HostMatch>,
     pub path_prefix: String,
+    pub path_match: weir_config::proxy::PathMatch,
     pub backends: Vec<Backend>,
     pub weights: Vec<u32>,
     pub pick: WeightedPick,
@@ -135,11 +136,12 @@ impl Route {
 impl RouteTable {
     /// The route for this host and path: the most specific host match first (exact, then
     /// `*.suffix`, then `*`, as nginx and Envoy pick virtual hosts), then the longest
-    /// matching prefix, then configuration order.
+    /// matching path (an exact path before a prefix of the same length, as Kubernetes
+    /// orders Ingress paths), then configuration order.
     pub fn find(&self, host: &[u8], path: &str) -> Option<&Route> {
-        let mut best: Option<(&Route, (u8, usize))> = None;
+        let mut best: Option<(&Route, (u8, usize, bool))> = None;
         for r in &self.routes {
-            if !path.starts_with(r.path_prefix.as_str()) {
+            if !r.path_match.matches(&r.path_prefix, path) {
                 continue;
             }
             let Some(rank) = r
@@ -151,7 +153,8 @@ impl RouteTable {
             else {
                 continue;
             };
-            let score = (rank, r.path_prefix.len());
+            let exact = r.path_match == weir_config::proxy::PathMatch::Exact;
+            let score = (rank, r.path_prefix.len(), exact);
             if best.is_none_or(|(_, b)| score > b) {
                 best = Some((&**r, score));
             }

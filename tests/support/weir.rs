@@ -51,6 +51,21 @@ impl Weir {
         Self::launch(dir, &["proxy"], &env).await
     }
 
+    /// `weir proxy` on `yaml` with `args` after the subcommand; `files` are written beside
+    /// the configuration first (a kubeconfig, say).
+    #[allow(dead_code)]
+    pub async fn start_proxy_with_args(yaml: &str, args: &[&str], files: &[(&str, &[u8])]) -> Weir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        std::fs::write(dir.path().join("weir.yaml"), yaml).unwrap();
+        let mode: Vec<&str> = std::iter::once("proxy")
+            .chain(args.iter().copied())
+            .collect();
+        Self::launch(dir, &mode, &[]).await
+    }
+
     /// `weir run` (standalone: proxy and rollout controller) on `yaml`, with the state
     /// directory inside the test's directory.
     pub async fn start_run(yaml: &str) -> Weir {

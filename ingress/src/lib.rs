@@ -1,0 +1,11 @@
+//! weir's proxy on Kubernetes (`weir proxy --kubernetes`): its routes built from the
+//! objects people already write, kept current through the proxy's atomic table swap.
+//!
+//! - [`endpoints`]: a Service port's ready endpoints from its EndpointSlices (pure).
+//! - [`ingress`]: Ingresses of weir's class, with ingress-nginx's canary annotations, as
+//!   weir routes (pure).
+//! - [`watch`]: the watches, and the swap on every change.
+
+pub mod endpoints;
+pub mod ingress;
+pub mod watch;

@@ -1,0 +1,360 @@
+//! `weir proxy --kubernetes` against the in-memory API server, with real traffic on
+//! loopback: Argo's nginx getting-started Ingress and Services (claimed with
+//! `--ingress-class nginx`, as a cluster moving off ingress-nginx would), EndpointSlices
+//! pointing at real backends, and the canary Ingress Argo Rollouts' nginx mode writes
+//! moving the split, with no failed request while its weight changes; ingress-nginx's
+//! header and cookie rules above the weight; endpoints that stop being ready leave; an
+//! Ingress weir cannot serve beside a good one.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::backend::Backend;
+use support::client::{Client, Outcome};
+use support::weir::Weir;
+use weir_apiserver_sim::{ApiServer, Options};
+
+const HOST: &str = "rollouts-demo.local";
+const CANARY_INGRESS: &str = "rollouts-demo-rollouts-demo-stable-canary";
+
+const CONFIG: &str = "\
+listeners:
+  - address: 127.0.0.1:0
+admin:
+  address: 127.0.0.1:0
+";
+
+/// Argo's nginx Services without their pod selectors: the test's EndpointSlices stand for
+/// the EndpointSlice controller and point at real backends.
+fn services() -> String {
+    include_str!("../config/tests/data/argo-examples/nginx/services.yaml")
+        .replace("  selector:\n    app: rollouts-demo\n", "")
+        .replace(
+            "metadata:\n  name:",
+            "metadata:\n  namespace: default\n  name:",
+        )
+}
+
+fn slice(service: &str, backend: &Backend, ready: bool) -> serde_json::Value {
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": format!("{service}-abcde"), "namespace": "default",
+            "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": backend.addr.port(), "protocol": "TCP"}],
+        "endpoints": [{"addresses": [backend.addr.ip().to_string()], "conditions": {"ready": ready}}],
+    })
+}
+
+/// The canary Ingress Argo's nginx router writes (`rollout/trafficrouting/nginx`): the
+/// stable Ingress' rules pointed at the canary Service, its class annotation, and the
+/// canary annotations.
+fn canary_ingress(weight: u32, extra: serde_json::Value) -> serde_json::Value {
+    let mut annotations = json!({
+        "kubernetes.io/ingress.class": "nginx",
+        "nginx.ingress.kubernetes.io/canary": "true",
+        "nginx.ingress.kubernetes.io/canary-weight": weight.to_string(),
+    });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        annotations[k] = v.clone();
+    }
+    json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": CANARY_INGRESS, "namespace": "default", "annotations": annotations},
+        "spec": {"rules": [{"host": HOST, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "rollouts-demo-canary", "port": {"number": 80}}}}]}}]},
+    })
+}
+
+fn apply(server: &ApiServer, object: &serde_json::Value) {
+    server
+        .apply_yaml(&serde_json::to_string(object).unwrap())
+        .unwrap();
+}
+
+async fn get(client: &Client, weir: &Weir, headers: &[(&str, &str)]) -> Outcome {
+    let mut all = vec![("host", HOST)];
+    all.extend_from_slice(headers);
+    client
+        .get(&weir.authority(), "/", &all)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", weir.logs()))
+}
+
+/// Requests until `check` holds of one (the table is swapped a moment after the change).
+async fn until_served(
+    client: &Client,
+    weir: &Weir,
+    what: &str,
+    headers: &[(&str, &str)],
+    check: impl Fn(&Outcome) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let o = get(client, weir, headers).await;
+        if check(&o) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never {what}: last {o:?}\n{}",
+            weir.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn split(client: &Client, weir: &Weir, n: usize) -> HashMap<String, u64> {
+    let mut counts = HashMap::new();
+    for _ in 0..n {
+        let o = get(client, weir, &[]).await;
+        assert_eq!(o.status, 200, "{o:?}");
+        *counts.entry(o.backend.unwrap_or_default()).or_insert(0) += 1;
+    }
+    counts
+}
+
+async fn started() -> (ApiServer, Weir, Backend, Backend) {
+    let server = ApiServer::start(Options::default()).await.unwrap();
+    let stable = Backend::start("stable").await;
+    let canary = Backend::start("canary").await;
+    server.apply_yaml(&services()).unwrap();
+    apply(&server, &slice("rollouts-demo-stable", &stable, true));
+    apply(&server, &slice("rollouts-demo-canary", &canary, true));
+    server
+        .apply_yaml(
+            &include_str!("../config/tests/data/argo-examples/nginx/ingress.yaml").replace(
+                "metadata:\n  name: rollouts-demo-stable\n",
+                "metadata:\n  name: rollouts-demo-stable\n  namespace: default\n",
+            ),
+        )
+        .unwrap();
+    let kubeconfig = server.kubeconfig();
+    let weir = Weir::start_proxy_with_args(
+        CONFIG,
+        &[
+            "--kubernetes",
+            "--ingress-class",
+            "nginx",
+            "--kubeconfig",
+            "kubeconfig",
+        ],
+        &[("kubeconfig", kubeconfig.as_bytes())],
+    )
+    .await;
+    (server, weir, stable, canary)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argos_nginx_canary_ingress_moves_the_split_with_no_failed_request() {
+    let (server, weir, _stable, _canary) = started().await;
+    let client = Client::http1();
+    until_served(&client, &weir, "routed to stable", &[], |o| {
+        o.backend.as_deref() == Some("stable")
+    })
+    .await;
+    // Another host is not this Ingress'.
+    let other = client
+        .get(&weir.authority(), "/", &[("host", "elsewhere.local")])
+        .await
+        .unwrap();
+    assert_eq!(other.status, 404, "{other:?}");
+
+    // Argo's canary Ingress at 20%: the split follows, within the binomial band.
+    apply(&server, &canary_ingress(20, json!({})));
+    until_served(&client, &weir, "routed to the canary", &[], |o| {
+        o.backend.as_deref() == Some("canary")
+    })
+    .await;
+    let counts = split(&client, &weir, 400).await;
+    support::assert_binomial(
+        "canary at 20%",
+        counts.get("canary").copied().unwrap_or(0),
+        400,
+        0.2,
+    );
+
+    // Under load, the weight moves 20 -> 50 -> 100 -> 0 as Argo's steps and abort would:
+    // no request fails.
+    let authority = weir.authority();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, client) = (stop.clone(), client.clone());
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let o = client.get(&authority, "/", &[("host", HOST)]).await;
+                outcomes.push(o.map(|o| o.status).unwrap_or(0));
+            }
+            outcomes
+        })
+    };
+    for weight in [50, 100, 0] {
+        apply(&server, &canary_ingress(weight, json!({})));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses = load.await.unwrap();
+    assert!(statuses.len() > 50, "{} requests", statuses.len());
+    let failed: Vec<_> = statuses.iter().filter(|s| **s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {failed:?}",
+        failed.len(),
+        statuses.len()
+    );
+    let counts = split(&client, &weir, 50).await;
+    assert_eq!(
+        counts.get("stable"),
+        Some(&50),
+        "weight 0 gets nothing: {counts:?}"
+    );
+    // Every call the proxy made is one deploy/proxy/'s read-only RBAC allows.
+    let allowed = support::kube::granted(include_str!("../deploy/proxy/clusterrole.yaml"));
+    for ((verb, resource), n) in server.request_counts() {
+        assert!(
+            allowed.contains(&(verb.clone(), resource.clone())),
+            "the proxy made {n} `{verb} {resource}` call(s) that deploy/proxy/ does not allow"
+        );
+    }
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_then_cookie_then_weight_as_ingress_nginx_orders_them() {
+    let (server, weir, _stable, _canary) = started().await;
+    let client = Client::http1();
+    apply(
+        &server,
+        &canary_ingress(
+            0,
+            json!({
+                "nginx.ingress.kubernetes.io/canary-by-header": "X-Canary",
+                "nginx.ingress.kubernetes.io/canary-by-cookie": "canary_user",
+            }),
+        ),
+    );
+    until_served(
+        &client,
+        &weir,
+        "by header",
+        &[("x-canary", "always")],
+        |o| o.backend.as_deref() == Some("canary"),
+    )
+    .await;
+    for (headers, want) in [
+        (vec![("x-canary", "always")], "canary"),
+        (vec![("x-canary", "never")], "stable"),
+        // Another value: the header is ignored, the cookie decides.
+        (
+            vec![("x-canary", "maybe"), ("cookie", "a=b; canary_user=always")],
+            "canary",
+        ),
+        (vec![("cookie", "canary_user=always")], "canary"),
+        // The header comes first.
+        (
+            vec![("x-canary", "never"), ("cookie", "canary_user=always")],
+            "stable",
+        ),
+        (vec![("cookie", "canary_user=never")], "stable"),
+        (vec![("cookie", "not_canary_user=always")], "stable"),
+        (vec![], "stable"),
+    ] {
+        for _ in 0..5 {
+            let o = get(&client, &weir, &headers).await;
+            assert_eq!(o.backend.as_deref(), Some(want), "{headers:?}: {o:?}");
+        }
+    }
+    // A header value: only that value goes to the canary.
+    apply(
+        &server,
+        &canary_ingress(
+            0,
+            json!({
+                "nginx.ingress.kubernetes.io/canary-by-header": "X-Canary",
+                "nginx.ingress.kubernetes.io/canary-by-header-value": "blue",
+            }),
+        ),
+    );
+    until_served(
+        &client,
+        &weir,
+        "by header value",
+        &[("x-canary", "blue")],
+        |o| o.backend.as_deref() == Some("canary"),
+    )
+    .await;
+    let o = get(&client, &weir, &[("x-canary", "always")]).await;
+    assert_eq!(o.backend.as_deref(), Some("stable"), "{o:?}");
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_that_are_not_ready_leave_and_a_bad_ingress_leaves_the_others_serving() {
+    let (server, weir, stable, _canary) = started().await;
+    let client = Client::http1();
+    until_served(&client, &weir, "routed to stable", &[], |o| {
+        o.backend.as_deref() == Some("stable")
+    })
+    .await;
+    // The stable endpoint not ready: no request reaches it (503, nothing dialed).
+    let hits = stable.hits();
+    apply(&server, &slice("rollouts-demo-stable", &stable, false));
+    until_served(&client, &weir, "without the not-ready endpoint", &[], |o| {
+        o.status == 503
+    })
+    .await;
+    let after = stable.hits();
+    for _ in 0..10 {
+        let o = get(&client, &weir, &[]).await;
+        assert_eq!(o.status, 503, "{o:?}");
+    }
+    assert_eq!(stable.hits(), after, "a not-ready endpoint got requests");
+    assert!(after >= hits);
+    apply(&server, &slice("rollouts-demo-stable", &stable, true));
+    until_served(&client, &weir, "ready again", &[], |o| {
+        o.backend.as_deref() == Some("stable")
+    })
+    .await;
+
+    // An Ingress naming a Service that does not exist, and a canary with a weight that is
+    // not a number: both reported, the stable route keeps serving.
+    apply(
+        &server,
+        &json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "broken", "namespace": "default",
+                "annotations": {"kubernetes.io/ingress.class": "nginx"}},
+            "spec": {"rules": [{"host": "broken.local", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": "missing", "port": {"number": 80}}}}]}}]},
+        }),
+    );
+    let mut bad = canary_ingress(0, json!({}));
+    bad["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] = json!("lots");
+    apply(&server, &bad);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(weir.logs().contains("default/broken") && weir.logs().contains("is not a whole number"))
+    {
+        assert!(Instant::now() < deadline, "{}", weir.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        weir.logs()
+            .contains("Service default/missing does not exist"),
+        "{}",
+        weir.logs()
+    );
+    for _ in 0..10 {
+        let o = get(&client, &weir, &[]).await;
+        assert_eq!(o.backend.as_deref(), Some("stable"), "{o:?}");
+    }
+    let broken = client
+        .get(&weir.authority(), "/", &[("host", "broken.local")])
+        .await
+        .unwrap();
+    assert_eq!(broken.status, 404, "{broken:?}");
+    server.shutdown();
+}
