@@ -80,6 +80,7 @@ pub async fn run(
             client,
             weir_ingress::ingress::ClassOptions { class: k.class },
             part,
+            running.proxy.clone(),
             reload_now,
         ));
     }

@@ -358,3 +358,194 @@ async fn endpoints_that_are_not_ready_leave_and_a_bad_ingress_leaves_the_others_
     assert_eq!(broken.status, 404, "{broken:?}");
     server.shutdown();
 }
+
+/// weir's controller and two weir proxies together, meeting only through standard objects:
+/// Argo's nginx getting-started Rollout; the controller writes the canary Ingress, both
+/// proxies serve it, and the step's weight is verified only once every replica's `/routes`
+/// serves it. An abort puts the traffic back on stable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
+    // The test's EndpointSlices stand for the EndpointSlice controller: the Services'
+    // endpoints are the real backends on loopback, whatever their selectors say.
+    let server = ApiServer::start(Options {
+        endpointslice_controller: false,
+        pod_ready_delay: Duration::from_millis(100),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    server
+        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
+        .unwrap();
+    let stable = Backend::start("stable").await;
+    let canary = Backend::start("canary").await;
+    server
+        .apply_yaml(
+            &include_str!("../config/tests/data/argo-examples/nginx/services.yaml").replace(
+                "metadata:\n  name:",
+                "metadata:\n  namespace: default\n  name:",
+            ),
+        )
+        .unwrap();
+    apply(&server, &slice("rollouts-demo-stable", &stable, true));
+    apply(&server, &slice("rollouts-demo-canary", &canary, true));
+    server
+        .apply_yaml(
+            &include_str!("../config/tests/data/argo-examples/nginx/ingress.yaml").replace(
+                "metadata:\n  name: rollouts-demo-stable\n",
+                "metadata:\n  name: rollouts-demo-stable\n  namespace: default\n",
+            ),
+        )
+        .unwrap();
+    let kubeconfig = server.kubeconfig();
+    let mut proxies = Vec::new();
+    for _ in 0..2 {
+        proxies.push(
+            Weir::start_proxy_with_args(
+                CONFIG,
+                &[
+                    "--kubernetes",
+                    "--ingress-class",
+                    "nginx",
+                    "--kubeconfig",
+                    "kubeconfig",
+                ],
+                &[("kubeconfig", kubeconfig.as_bytes())],
+            )
+            .await,
+        );
+    }
+    // The proxies' admin Service, one slice per replica (their admin ports differ here).
+    for (i, p) in proxies.iter().enumerate() {
+        apply(
+            &server,
+            &json!({
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": format!("weir-proxy-admin-{i}"), "namespace": "default",
+                    "labels": {"kubernetes.io/service-name": "weir-proxy-admin"}},
+                "addressType": "IPv4",
+                "ports": [{"name": "admin", "port": p.admin.port(), "protocol": "TCP"}],
+                "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
+            }),
+        );
+    }
+    server
+        .apply_yaml(
+            &include_str!("../config/tests/data/argo-examples/nginx/rollout.yaml").replace(
+                "metadata:\n  name:",
+                "metadata:\n  namespace: default\n  name:",
+            ),
+        )
+        .unwrap();
+    let controller = support::kube::Controller::start_with(
+        &server,
+        &["--proxy-service", "default/weir-proxy-admin:admin"],
+    );
+    let name = "rollouts-demo";
+    support::kube::until(&server, &controller, name, "healthy", |r, _| {
+        r["status"]["phase"] == "Healthy"
+    })
+    .await;
+    let client = Client::http1();
+    for p in &proxies {
+        until_served(&client, p, "on stable", &[], |o| {
+            o.backend.as_deref() == Some("stable")
+        })
+        .await;
+    }
+
+    support::kube::merge_patch(
+        &server,
+        &support::kube::rollout_path(name),
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "rollouts-demo",
+            "image": "argoproj/rollouts-demo:yellow",
+            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}]}}}}),
+    )
+    .await;
+    let paused = support::kube::until(
+        &server,
+        &controller,
+        name,
+        "paused at 5%, verified",
+        |r, _| {
+            r["status"]["phase"] == "Paused"
+                && r["status"]["canary"]["weights"]["canary"]["weight"] == 5
+                && r["status"]["canary"]["weights"]["verified"] == true
+        },
+    )
+    .await;
+    // Verified means served: both replicas serve 5/95 from the canary Ingress as it is now.
+    let canary_ingress = server
+        .get("networking.k8s.io/v1", "Ingress", "default", CANARY_INGRESS)
+        .unwrap();
+    assert_eq!(
+        canary_ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"],
+        "5"
+    );
+    for p in &proxies {
+        let routes = p.admin_json("/routes").await;
+        let route = routes["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == format!("default/rollouts-demo-stable:{HOST}/"))
+            .unwrap_or_else(|| panic!("{routes}"))
+            .clone();
+        assert_eq!(route["backends"][0]["weight"], 95, "{route}");
+        assert_eq!(route["backends"][1]["weight"], 5, "{route}");
+        assert_eq!(
+            routes["sources"]["kubernetes"]["ingresses"][format!("default/{CANARY_INGRESS}")],
+            canary_ingress["metadata"]["resourceVersion"],
+            "{routes}"
+        );
+    }
+    assert_eq!(
+        paused["status"]["canary"]["weights"]["stable"]["weight"],
+        95
+    );
+    let mut on_canary = 0;
+    for p in &proxies {
+        for _ in 0..200 {
+            let o = get(&client, p, &[]).await;
+            assert_eq!(o.status, 200, "{o:?}");
+            on_canary += u64::from(o.backend.as_deref() == Some("canary"));
+        }
+    }
+    support::assert_binomial("canary at 5% over both proxies", on_canary, 400, 0.05);
+
+    // Abort: the canary Ingress goes to 0 and every request goes back to stable.
+    support::kube::merge_patch(
+        &server,
+        &format!("{}/status", support::kube::rollout_path(name)),
+        json!({"status": {"abort": true}}),
+    )
+    .await;
+    support::kube::until(&server, &controller, name, "aborted, verified", |r, _| {
+        r["status"]["abort"] == true
+            && r["status"]["canary"]["weights"]["canary"]["weight"] == 0
+            && r["status"]["canary"]["weights"]["verified"] == true
+    })
+    .await;
+    for p in &proxies {
+        for _ in 0..50 {
+            let o = get(&client, p, &[]).await;
+            assert_eq!(o.backend.as_deref(), Some("stable"), "{o:?}");
+        }
+    }
+    // The calls of both, each allowed by its own RBAC (the union: the API server counts
+    // them together).
+    let mut allowed = support::kube::granted(include_str!("../deploy/controller/clusterrole.yaml"));
+    allowed.extend(support::kube::granted(include_str!(
+        "../deploy/controller/role.yaml"
+    )));
+    allowed.extend(support::kube::granted(include_str!(
+        "../deploy/proxy/clusterrole.yaml"
+    )));
+    for ((verb, resource), n) in server.request_counts() {
+        assert!(
+            allowed.contains(&(verb.clone(), resource.clone())),
+            "{n} `{verb} {resource}` call(s) that deploy/ does not allow"
+        );
+    }
+    server.shutdown();
+}

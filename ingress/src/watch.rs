@@ -59,6 +59,7 @@ pub async fn run(
     client: Client,
     options: ClassOptions,
     part: ClusterPart,
+    proxy: Arc<weir_proxy::Proxy>,
     reload: Arc<dyn Fn() -> Result<u64, String> + Send + Sync>,
 ) {
     let (ingresses, s1) = cache(Api::<Ingress>::all(client.clone()));
@@ -79,24 +80,52 @@ pub async fn run(
                 tracing::warn!(%ingress, "not served: {problem}");
             }
         }
-        last_problems = translated.problems;
+        last_problems = translated.problems.clone();
         let changed = {
             let mut p = part.lock();
             let changed = *p != translated.config;
             *p = translated.config;
             changed
         };
+        // The objects this table reflects, with their resourceVersions, for `/routes`: a
+        // controller reads them to know its change is served.
+        let reflected: serde_json::Map<String, Value> = all(&ingresses)
+            .iter()
+            .filter_map(|i| {
+                let key = format!(
+                    "{}/{}",
+                    i.metadata.namespace.as_deref().unwrap_or("default"),
+                    i.metadata.name.as_deref().unwrap_or_default()
+                );
+                translated
+                    .served
+                    .contains(&key)
+                    .then(|| (key, serde_json::json!(i.metadata.resource_version)))
+            })
+            .collect();
+        let sources = |generation: Value| {
+            serde_json::json!({"generation": generation, "kubernetes": {
+                "ingresses": reflected, "problems": &translated.problems}})
+        };
         if changed {
             match reload() {
-                Ok(generation) => tracing::info!(
-                    generation,
-                    ingresses = translated.served.len(),
-                    "routes from the cluster swapped in"
-                ),
+                Ok(generation) => {
+                    tracing::info!(
+                        generation,
+                        ingresses = translated.served.len(),
+                        "routes from the cluster swapped in"
+                    );
+                    proxy.set_sources(sources(serde_json::json!(generation)));
+                }
                 Err(e) => tracing::warn!(
                     "the cluster's routes were refused; the table stays as it was: {e}"
                 ),
             }
+        } else {
+            // Nothing to swap (a resourceVersion moved without changing a route): the table
+            // serving reflects the newer objects too.
+            let generation = proxy.sources()["generation"].clone();
+            proxy.set_sources(sources(generation));
         }
     }
 }

@@ -275,7 +275,12 @@ impl Admin {
                 })
             })
             .collect();
-        json!({ "generation": table.generation, "routes": routes })
+        let mut answer = json!({ "generation": table.generation, "routes": routes });
+        let sources = self.proxy.sources();
+        if !sources.is_null() {
+            answer["sources"] = sources;
+        }
+        answer
     }
 
     fn put_weights(&self, route: &str, body: &[u8]) -> AdminResponse {

@@ -51,6 +51,9 @@ pub struct Proxy {
     pub parked_connections: AtomicU64,
     /// Caps mirrored requests in flight, so a slow mirror cannot pile up tasks.
     pub mirror_slots: Arc<tokio::sync::Semaphore>,
+    /// What the routes were built from besides the file, as `/routes` reports it (on
+    /// Kubernetes: the objects and the resourceVersions the table reflects).
+    sources: Mutex<serde_json::Value>,
 }
 
 /// Mirrored requests allowed in flight at once, process-wide.
@@ -82,7 +85,18 @@ impl Proxy {
             reloads_failed: AtomicU64::new(0),
             parked_connections: AtomicU64::new(0),
             mirror_slots: Arc::new(tokio::sync::Semaphore::new(MIRROR_CONCURRENCY)),
+            sources: Mutex::new(serde_json::Value::Null),
         }))
+    }
+
+    /// Records what the table now serving was built from (see [`Proxy::sources`]).
+    pub fn set_sources(&self, sources: serde_json::Value) {
+        *self.sources.lock() = sources;
+    }
+
+    /// What the routes were built from besides the file; `null` when nothing else.
+    pub fn sources(&self) -> serde_json::Value {
+        self.sources.lock().clone()
     }
 
     /// The live table. Cheap: no lock, no reference count unless kept across an await.

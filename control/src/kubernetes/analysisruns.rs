@@ -293,6 +293,11 @@ pub struct Runs {
 }
 
 impl Runs {
+    /// The weir proxies behind `--proxy-service`, if given.
+    pub fn fleet(&self) -> Option<&ProxyFleet> {
+        self.fleet.as_ref()
+    }
+
     pub fn new(http: HttpClient, fleet: Option<ProxyFleet>) -> Runs {
         Runs {
             cache: parking_lot::Mutex::new(BTreeMap::new()),

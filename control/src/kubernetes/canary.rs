@@ -104,6 +104,19 @@ pub(super) async fn reconcile(
                 generation: 0,
             }),
     };
+    // Served by weir's proxies (`--proxy-service`): the weight is the one every replica
+    // serves, which is what `weights.verified` then means.
+    let traffic = match (&router, ctx.runs.fleet()) {
+        (Some(r), Some(fleet)) => match r.served_by_proxies(fleet, &ns).await {
+            None => traffic,
+            Some(served) => served.map(|(canary_weight, stable_weight)| ObservedTraffic {
+                canary_weight,
+                stable_weight,
+                generation: 0,
+            }),
+        },
+        _ => traffic,
+    };
     let managed_routes_set = match &router {
         Some(r) => r.managed_routes_set(&ctx.client).await?,
         None => false,

@@ -135,6 +135,25 @@ impl ProxyFleet {
     }
 
     /// One proxy's `/stats` answer, read whole; an error says what the proxy said.
+    /// Every proxy's `/routes`, parsed; a proxy that does not answer fails the call,
+    /// named.
+    pub async fn routes(&self) -> Result<Vec<(SocketAddr, serde_json::Value)>, String> {
+        let addresses = self.admin_addresses().await?;
+        let answers =
+            futures_util::future::join_all(addresses.iter().map(|a| self.fetch(*a, "/routes")))
+                .await;
+        addresses
+            .iter()
+            .zip(answers)
+            .map(|(addr, answer)| {
+                let body = answer.map_err(|e| format!("proxy {addr}: GET /routes: {e}"))?;
+                serde_json::from_slice(&body)
+                    .map(|v| (*addr, v))
+                    .map_err(|e| format!("proxy {addr}: GET /routes: not JSON: {e}"))
+            })
+            .collect()
+    }
+
     async fn fetch(&self, addr: SocketAddr, path: &str) -> Result<Bytes, String> {
         let request = Request::get(format!("http://{addr}{path}"))
             .body(Full::new(Bytes::new()))
@@ -450,3 +469,64 @@ fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 #[cfg(test)]
 #[path = "fleet_tests.rs"]
 mod tests;
+
+/// What the weir proxies serve of an Ingress' split, from every replica's `/routes`: the
+/// routes built from Ingress `ingress` (`namespace/name`, weir's route names start with it
+/// and a colon), each with a backend of Service `canary` and one of `stable`
+/// (`namespace/name`, whatever the port). `None` when no replica serves a route of that
+/// Ingress (another vendor's ingress serves it); `Some(None)` when the replicas do not all
+/// serve one split (a change still on its way); `Some(Some((canary, stable)))` otherwise.
+pub fn served_split(
+    answers: &[serde_json::Value],
+    ingress: &str,
+    canary: &str,
+    stable: &str,
+) -> Option<Option<(i32, i32)>> {
+    let prefix = format!("{ingress}:");
+    let weight_of = |route: &serde_json::Value, service: &str| {
+        route["backends"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|b| {
+                b["service"]
+                    .as_str()
+                    .and_then(|s| s.strip_prefix(service))
+                    .is_some_and(|rest| rest.starts_with(':'))
+            })
+            .and_then(|b| b["weight"].as_i64())
+            .and_then(|w| i32::try_from(w).ok())
+    };
+    let mut any = false;
+    let mut seen: Option<(i32, i32)> = None;
+    let mut agree = true;
+    for answer in answers {
+        let routes: Vec<&serde_json::Value> = answer["routes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+            .collect();
+        if routes.is_empty() {
+            agree = false;
+            continue;
+        }
+        any = true;
+        for r in routes {
+            // Before the canary Ingress is served, the route has only the stable backend.
+            let split = (
+                weight_of(r, canary).unwrap_or(0),
+                weight_of(r, stable).unwrap_or(0),
+            );
+            match seen {
+                None => seen = Some(split),
+                Some(s) if s != split => agree = false,
+                Some(_) => {}
+            }
+        }
+    }
+    if !any {
+        return None;
+    }
+    Some(seen.filter(|_| agree))
+}

@@ -306,3 +306,40 @@ fn the_stats_path_asks_for_histograms_since_the_split() {
     );
     assert_eq!(said(b"\n bad  gateway \n"), "bad gateway");
 }
+
+#[test]
+fn the_split_served_is_the_one_every_replica_serves() {
+    use serde_json::json;
+    let replica = |canary: i64, stable: i64| {
+        json!({"generation": 4, "routes": [
+            {"name": "default/web-stable:web.test/", "backends": [
+                {"service": "default/web-stable:80", "weight": stable},
+                {"service": "default/web-canary:http", "weight": canary}]},
+            {"name": "default/other:other.test/", "backends": [
+                {"service": "default/web-canary-not:80", "weight": 7}]},
+        ]})
+    };
+    let split = |answers: &[serde_json::Value]| {
+        served_split(
+            answers,
+            "default/web-stable",
+            "default/web-canary",
+            "default/web-stable",
+        )
+    };
+    assert_eq!(
+        split(&[replica(20, 80), replica(20, 80)]),
+        Some(Some((20, 80)))
+    );
+    // One replica still on the old split: not served yet.
+    assert_eq!(split(&[replica(20, 80), replica(0, 100)]), Some(None));
+    // A replica without the route (it has not read the Ingress yet): not served yet.
+    let empty = json!({"generation": 1, "routes": []});
+    assert_eq!(split(&[replica(20, 80), empty.clone()]), Some(None));
+    // No replica serves this Ingress: weir's proxies are not its ingress.
+    assert_eq!(split(&[empty]), None);
+    // Only the stable backend (no canary Ingress served yet): canary 0.
+    let stable_only = json!({"routes": [{"name": "default/web-stable:web.test/",
+        "backends": [{"service": "default/web-stable:80", "weight": 100}]}]});
+    assert_eq!(split(&[stable_only]), Some(Some((0, 100))));
+}

@@ -168,6 +168,46 @@ impl Router {
         }
     }
 
+    /// The split the weir proxies behind `fleet` serve for this router's Ingresses, read
+    /// from every replica's `/routes` (nginx only: the Ingresses are what weir's proxies
+    /// serve; the Gateway API is not served by them yet). `None`: weir's proxies do not
+    /// serve these Ingresses, the objects' weight stands; `Some(None)`: not every replica
+    /// serves one split yet (or one did not answer), so the weight is not verified.
+    pub async fn served_by_proxies(
+        &self,
+        fleet: &super::fleet::ProxyFleet,
+        ns: &str,
+    ) -> Option<Option<(i32, i32)>> {
+        let Router::Nginx {
+            routing,
+            stable_ingresses,
+        } = self
+        else {
+            return None;
+        };
+        let answers = match fleet.routes().await {
+            Ok(a) => a.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+            Err(e) => {
+                tracing::warn!(rollout = %routing.rollout, "the weight cannot be verified on the weir proxies: {e}");
+                return Some(None);
+            }
+        };
+        let canary = format!("{ns}/{}", routing.canary_service);
+        let stable = format!("{ns}/{}", routing.stable_service);
+        let mut out: Option<Option<(i32, i32)>> = None;
+        for ingress in stable_ingresses {
+            let served =
+                super::fleet::served_split(&answers, &format!("{ns}/{ingress}"), &canary, &stable);
+            out = match (out, served) {
+                (o, None) => o,
+                (None, s) => s,
+                (Some(Some(a)), Some(Some(b))) if a == b => Some(Some(a)),
+                _ => Some(None),
+            };
+        }
+        out
+    }
+
     /// Whether header routes the Rollout set are in place (so removing them is asked for).
     pub async fn managed_routes_set(&self, client: &Client) -> Result<bool, kube::Error> {
         match self {
