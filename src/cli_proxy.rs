@@ -25,6 +25,10 @@ pub fn base_dir(path: &Path) -> PathBuf {
 pub struct Kubernetes {
     pub class: String,
     pub kubeconfig: Option<PathBuf>,
+    /// `--publish-service NAMESPACE/NAME`.
+    pub publish_service: Option<String>,
+    /// `--publish-status-address`.
+    pub publish_status_address: Vec<String>,
 }
 
 pub async fn run(
@@ -75,10 +79,21 @@ pub async fn run(
         let (proxy, file, loader) = (running.proxy.clone(), path.clone(), loader.clone());
         let reload_now: Arc<dyn Fn() -> Result<u64, String> + Send + Sync> =
             Arc::new(move || reload::reload_now(&proxy, &file, &loader));
+        let publish = match (&k.publish_service, k.publish_status_address.is_empty()) {
+            (Some(svc), _) => {
+                let (ns, name) = svc
+                    .split_once('/')
+                    .ok_or_else(|| anyhow!("--publish-service {svc}: expected NAMESPACE/NAME"))?;
+                weir_ingress::watch::Publish::Service(ns.to_owned(), name.to_owned())
+            }
+            (None, false) => weir_ingress::watch::Publish::Addresses(k.publish_status_address),
+            (None, true) => weir_ingress::watch::Publish::Nothing,
+        };
         tracing::info!(class = %k.class, "taking routes from the cluster's Ingresses");
         tokio::spawn(weir_ingress::watch::run(
             client,
             weir_ingress::ingress::ClassOptions { class: k.class },
+            publish,
             part,
             running.proxy.clone(),
             reload_now,

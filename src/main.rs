@@ -120,6 +120,24 @@ enum Command {
         /// A kubeconfig file (default: as kubectl finds the cluster).
         #[arg(long, requires = "kubernetes")]
         kubeconfig: Option<PathBuf>,
+        /// Write this Service's load-balancer addresses into the served Ingresses'
+        /// `status.loadBalancer` (the proxy's LoadBalancer Service), as ingress-nginx's flag.
+        #[arg(
+            long,
+            value_name = "NAMESPACE/NAME",
+            requires = "kubernetes",
+            conflicts_with = "publish_status_address"
+        )]
+        publish_service: Option<String>,
+        /// Write these addresses (IPs or host names, comma-separated) into the served
+        /// Ingresses' `status.loadBalancer`, as ingress-nginx's flag.
+        #[arg(
+            long,
+            value_name = "ADDRESS[,ADDRESS]",
+            requires = "kubernetes",
+            value_delimiter = ','
+        )]
+        publish_status_address: Vec<String>,
         #[command(flatten)]
         workers: Workers,
     },
@@ -175,6 +193,8 @@ fn main() -> ExitCode {
             kubernetes,
             ingress_class,
             kubeconfig,
+            publish_service,
+            publish_status_address,
             ..
         } => runtime
             .block_on(cli_proxy::run(
@@ -183,6 +203,8 @@ fn main() -> ExitCode {
                 kubernetes.then_some(cli_proxy::Kubernetes {
                     class: ingress_class,
                     kubeconfig,
+                    publish_service,
+                    publish_status_address,
                 }),
             ))
             .map(done),

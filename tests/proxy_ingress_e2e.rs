@@ -141,6 +141,8 @@ async fn started() -> (ApiServer, Weir, Backend, Backend) {
             "nginx",
             "--kubeconfig",
             "kubeconfig",
+            "--publish-status-address",
+            "203.0.113.7,lb.example.test",
         ],
         &[("kubeconfig", kubeconfig.as_bytes())],
     )
@@ -169,6 +171,22 @@ async fn argos_nginx_canary_ingress_moves_the_split_with_no_failed_request() {
         o.backend.as_deref() == Some("canary")
     })
     .await;
+    // Both Ingresses carry the published addresses, as ingress-nginx writes them.
+    for name in ["rollouts-demo-stable", CANARY_INGRESS] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let i = server
+                .get("networking.k8s.io/v1", "Ingress", "default", name)
+                .unwrap();
+            if i["status"]["loadBalancer"]["ingress"]
+                == json!([{"ip": "203.0.113.7"}, {"hostname": "lb.example.test"}])
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{name}: {}", i["status"]);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let counts = split(&client, &weir, 400).await;
     support::assert_binomial(
         "canary at 20%",
@@ -347,6 +365,23 @@ async fn endpoints_that_are_not_ready_leave_and_a_bad_ingress_leaves_the_others_
         "{}",
         weir.logs()
     );
+    // Said where `kubectl describe ingress broken` shows it: a Warning Event.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = server.list("v1", "Event", "default").unwrap();
+        let found = events.iter().any(|e| {
+            e["involvedObject"]["name"] == "broken"
+                && e["involvedObject"]["kind"] == "Ingress"
+                && e["reason"] == "NotServed"
+                && e["type"] == "Warning"
+                && e["message"] == "Service default/missing does not exist"
+        });
+        if found {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{events:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for _ in 0..10 {
         let o = get(&client, &weir, &[]).await;
         assert_eq!(o.backend.as_deref(), Some("stable"), "{o:?}");

@@ -55,9 +55,129 @@ fn all<K: kube::Resource<DynamicType = ()> + Clone>(s: &Store<K>) -> Vec<K> {
 
 /// Watches the cluster until the stream ends, storing each translation in `part` and
 /// calling `reload` (which merges the file with `part` and swaps the table).
+/// Where the Ingresses' `status.loadBalancer` comes from (ingress-nginx's
+/// `--publish-service` and `--publish-status-address`).
+#[derive(Debug, Clone, Default)]
+pub enum Publish {
+    /// Nothing is written.
+    #[default]
+    Nothing,
+    /// These addresses (IPs, or host names).
+    Addresses(Vec<String>),
+    /// The `status.loadBalancer` of this Service (`namespace`, `name`): the proxy's
+    /// LoadBalancer Service.
+    Service(String, String),
+}
+
+impl Publish {
+    /// The `status.loadBalancer.ingress` to write, or `None` for nothing.
+    fn ingress(&self, services: &Store<Service>) -> Option<Value> {
+        match self {
+            Publish::Nothing => None,
+            Publish::Addresses(list) => Some(Value::Array(
+                list.iter()
+                    .map(|a| {
+                        if a.parse::<std::net::IpAddr>().is_ok() {
+                            serde_json::json!({"ip": a})
+                        } else {
+                            serde_json::json!({"hostname": a})
+                        }
+                    })
+                    .collect(),
+            )),
+            Publish::Service(ns, name) => {
+                let svc = services.state().into_iter().find(|s| {
+                    s.metadata.namespace.as_deref() == Some(ns.as_str())
+                        && s.metadata.name.as_deref() == Some(name.as_str())
+                })?;
+                let lb = svc.status.as_ref()?.load_balancer.as_ref()?;
+                Some(serde_json::to_value(lb.ingress.clone().unwrap_or_default()).ok()?)
+            }
+        }
+    }
+}
+
+/// Writes `status.loadBalancer.ingress` on each served Ingress that does not carry it yet
+/// (a merge patch of the status subresource; every replica writes the same, so the second
+/// finds nothing to do).
+async fn publish(client: &Client, ingresses: &[Ingress], served: &[String], lb: &Value) {
+    for i in ingresses {
+        let ns = i
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let name = i.metadata.name.clone().unwrap_or_default();
+        if !served.contains(&format!("{ns}/{name}")) {
+            continue;
+        }
+        let current = i
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|l| serde_json::to_value(l.ingress.clone().unwrap_or_default()).ok())
+            .unwrap_or(Value::Array(Vec::new()));
+        if &current == lb {
+            continue;
+        }
+        let api: Api<Ingress> = Api::namespaced(client.clone(), &ns);
+        let patch = serde_json::json!({"status": {"loadBalancer": {"ingress": lb}}});
+        if let Err(e) = api
+            .patch_status(
+                &name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+        {
+            tracing::warn!(ingress = %format!("{ns}/{name}"), "writing status.loadBalancer: {e}");
+        }
+    }
+}
+
+/// A Warning Event on Ingress `key` (`namespace/name`) saying why it is not served;
+/// failures are logged, never fatal.
+async fn report(client: &Client, ingresses: &[Ingress], key: &str, problem: &str) {
+    let Some(i) = ingresses.iter().find(|i| {
+        format!(
+            "{}/{}",
+            i.metadata.namespace.as_deref().unwrap_or("default"),
+            i.metadata.name.as_deref().unwrap_or_default()
+        ) == key
+    }) else {
+        return;
+    };
+    let ns = i
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let name = i.metadata.name.clone().unwrap_or_default();
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let event = serde_json::json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"generateName": format!("{name}."), "namespace": ns},
+        "involvedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "name": name, "namespace": ns, "uid": i.metadata.uid, "resourceVersion": i.metadata.resource_version},
+        "reason": "NotServed", "message": problem, "type": "Warning",
+        "source": {"component": "weir-proxy"},
+        "firstTimestamp": now.to_string(), "lastTimestamp": now.to_string(), "count": 1,
+    });
+    let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), &ns);
+    match serde_json::from_value(event) {
+        Ok(e) => {
+            if let Err(err) = api.create(&kube::api::PostParams::default(), &e).await {
+                tracing::warn!(ingress = %key, "recording an event: {err}");
+            }
+        }
+        Err(err) => tracing::warn!("building an event: {err}"),
+    }
+}
+
 pub async fn run(
     client: Client,
     options: ClassOptions,
+    publish_to: Publish,
     part: ClusterPart,
     proxy: Arc<weir_proxy::Proxy>,
     reload: Arc<dyn Fn() -> Result<u64, String> + Send + Sync>,
@@ -75,10 +195,15 @@ pub async fn run(
         while let Some(Some(())) = futures_util::FutureExt::now_or_never(events.next()) {}
         let endpoints = Endpoints::new(&all(&services), &all(&slices));
         let translated = translate(&all(&ingresses), &all(&classes), &options, &endpoints);
+        let ingress_list = all(&ingresses);
         for (ingress, problem) in &translated.problems {
             if last_problems.get(ingress) != Some(problem) {
                 tracing::warn!(%ingress, "not served: {problem}");
+                report(&client, &ingress_list, ingress, problem).await;
             }
+        }
+        if let Some(lb) = publish_to.ingress(&services) {
+            publish(&client, &ingress_list, &translated.served, &lb).await;
         }
         last_problems = translated.problems.clone();
         let changed = {
@@ -133,4 +258,33 @@ pub async fn run(
 /// An empty [`ClusterPart`]: nothing from the cluster yet.
 pub fn new_part() -> ClusterPart {
     Arc::new(Mutex::new(serde_json::json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_published_addresses_are_the_flags_or_the_services_load_balancer() {
+        let (reader, mut writer) = reflector::store::<Service>();
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "weir-proxy", "namespace": "weir", "resourceVersion": "1"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.4"}, {"hostname": "lb.test"}]}},
+        }))
+        .unwrap();
+        writer.apply_watcher_event(&watcher::Event::Apply(svc));
+        assert_eq!(
+            Publish::Service("weir".into(), "weir-proxy".into()).ingress(&reader),
+            Some(serde_json::json!([{"ip": "198.51.100.4"}, {"hostname": "lb.test"}]))
+        );
+        assert_eq!(
+            Publish::Service("weir".into(), "other".into()).ingress(&reader),
+            None
+        );
+        assert_eq!(
+            Publish::Addresses(vec!["2001:db8::1".into(), "edge.test".into()]).ingress(&reader),
+            Some(serde_json::json!([{"ip": "2001:db8::1"}, {"hostname": "edge.test"}]))
+        );
+        assert_eq!(Publish::Nothing.ingress(&reader), None);
+    }
 }
