@@ -584,3 +584,121 @@ async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
     }
     server.shutdown();
 }
+
+/// An Ingress' `spec.tls`: its `kubernetes.io/tls` Secret is served on the proxy's TLS
+/// listener by SNI (the file's certificate stays the default); a Secret that is not a
+/// certificate is reported on its Ingress, which still serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingress_tls_secret_is_served_by_sni() {
+    let server = ApiServer::start(Options::default()).await.unwrap();
+    let backend = Backend::start("secure").await;
+    server
+        .apply_yaml(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: secure, namespace: default}\nspec:\n  ports: [{name: http, port: 80}]\n",
+        )
+        .unwrap();
+    let mut s = slice("secure", &backend, true);
+    s["metadata"]["name"] = json!("secure-abcde");
+    apply(&server, &s);
+    let site = rcgen::generate_simple_self_signed(vec!["secure.test".to_string()]).unwrap();
+    apply(
+        &server,
+        &json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "secure-tls", "namespace": "default"},
+            "stringData": {"tls.crt": site.cert.pem(), "tls.key": site.signing_key.serialize_pem()}}),
+    );
+    apply(
+        &server,
+        &json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "junk-tls", "namespace": "default"},
+            "stringData": {"tls.crt": "not a certificate", "tls.key": "nor a key"}}),
+    );
+    for (name, host, secret) in [
+        ("secure", "secure.test", "secure-tls"),
+        ("junk", "junk.test", "junk-tls"),
+    ] {
+        apply(
+            &server,
+            &json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"ingressClassName": "weir",
+                    "tls": [{"hosts": [host], "secretName": secret}],
+                    "rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                        "backend": {"service": {"name": "secure", "port": {"number": 80}}}}]}}]}}),
+        );
+    }
+    let (default_cert, default_key, default_der) = support::raw::tls_files();
+    let config = "\
+listeners:
+  - address: 127.0.0.1:0
+    tls:
+      certificates:
+        - {cert: cert.pem, key: key.pem}
+admin:
+  address: 127.0.0.1:0
+";
+    let kubeconfig = server.kubeconfig();
+    let weir = Weir::start_proxy_with_args(
+        config,
+        &["--kubernetes", "--kubeconfig", "kubeconfig"],
+        &[
+            ("kubeconfig", kubeconfig.as_bytes()),
+            ("cert.pem", default_cert.as_bytes()),
+            ("key.pem", default_key.as_bytes()),
+        ],
+    )
+    .await;
+    // The Secret's certificate for its host, once the proxy has read it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let tcp = tokio::net::TcpStream::connect(weir.listeners[0])
+            .await
+            .unwrap();
+        let tried = tokio::time::timeout(
+            Duration::from_secs(2),
+            support::raw::try_tls_connect(tcp, "secure.test", site.cert.der()),
+        )
+        .await;
+        if matches!(tried, Ok(Ok(_))) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never served secure.test's certificate: {tried:?}\n{}",
+            weir.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let client = Client::tls(weir.listeners[0], "secure.test", site.cert.der()).await;
+    let o = client.get("secure.test", "/", &[]).await.unwrap();
+    assert_eq!(o.backend.as_deref(), Some("secure"), "{o:?}");
+    // Another name gets the file's default certificate.
+    let other = Client::tls(weir.listeners[0], "localhost", &default_der).await;
+    let o = other.get("secure.test", "/", &[]).await.unwrap();
+    assert_eq!(o.status, 200, "{o:?}");
+    // The junk Secret is the junk Ingress' problem: an Event, and the route still serves.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = server.list("v1", "Event", "default").unwrap();
+        if events.iter().any(|e| {
+            e["involvedObject"]["name"] == "junk"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("TLS Secret default/junk-tls"))
+        }) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{events:?}\n{}", weir.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let junk = other.get("junk.test", "/", &[]).await.unwrap();
+    assert_eq!(junk.backend.as_deref(), Some("secure"), "{junk:?}");
+    let allowed = support::kube::granted(include_str!("../deploy/proxy/clusterrole.yaml"));
+    for ((verb, resource), n) in server.request_counts() {
+        assert!(
+            allowed.contains(&(verb.clone(), resource.clone())),
+            "the proxy made {n} `{verb} {resource}` call(s) that deploy/proxy/ does not allow"
+        );
+    }
+    server.shutdown();
+}

@@ -4,8 +4,10 @@
 //! - [`endpoints`]: a Service port's ready endpoints from its EndpointSlices (pure).
 //! - [`ingress`]: Ingresses of weir's class, with ingress-nginx's canary annotations, as
 //!   weir routes (pure).
+//! - [`tls`]: the certificates the served Ingresses name, from `kubernetes.io/tls` Secrets.
 //! - [`watch`]: the watches, and the swap on every change.
 
 pub mod endpoints;
 pub mod ingress;
+pub mod tls;
 pub mod watch;

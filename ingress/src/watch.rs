@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::runtime::reflector::{self, Store};
@@ -38,8 +38,24 @@ where
         + Sync
         + 'static,
 {
+    cache_with(api, watcher::Config::default())
+}
+
+fn cache_with<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (Store<K>, impl futures_util::Stream<Item = ()>)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+    let stream = reflector::reflector(writer, watcher(api, config))
         .default_backoff()
         .map(|event| {
             if let Err(e) = event {
@@ -186,15 +202,39 @@ pub async fn run(
     let (classes, s2) = cache(Api::<IngressClass>::all(client.clone()));
     let (services, s3) = cache(Api::<Service>::all(client.clone()));
     let (slices, s4) = cache(Api::<EndpointSlice>::all(client.clone()));
-    let mut events =
-        futures_util::stream::select_all([s1.boxed(), s2.boxed(), s3.boxed(), s4.boxed()]);
+    // Only TLS Secrets, selected by the server.
+    let (secrets, s5) = cache_with(
+        Api::<Secret>::all(client.clone()),
+        watcher::Config::default().fields("type=kubernetes.io/tls"),
+    );
+    let mut events = futures_util::stream::select_all([
+        s1.boxed(),
+        s2.boxed(),
+        s3.boxed(),
+        s4.boxed(),
+        s5.boxed(),
+    ]);
+    let mut served_certificates: BTreeMap<String, String> = BTreeMap::new();
     let mut last_problems: BTreeMap<String, String> = BTreeMap::new();
     while events.next().await.is_some() {
         // Gather what else arrives together, then rebuild once.
         tokio::time::sleep(COALESCE).await;
         while let Some(Some(())) = futures_util::FutureExt::now_or_never(events.next()) {}
         let endpoints = Endpoints::new(&all(&services), &all(&slices));
-        let translated = translate(&all(&ingresses), &all(&classes), &options, &endpoints);
+        let mut translated = translate(&all(&ingresses), &all(&classes), &options, &endpoints);
+        let certificates =
+            crate::tls::certificates(&all(&ingresses), &translated.served, &all(&secrets));
+        for (ingress, problem) in certificates.problems {
+            translated.problems.entry(ingress).or_insert(problem);
+        }
+        if certificates.versions != served_certificates {
+            tracing::info!(
+                secrets = certificates.versions.len(),
+                "TLS certificates from the cluster swapped in"
+            );
+            proxy.set_extra_certificates(certificates.keys);
+            served_certificates = certificates.versions;
+        }
         let ingress_list = all(&ingresses);
         for (ingress, problem) in &translated.problems {
             if last_problems.get(ingress) != Some(problem) {

@@ -61,10 +61,11 @@ pub async fn start_with(
         }
     };
     let mut bound = Vec::new();
+    let extra_certificates = crate::tls::ExtraCertificates::default();
     for (i, l) in config.listeners.iter().enumerate() {
         let tls = match &l.tls {
             Some(t) => Some(TlsAcceptor::from(
-                crate::tls::server_config(t, base)
+                crate::tls::server_config(t, base, extra_certificates.clone())
                     .map_err(|e| format!("listeners[{i}].tls: {e}"))?,
             )),
             None => None,
@@ -85,6 +86,7 @@ pub async fn start_with(
 
     let limits = config.limits;
     let proxy = Proxy::new(config)?;
+    proxy.set_extra_certificates_handle(extra_certificates);
     prepare(&proxy)?;
     for svc in proxy.upstreams.all_services() {
         if svc.needs_dns() {

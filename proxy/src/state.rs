@@ -54,6 +54,8 @@ pub struct Proxy {
     /// What the routes were built from besides the file, as `/routes` reports it (on
     /// Kubernetes: the objects and the resourceVersions the table reflects).
     sources: Mutex<serde_json::Value>,
+    /// The certificates added at run time, which every TLS listener's SNI resolver reads.
+    extra_certificates: Mutex<crate::tls::ExtraCertificates>,
 }
 
 /// Mirrored requests allowed in flight at once, process-wide.
@@ -86,7 +88,19 @@ impl Proxy {
             parked_connections: AtomicU64::new(0),
             mirror_slots: Arc::new(tokio::sync::Semaphore::new(MIRROR_CONCURRENCY)),
             sources: Mutex::new(serde_json::Value::Null),
+            extra_certificates: Mutex::new(Default::default()),
         }))
+    }
+
+    /// The run-time certificates' holder the listeners were built with.
+    pub(crate) fn set_extra_certificates_handle(&self, handle: crate::tls::ExtraCertificates) {
+        *self.extra_certificates.lock() = handle;
+    }
+
+    /// Serves these certificates (by SNI, before the file's) on every TLS listener from
+    /// the next handshake on; replaces the previous run-time set.
+    pub fn set_extra_certificates(&self, keys: Vec<Arc<rustls::sign::CertifiedKey>>) {
+        self.extra_certificates.lock().store(Arc::new(keys));
     }
 
     /// Records what the table now serving was built from (see [`Proxy::sources`]).

@@ -137,6 +137,22 @@ pub async fn tls_connect(
     tls
 }
 
+/// A TLS handshake with SNI `name` trusting only `ca_der`; the error when it fails (the
+/// server offered a certificate not valid for `name`, say).
+#[allow(dead_code)]
+pub async fn try_tls_connect(
+    tcp: TcpStream,
+    name: &str,
+    ca_der: &[u8],
+) -> std::io::Result<TlsStream<TcpStream>> {
+    tokio_rustls::TlsConnector::from(Arc::new(client_config(ca_der, &[b"h2"])))
+        .connect(
+            rustls_pki_types::ServerName::try_from(name.to_string()).unwrap(),
+            tcp,
+        )
+        .await
+}
+
 /// A connection to `addr` whose receive buffer is as small as the kernel allows, so a
 /// client that does not read makes the server's writes wait.
 pub async fn connect_with_small_receive_buffer(addr: std::net::SocketAddr) -> TcpStream {
