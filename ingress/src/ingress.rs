@@ -267,7 +267,7 @@ pub struct Translated {
     /// (`namespace/name` -> message); everything else is served.
     pub problems: BTreeMap<String, String>,
     /// The Ingresses served.
-    pub served: Vec<String>,
+    pub served: std::collections::BTreeSet<String>,
 }
 
 /// The routes and services for the Ingresses weir's class claims. Each main Ingress path
@@ -338,7 +338,7 @@ pub fn translate(
             }));
         }
         if served {
-            out.served.push(key(ingress));
+            out.served.insert(key(ingress));
         }
     }
     for ingress in ours.iter().filter(|i| is_canary(i)) {
@@ -374,15 +374,16 @@ pub fn translate(
                 // The canary's rules checked before they join the main Ingress' route: a
                 // bad one (a header pattern that is not a regex) is the canary's problem,
                 // and the main route keeps serving without it.
-                let doc = json!({"services": services, "routes": [after]});
-                weir_config::parse_proxy_config("kubernetes", &doc.to_string(), 1)
-                    .map_err(|e| e.to_string())?;
+                let doc = json!({"services": referenced(&services, &after), "routes": [after]});
+                check(doc)?;
                 routes[i] = after;
             }
             Ok(())
         })();
         match result {
-            Ok(()) => out.served.push(key(ingress)),
+            Ok(()) => {
+                out.served.insert(key(ingress));
+            }
             Err(e) => {
                 out.problems.entry(key(ingress)).or_insert(e);
             }
@@ -392,13 +393,13 @@ pub fn translate(
     // fails is its Ingress' problem and left out; the others are served.
     let mut kept = Vec::new();
     for route in routes {
-        let doc = json!({"services": services, "routes": [route]});
-        match weir_config::parse_proxy_config("kubernetes", &doc.to_string(), 1) {
+        let doc = json!({"services": referenced(&services, &route), "routes": [route]});
+        match check(doc) {
             Ok(_) => kept.push(route),
             Err(e) => {
                 let name = route["name"].as_str().unwrap_or_default();
                 let ingress = name.split(':').next().unwrap_or_default().to_owned();
-                out.served.retain(|s| *s != ingress);
+                out.served.remove(&ingress);
                 out.problems.entry(ingress).or_insert(e.to_string());
             }
         }
@@ -407,14 +408,35 @@ pub fn translate(
     out
 }
 
+/// `doc` (services and routes made here) as weir checks a configuration file, without the
+/// text round trip: built from the JSON directly, then validated.
+fn check(doc: Value) -> Result<weir_config::ProxyConfig, String> {
+    let config: weir_config::ProxyConfig =
+        serde_json::from_value(doc).map_err(|e| e.to_string())?;
+    weir_config::validate_proxy_config(&config, "kubernetes").map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+/// The services `route` names (its backends), for checking it alone: a document of every
+/// service per route would make the check quadratic in the cluster's size.
+fn referenced(services: &BTreeMap<String, Value>, route: &Value) -> BTreeMap<String, Value> {
+    route["backends"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["service"].as_str())
+        .filter_map(|name| services.get(name).map(|v| (name.to_owned(), v.clone())))
+        .collect()
+}
+
 /// The file's configuration with the cluster's services and routes added, validated as a
 /// whole.
 pub fn merge(
     base: &weir_config::ProxyConfig,
     cluster: &Value,
 ) -> Result<weir_config::ProxyConfig, String> {
-    let part = weir_config::parse_proxy_config("kubernetes", &cluster.to_string(), 1)
-        .map_err(|e| e.to_string())?;
+    let part: weir_config::ProxyConfig =
+        serde_json::from_value(cluster.clone()).map_err(|e| e.to_string())?;
     let mut merged = base.clone();
     merged.services.extend(part.services);
     merged.routes.extend(part.routes);

@@ -22,7 +22,11 @@ pub struct Certificates {
     pub problems: BTreeMap<String, String>,
 }
 
-pub fn certificates(ingresses: &[Ingress], served: &[String], secrets: &[Secret]) -> Certificates {
+pub fn certificates(
+    ingresses: &[Ingress],
+    served: &std::collections::BTreeSet<String>,
+    secrets: &[Secret],
+) -> Certificates {
     let mut out = Certificates::default();
     for i in ingresses {
         let ns = i.metadata.namespace.as_deref().unwrap_or("default");

@@ -116,7 +116,12 @@ impl Publish {
 /// Writes `status.loadBalancer.ingress` on each served Ingress that does not carry it yet
 /// (a merge patch of the status subresource; every replica writes the same, so the second
 /// finds nothing to do).
-async fn publish(client: &Client, ingresses: &[Ingress], served: &[String], lb: &Value) {
+async fn publish(
+    client: &Client,
+    ingresses: &[Ingress],
+    served: &std::collections::BTreeSet<String>,
+    lb: &Value,
+) {
     for i in ingresses {
         let ns = i
             .metadata

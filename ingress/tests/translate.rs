@@ -126,7 +126,10 @@ fn paths_default_backends_and_canary_annotations_become_routes() {
     );
     let out = translate(&[canary, main], &[], &weir(), &endpoints);
     assert!(out.problems.is_empty(), "{:?}", out.problems);
-    assert_eq!(out.served, ["default/main", "default/main-canary"]);
+    assert_eq!(
+        out.served,
+        ["default/main".to_owned(), "default/main-canary".to_owned()].into()
+    );
     let routes = out.config["routes"].as_array().unwrap();
     assert_eq!(routes.len(), 2);
     let api = &routes[0];
@@ -220,7 +223,7 @@ fn what_cannot_be_served_is_reported_and_the_rest_served() {
         "{:?}",
         out.problems
     );
-    assert_eq!(out.served, ["default/good"]);
+    assert_eq!(out.served, ["default/good".to_owned()].into());
     let routes = out.config["routes"].as_array().unwrap();
     assert_eq!(routes.len(), 1);
     assert_eq!(

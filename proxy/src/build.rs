@@ -300,11 +300,18 @@ fn split_key(config: &ProxyConfig, r: &cfg::Route) -> u64 {
 /// included), cutting their backends' measurements. Called before the swap, so every
 /// request picked under the new split is recorded after the cut.
 pub fn carry_splits(before: &RouteTable, after: &mut RouteTable, now: Instant) {
+    // By name once, not a search per route: a table of thousands of routes (an ingress
+    // controller's) is rebuilt on every change.
+    let old: std::collections::HashMap<&str, &crate::table::Route> = before
+        .routes
+        .iter()
+        .map(|r| (&*r.name, &**r))
+        .collect();
     for route in &mut after.routes {
         let Some(fresh) = Arc::get_mut(route) else {
             continue;
         };
-        match before.route(&fresh.name) {
+        match old.get(&*fresh.name).copied() {
             Some(old) if !fresh.split_differs(old) => fresh.split_since = old.split_since,
             _ => fresh.start_split(now),
         }
