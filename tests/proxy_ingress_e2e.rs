@@ -702,3 +702,92 @@ admin:
     }
     server.shutdown();
 }
+
+/// Endpoints churning under load, as pods come and go: a terminating endpoint leaves the
+/// table before its server goes away (no request fails), a not-ready one gets no request
+/// until it is ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_churn_under_load_without_a_failed_request() {
+    let (server, weir, a, _canary) = started().await;
+    let b = Backend::start("stable").await;
+    let c = Backend::start("stable").await;
+    let endpoint = |backend: &Backend, conditions: serde_json::Value| json!({"addresses": [backend.addr.ip().to_string()], "conditions": conditions});
+    // One slice per endpoint (their ports differ here; a pod's would not).
+    let put = |name: &str, backend: &Backend, conditions: serde_json::Value| {
+        apply(
+            &server,
+            &json!({
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": name, "namespace": "default",
+                    "labels": {"kubernetes.io/service-name": "rollouts-demo-stable"}},
+                "addressType": "IPv4",
+                "ports": [{"name": "http", "port": backend.addr.port(), "protocol": "TCP"}],
+                "endpoints": [endpoint(backend, conditions)],
+            }),
+        )
+    };
+    put("stable-b", &b, json!({"ready": true}));
+    put("stable-c", &c, json!({"ready": false}));
+    let client = Client::http1();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b.hits() == 0 || a.hits() == 0 {
+        let o = get(&client, &weir, &[]).await;
+        assert!(o.status == 200 || o.status == 404, "{o:?}");
+        assert!(Instant::now() < deadline, "{}", weir.logs());
+    }
+    let authority = weir.authority();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, client) = (stop.clone(), client.clone());
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let o = client.get(&authority, "/", &[("host", HOST)]).await;
+                statuses.push(o.map(|o| o.status).unwrap_or(0));
+            }
+            statuses
+        })
+    };
+    // B's pod is deleted: terminating, then gone; its server stops once the proxies no
+    // longer list it (the kubelet's grace period).
+    put(
+        "stable-b",
+        &b,
+        json!({"ready": false, "serving": true, "terminating": true}),
+    );
+    let b_address = b.addr.to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let routes = weir.admin_json("/routes").await.to_string();
+        if !routes.contains(&b_address) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{routes}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    b.kill();
+    let b_hits = b.hits();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(b.hits(), b_hits, "requests reached a terminated endpoint");
+    assert_eq!(c.hits(), 0, "a not-ready endpoint got requests");
+    // C becomes ready: it takes its share.
+    put("stable-c", &c, json!({"ready": true}));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.hits() == 0 {
+        assert!(Instant::now() < deadline, "{}", weir.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses = load.await.unwrap();
+    let failed: Vec<_> = statuses.iter().filter(|s| **s != 200).collect();
+    assert!(statuses.len() > 50, "{} requests", statuses.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {failed:?}",
+        failed.len(),
+        statuses.len()
+    );
+    server.shutdown();
+}

@@ -302,11 +302,8 @@ fn split_key(config: &ProxyConfig, r: &cfg::Route) -> u64 {
 pub fn carry_splits(before: &RouteTable, after: &mut RouteTable, now: Instant) {
     // By name once, not a search per route: a table of thousands of routes (an ingress
     // controller's) is rebuilt on every change.
-    let old: std::collections::HashMap<&str, &crate::table::Route> = before
-        .routes
-        .iter()
-        .map(|r| (&*r.name, &**r))
-        .collect();
+    let old: std::collections::HashMap<&str, &crate::table::Route> =
+        before.routes.iter().map(|r| (&*r.name, &**r)).collect();
     for route in &mut after.routes {
         let Some(fresh) = Arc::get_mut(route) else {
             continue;
