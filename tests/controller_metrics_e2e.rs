@@ -167,6 +167,19 @@ async fn argos_dashboard_queries_answer_from_weirs_metrics() {
         s["metric"]["reason"] == "RolloutCompleted" && s["metric"]["type"] == "Normal"
     })
     .await;
+    // Argo's client request counter: the Rollout read afresh, by kind, verb and code.
+    series(
+        &prom,
+        "controller_clientset_k8s_request_total{job=\"test\",kind=\"rollouts\",verb=\"Get\"}",
+        |s| s["metric"]["status_code"] == "200" && s["metric"]["namespace"] == "default",
+    )
+    .await;
+    series(
+        &prom,
+        "controller_clientset_k8s_request_total{job=\"test\",kind=\"replicasets\",verb=\"List\"}",
+        |s| s["metric"]["name"] == "N/A",
+    )
+    .await;
     let version = series(&prom, "argo_rollouts_controller_info", |_| true).await;
     assert!(version["metric"]["version"]
         .as_str()

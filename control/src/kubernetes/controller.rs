@@ -57,7 +57,12 @@ pub async fn client(config: &ControllerConfig) -> Result<Client, String> {
             .await
             .map_err(|e| format!("cannot find the cluster (KUBECONFIG, ~/.kube/config or the in-cluster service account): {e}"))?,
     };
-    Client::try_from(kube_config).map_err(|e| e.to_string())
+    // Every request counted for `controller_clientset_k8s_request_total`, as Argo's
+    // transport wrapper counts them.
+    Ok(kube::client::ClientBuilder::try_from(kube_config)
+        .map_err(|e| e.to_string())?
+        .with_layer(&super::client_metrics::CountRequests)
+        .build())
 }
 
 /// Failed reconciles in a row, per object (kind, namespace, name), and the delay before the

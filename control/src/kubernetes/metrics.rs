@@ -136,6 +136,7 @@ impl Metrics {
             Box::new(m.experiment_reconcile.clone()),
             Box::new(m.experiment_reconcile_error.clone()),
             Box::new(EVENTS.clone()),
+            Box::new(super::client_metrics::K8S_REQUESTS.clone()),
         ] {
             // Registering twice (a second Metrics in one process) only fails the second
             // registry, which keeps its own copies.

@@ -13,7 +13,8 @@
 //! - [`crds`]: weir's CustomResourceDefinitions (Argo's, plus the `weir` provider), which
 //!   `weir crds` prints.
 //! - [`leader`]: Lease-based leader election with client-go's guarantees.
-//! - [`metrics`]: `/metrics` under Argo's controller metric names.
+//! - [`metrics`]: `/metrics` under Argo's controller metric names; [`client_metrics`]: the
+//!   client's requests counted (`controller_clientset_k8s_request_total`).
 //! - [`hash`]: the pod-template hash that names a Rollout's ReplicaSets.
 //! - [`nginx`]: Argo's in-tree nginx routing: the canary Ingress and its weight patches;
 //!   [`ingress`]: reading and writing them.
@@ -31,6 +32,7 @@
 pub mod analysisruns;
 pub mod bluegreen;
 pub mod canary;
+pub mod client_metrics;
 pub mod controller;
 pub mod crds;
 pub mod events;
