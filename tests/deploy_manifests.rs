@@ -7,17 +7,19 @@ use std::process::Command;
 
 use weir_apiserver_sim::{ApiServer, Options};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_kustomization_builds_and_every_object_is_accepted() {
+/// `kubectl kustomize DIR` applied to a fresh in-memory API server (after `setup`): the
+/// server, the objects as it accepted them, and their `Kind/name`s. `None` (the test
+/// skipped, said on stdout) when kubectl is not installed.
+async fn built(dir: &str, setup: &str) -> Option<(ApiServer, Vec<serde_json::Value>, Vec<String>)> {
     let built = match Command::new("kubectl")
-        .args(["kustomize", "deploy/"])
+        .args(["kustomize", dir])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
     {
         Ok(out) => out,
         Err(e) => {
-            println!("kubectl is not installed ({e}): deploy/ not built, test skipped");
-            return;
+            println!("kubectl is not installed ({e}): {dir} not built, test skipped");
+            return None;
         }
     };
     assert!(
@@ -27,11 +29,11 @@ async fn the_kustomization_builds_and_every_object_is_accepted() {
     );
     let yaml = String::from_utf8(built.stdout).unwrap();
     let server = ApiServer::start(Options::default()).await.unwrap();
-    server
-        .apply_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: argo-rollouts}\n")
-        .unwrap();
+    if !setup.is_empty() {
+        server.apply_yaml(setup).unwrap();
+    }
     let applied = server.apply_yaml(&yaml).unwrap_or_else(|e| panic!("{e:?}"));
-    let kinds: Vec<String> = applied
+    let kinds = applied
         .iter()
         .map(|o| {
             format!(
@@ -41,6 +43,19 @@ async fn the_kustomization_builds_and_every_object_is_accepted() {
             )
         })
         .collect();
+    Some((server, applied, kinds))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kustomization_builds_and_every_object_is_accepted() {
+    let Some((server, applied, kinds)) = built(
+        "deploy/",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: argo-rollouts}\n",
+    )
+    .await
+    else {
+        return;
+    };
     for expected in [
         "CustomResourceDefinition/rollouts.argoproj.io",
         "ServiceAccount/weir-controller",
@@ -99,35 +114,9 @@ async fn the_kustomization_builds_and_every_object_is_accepted() {
 /// every object accepted, the proxy's replicas running with its ServiceAccount.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxys_kustomization_builds_and_every_object_is_accepted() {
-    let built = match Command::new("kubectl")
-        .args(["kustomize", "deploy/proxy/"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) => {
-            println!("kubectl is not installed ({e}): deploy/proxy/ not built, test skipped");
-            return;
-        }
+    let Some((server, _, kinds)) = built("deploy/proxy/", "").await else {
+        return;
     };
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let yaml = String::from_utf8(built.stdout).unwrap();
-    let server = ApiServer::start(Options::default()).await.unwrap();
-    let applied = server.apply_yaml(&yaml).unwrap_or_else(|e| panic!("{e:?}"));
-    let kinds: Vec<String> = applied
-        .iter()
-        .map(|o| {
-            format!(
-                "{}/{}",
-                o["kind"].as_str().unwrap(),
-                o["metadata"]["name"].as_str().unwrap()
-            )
-        })
-        .collect();
     for expected in [
         "Namespace/weir",
         "ServiceAccount/weir-proxy",

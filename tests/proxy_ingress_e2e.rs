@@ -19,6 +19,8 @@ use weir_apiserver_sim::{ApiServer, Options};
 
 const HOST: &str = "rollouts-demo.local";
 const CANARY_INGRESS: &str = "rollouts-demo-rollouts-demo-stable-canary";
+/// The proxy's RBAC, which every call it makes must be allowed by.
+const PROXY_ROLE: &str = include_str!("../deploy/proxy/clusterrole.yaml");
 
 const CONFIG: &str = "\
 listeners:
@@ -231,13 +233,7 @@ async fn argos_nginx_canary_ingress_moves_the_split_with_no_failed_request() {
         "weight 0 gets nothing: {counts:?}"
     );
     // Every call the proxy made is one deploy/proxy/'s read-only RBAC allows.
-    let allowed = support::kube::granted(include_str!("../deploy/proxy/clusterrole.yaml"));
-    for ((verb, resource), n) in server.request_counts() {
-        assert!(
-            allowed.contains(&(verb.clone(), resource.clone())),
-            "the proxy made {n} `{verb} {resource}` call(s) that deploy/proxy/ does not allow"
-        );
-    }
+    support::kube::assert_calls_allowed_by(&server, "the proxy", &[PROXY_ROLE]);
     server.shutdown();
 }
 
@@ -569,19 +565,15 @@ async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
     }
     // The calls of both, each allowed by its own RBAC (the union: the API server counts
     // them together).
-    let mut allowed = support::kube::granted(include_str!("../deploy/controller/clusterrole.yaml"));
-    allowed.extend(support::kube::granted(include_str!(
-        "../deploy/controller/role.yaml"
-    )));
-    allowed.extend(support::kube::granted(include_str!(
-        "../deploy/proxy/clusterrole.yaml"
-    )));
-    for ((verb, resource), n) in server.request_counts() {
-        assert!(
-            allowed.contains(&(verb.clone(), resource.clone())),
-            "{n} `{verb} {resource}` call(s) that deploy/ does not allow"
-        );
-    }
+    support::kube::assert_calls_allowed_by(
+        &server,
+        "the controller and the proxies",
+        &[
+            include_str!("../deploy/controller/clusterrole.yaml"),
+            include_str!("../deploy/controller/role.yaml"),
+            PROXY_ROLE,
+        ],
+    );
     server.shutdown();
 }
 
@@ -693,13 +685,7 @@ admin:
     }
     let junk = other.get("junk.test", "/", &[]).await.unwrap();
     assert_eq!(junk.backend.as_deref(), Some("secure"), "{junk:?}");
-    let allowed = support::kube::granted(include_str!("../deploy/proxy/clusterrole.yaml"));
-    for ((verb, resource), n) in server.request_counts() {
-        assert!(
-            allowed.contains(&(verb.clone(), resource.clone())),
-            "the proxy made {n} `{verb} {resource}` call(s) that deploy/proxy/ does not allow"
-        );
-    }
+    support::kube::assert_calls_allowed_by(&server, "the proxy", &[PROXY_ROLE]);
     server.shutdown();
 }
 

@@ -199,6 +199,22 @@ pub fn granted(yaml: &str) -> std::collections::BTreeSet<(String, String)> {
     out
 }
 
+/// Every API call the server counted is one the roles in `roles` (YAML of deploy/'s
+/// ClusterRoles and Roles) allow together: `who` names the callers in the message.
+#[allow(dead_code)]
+pub fn assert_calls_allowed_by(server: &ApiServer, who: &str, roles: &[&str]) {
+    let mut allowed = std::collections::BTreeSet::new();
+    for r in roles {
+        allowed.extend(granted(r));
+    }
+    for ((verb, resource), n) in server.request_counts() {
+        assert!(
+            allowed.contains(&(verb.clone(), resource.clone())),
+            "{who} made {n} `{verb} {resource}` call(s) that deploy/ does not allow"
+        );
+    }
+}
+
 /// Every API call the controller made is one deploy/'s RBAC allows (least privilege
 /// that works: a call it does not allow would fail in a cluster).
 pub fn assert_allowed_by_rbac(server: &ApiServer) {

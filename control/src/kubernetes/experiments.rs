@@ -220,11 +220,8 @@ pub async fn reconcile_experiment(
     obj: Arc<DynamicObject>,
     ctx: Arc<Context>,
 ) -> Result<Requeue, ReconcileError> {
-    if !*ctx.leading.borrow() {
-        return Ok(Requeue::requeue(Duration::from_secs(5)));
-    }
-    if obj.labels().get(INSTANCE_ID_LABEL) != ctx.instance_id.as_ref() {
-        return Ok(Requeue::await_change());
+    if let Some(later) = super::rollouts::not_ours(&ctx, &obj) {
+        return Ok(later);
     }
     let ns = obj.namespace().unwrap_or_else(|| "default".to_owned());
     let name = obj.name_any();

@@ -89,18 +89,26 @@ pub(super) fn now() -> Timestamp {
     Timestamp::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
+/// Whether this replica leaves `obj` alone for now: it is not the leader (looked at again
+/// in 5 s), or the object is another controller instance's (`--instance-id`). What every
+/// reconcile asks first.
+pub(super) fn not_ours(ctx: &Context, obj: &DynamicObject) -> Option<Requeue> {
+    if !*ctx.leading.borrow() {
+        return Some(Requeue::requeue(Duration::from_secs(5)));
+    }
+    (obj.labels().get(INSTANCE_ID_LABEL) != ctx.instance_id.as_ref())
+        .then(Requeue::await_change)
+}
+
 /// Reconciles one Rollout.
 pub async fn reconcile(
     obj: Arc<DynamicObject>,
     ctx: Arc<Context>,
 ) -> Result<Requeue, ReconcileError> {
-    if !*ctx.leading.borrow() {
-        return Ok(Requeue::requeue(Duration::from_secs(5)));
+    if let Some(later) = not_ours(&ctx, &obj) {
+        return Ok(later);
     }
     let name = obj.name_any();
-    if obj.labels().get(INSTANCE_ID_LABEL) != ctx.instance_id.as_ref() {
-        return Ok(Requeue::await_change());
-    }
     let ns = obj.namespace().unwrap_or_else(|| "default".to_owned());
     let rollouts = rollout_api(&ctx.client, &ns);
     // Read afresh: the watch's copy may not have this controller's last status write yet
