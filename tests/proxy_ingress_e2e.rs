@@ -390,12 +390,16 @@ async fn endpoints_that_are_not_ready_leave_and_a_bad_ingress_leaves_the_others_
     server.shutdown();
 }
 
-/// weir's controller and two weir proxies together, meeting only through standard objects:
-/// Argo's nginx getting-started Rollout; the controller writes the canary Ingress, both
-/// proxies serve it, and the step's weight is verified only once every replica's `/routes`
-/// serves it. An abort puts the traffic back on stable.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
+/// The in-memory API server with Argo's nginx getting-started set and Rollout, two weir
+/// proxies (`--kubernetes --ingress-class nginx`) behind an admin Service, and weir's
+/// controller reading them (`--proxy-service`).
+async fn controller_and_proxies() -> (
+    ApiServer,
+    support::kube::Controller,
+    Vec<Weir>,
+    Backend,
+    Backend,
+) {
     // The test's EndpointSlices stand for the EndpointSlice controller: the Services'
     // endpoints are the real backends on loopback, whatever their selectors say.
     let server = ApiServer::start(Options {
@@ -448,17 +452,7 @@ async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
     }
     // The proxies' admin Service, one slice per replica (their admin ports differ here).
     for (i, p) in proxies.iter().enumerate() {
-        apply(
-            &server,
-            &json!({
-                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                "metadata": {"name": format!("weir-proxy-admin-{i}"), "namespace": "default",
-                    "labels": {"kubernetes.io/service-name": "weir-proxy-admin"}},
-                "addressType": "IPv4",
-                "ports": [{"name": "admin", "port": p.admin.port(), "protocol": "TCP"}],
-                "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
-            }),
-        );
+        apply(&server, &admin_slice(i, p));
     }
     server
         .apply_yaml(
@@ -472,6 +466,28 @@ async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
         &server,
         &["--proxy-service", "default/weir-proxy-admin:admin"],
     );
+    (server, controller, proxies, stable, canary)
+}
+
+/// The admin Service's EndpointSlice for proxy `i` (their admin ports differ here).
+fn admin_slice(i: usize, p: &Weir) -> serde_json::Value {
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": format!("weir-proxy-admin-{i}"), "namespace": "default",
+            "labels": {"kubernetes.io/service-name": "weir-proxy-admin"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "admin", "port": p.admin.port(), "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
+    })
+}
+
+/// weir's controller and two weir proxies together, meeting only through standard objects:
+/// Argo's nginx getting-started Rollout; the controller writes the canary Ingress, both
+/// proxies serve it, and the step's weight is verified only once every replica's `/routes`
+/// serves it. An abort puts the traffic back on stable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
+    let (server, controller, proxies, _stable, _canary) = controller_and_proxies().await;
     let name = "rollouts-demo";
     support::kube::until(&server, &controller, name, "healthy", |r, _| {
         r["status"]["phase"] == "Healthy"
@@ -775,5 +791,79 @@ async fn endpoints_churn_under_load_without_a_failed_request() {
         failed.len(),
         statuses.len()
     );
+    server.shutdown();
+}
+
+/// The same pair through faults: the API server drops every watch and forgets its history,
+/// and one proxy is killed with SIGKILL and started again (a new admin port in its
+/// EndpointSlice, as a new pod would have) while the Rollout is paused; promoted, the
+/// Rollout completes with its weights verified on both replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pair_rides_out_dropped_watches_and_a_proxy_restart() {
+    let (server, controller, mut proxies, _stable, _canary) = controller_and_proxies().await;
+    let name = "rollouts-demo";
+    support::kube::until(&server, &controller, name, "healthy", |r, _| {
+        r["status"]["phase"] == "Healthy"
+    })
+    .await;
+    support::kube::merge_patch(
+        &server,
+        &support::kube::rollout_path(name),
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "rollouts-demo",
+            "image": "argoproj/rollouts-demo:yellow",
+            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}]}}}}),
+    )
+    .await;
+    support::kube::until(
+        &server,
+        &controller,
+        name,
+        "paused at 5%, verified",
+        |r, _| {
+            r["status"]["phase"] == "Paused" && r["status"]["canary"]["weights"]["verified"] == true
+        },
+    )
+    .await;
+    let faults = server.faults();
+    faults.compact();
+    faults.drop_watches();
+    let restarted = proxies.pop().unwrap().kill9_and_restart().await;
+    apply(&server, &admin_slice(1, &restarted));
+    proxies.push(restarted);
+    // The restarted proxy rebuilds its table from the cluster alone.
+    let client = Client::http1();
+    until_served(
+        &client,
+        &proxies[1],
+        "routed again after the restart",
+        &[],
+        |o| o.status == 200,
+    )
+    .await;
+    support::kube::merge_patch(
+        &server,
+        &format!("{}/status", support::kube::rollout_path(name)),
+        json!({"status": {"pauseConditions": null}}),
+    )
+    .await;
+    support::kube::until(&server, &controller, name, "promoted, verified", |r, _| {
+        r["status"]["phase"] == "Healthy"
+            && r["status"]["stableRS"] == r["status"]["currentPodHash"]
+            && r["status"]["canary"]["weights"]["verified"] == true
+    })
+    .await;
+    // Both replicas serve the same split of the same Ingresses.
+    let answers: Vec<_> =
+        futures_util::future::join_all(proxies.iter().map(|p| p.admin_json("/routes"))).await;
+    let route = |a: &serde_json::Value| {
+        a["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == format!("default/rollouts-demo-stable:{HOST}/"))
+            .map(|r| r["backends"].clone())
+    };
+    assert!(route(&answers[0]).is_some(), "{}", answers[0]);
+    assert_eq!(route(&answers[0]), route(&answers[1]));
     server.shutdown();
 }

@@ -96,8 +96,7 @@ pub(super) fn not_ours(ctx: &Context, obj: &DynamicObject) -> Option<Requeue> {
     if !*ctx.leading.borrow() {
         return Some(Requeue::requeue(Duration::from_secs(5)));
     }
-    (obj.labels().get(INSTANCE_ID_LABEL) != ctx.instance_id.as_ref())
-        .then(Requeue::await_change)
+    (obj.labels().get(INSTANCE_ID_LABEL) != ctx.instance_id.as_ref()).then(Requeue::await_change)
 }
 
 /// Reconciles one Rollout.
