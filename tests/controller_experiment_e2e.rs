@@ -398,7 +398,11 @@ async fn an_experiment_a_user_creates_runs_on_its_own() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = controller.metrics().await;
-        if text.contains(&line) && text.contains("experiment_reconcile_count{") {
+        let template = r#"analysis_template_metric_info{metric="pass",name="pass",namespace="default",type="Job"} 1"#;
+        if text.contains(&line)
+            && text.contains("experiment_reconcile_count{")
+            && text.contains(template)
+        {
             break;
         }
         assert!(Instant::now() < deadline, "no {line} in\n{text}");

@@ -354,6 +354,25 @@ pub async fn run(
     // Argo's collectors read its listers.
     ctx.metrics
         .set_stores(rollouts.store(), runs.store(), experiment_store);
+    // The templates, for `analysis_template_info`: caches of their own (the Rollouts'
+    // controller watches them only to wake the Rollouts naming them).
+    let template_cache = |api: Api<DynamicObject>, resource: &kube::core::ApiResource| {
+        use kube::runtime::WatchStreamExt;
+        let writer = kube::runtime::reflector::store::Writer::new(resource.clone());
+        let reader = writer.as_reader();
+        let stream = kube::runtime::reflector(writer, watcher(api, watcher::Config::default()))
+            .default_backoff()
+            .for_each(|_| async {});
+        tokio::spawn(stream);
+        reader
+    };
+    ctx.metrics.set_template_stores(
+        template_cache(api(&template), &template),
+        template_cache(
+            Api::all_with(client.clone(), &cluster_template),
+            &cluster_template,
+        ),
+    );
     let rollouts = rollouts
         .graceful_shutdown_on(stop.clone())
         .run(

@@ -59,12 +59,15 @@ pub struct Metrics {
     run_reconcile_error: IntCounterVec,
     experiment_reconcile: HistogramVec,
     experiment_reconcile_error: IntCounterVec,
-    /// The Rollouts' and the AnalysisRuns' caches, once the controllers run.
+    /// The Rollouts', AnalysisRuns' and Experiments' caches, once the controllers run.
     stores: OnceLock<(
         Store<DynamicObject>,
         Store<DynamicObject>,
         Store<DynamicObject>,
     )>,
+    /// The AnalysisTemplates' and ClusterAnalysisTemplates' caches, for
+    /// `analysis_template_info`.
+    templates: OnceLock<(Store<DynamicObject>, Store<DynamicObject>)>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -127,6 +130,7 @@ impl Metrics {
                 "Error occurring during the experiment",
             ),
             stores: OnceLock::new(),
+            templates: OnceLock::new(),
         };
         for c in [
             Box::new(m.rollout_reconcile.clone()) as Box<dyn prometheus::core::Collector>,
@@ -159,6 +163,15 @@ impl Metrics {
         let _ = self.stores.set((rollouts, runs, experiments));
     }
 
+    /// The template caches the scrape reads (namespaced, cluster-scoped).
+    pub fn set_template_stores(
+        &self,
+        namespaced: Store<DynamicObject>,
+        cluster: Store<DynamicObject>,
+    ) {
+        let _ = self.templates.set((namespaced, cluster));
+    }
+
     /// A reconcile of `namespace/name` took `took`, and failed or not.
     pub fn reconciled(&self, kind: Kind, namespace: &str, name: &str, took: Duration, ok: bool) {
         let (histogram, errors) = match kind {
@@ -189,6 +202,11 @@ impl Metrics {
             None => Default::default(),
         };
         families.extend(cache_families(&rollouts, &runs, &experiments, leading));
+        let templates: Vec<Value> = match self.templates.get() {
+            Some((n, c)) => objects(n).into_iter().chain(objects(c)).collect(),
+            None => Vec::new(),
+        };
+        families.extend(template_families(&templates));
         families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&families, &mut out);
@@ -408,6 +426,42 @@ fn cache_families(
     .collect()
 }
 
+/// Argo's `analysis_template_info` and `analysis_template_metric_info` over the
+/// AnalysisTemplates and ClusterAnalysisTemplates (the latter with an empty namespace).
+fn template_families(templates: &[Value]) -> Vec<prometheus::proto::MetricFamily> {
+    let info = GaugeVec::new(
+        Opts::new(
+            "analysis_template_info",
+            "Information about analysis templates.",
+        ),
+        &["namespace", "name"],
+    )
+    .expect("a valid metric");
+    let metric_info = GaugeVec::new(
+        Opts::new(
+            "analysis_template_metric_info",
+            "Information on metrics in analysis templates.",
+        ),
+        &["namespace", "name", "type", "metric"],
+    )
+    .expect("a valid metric");
+    for t in templates {
+        let (ns, name) = names(t);
+        info.with_label_values(&[ns, name]).set(1.0);
+        for m in t["spec"]["metrics"].as_array().into_iter().flatten() {
+            let metric = m["name"].as_str().unwrap_or_default();
+            metric_info
+                .with_label_values(&[ns, name, provider_type(&m["provider"]), metric])
+                .set(1.0);
+        }
+    }
+    [info, metric_info]
+        .iter()
+        .flat_map(prometheus::core::Collector::collect)
+        .filter(|f| !f.get_metric().is_empty())
+        .collect()
+}
+
 fn names(o: &Value) -> (&str, &str) {
     (
         o["metadata"]["namespace"].as_str().unwrap_or_default(),
@@ -541,14 +595,21 @@ mod tests {
             "metadata": {"namespace": "default", "name": "web-abc-2-0"},
             "status": {"phase": "Running"},
         });
+        let template = json!({
+            "metadata": {"name": "success-rate"},
+            "spec": {"metrics": [{"name": "rate", "provider": {"web": {"url": "http://x"}}}]},
+        });
         let text = {
-            let families = cache_families(&[nginx], &[run], &[experiment], true);
+            let mut families = cache_families(&[nginx], &[run], &[experiment], true);
+            families.extend(template_families(&[template]));
             let mut out = Vec::new();
             TextEncoder::new().encode(&families, &mut out).unwrap();
             String::from_utf8(out).unwrap()
         };
         for line in [
             r#"experiment_info{name="web-abc-2-0",namespace="default",phase="Running"} 1"#,
+            r#"analysis_template_info{name="success-rate",namespace=""} 1"#,
+            r#"analysis_template_metric_info{metric="rate",name="success-rate",namespace="",type="Web"} 1"#,
             r#"experiment_phase{name="web-abc-2-0",namespace="default",phase="Running"} 1"#,
             r#"experiment_phase{name="web-abc-2-0",namespace="default",phase="Pending"} 0"#,
             r#"rollout_info{name="web",namespace="default",phase="Paused",strategy="canary",traffic_router="Nginx"} 1"#,
