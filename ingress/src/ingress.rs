@@ -410,7 +410,7 @@ pub fn translate(
 
 /// `doc` (services and routes made here) as weir checks a configuration file, without the
 /// text round trip: built from the JSON directly, then validated.
-fn check(doc: Value) -> Result<weir_config::ProxyConfig, String> {
+pub(crate) fn check(doc: Value) -> Result<weir_config::ProxyConfig, String> {
     let config: weir_config::ProxyConfig =
         serde_json::from_value(doc).map_err(|e| e.to_string())?;
     weir_config::validate_proxy_config(&config, "kubernetes").map_err(|e| e.to_string())?;
@@ -419,7 +419,10 @@ fn check(doc: Value) -> Result<weir_config::ProxyConfig, String> {
 
 /// The services `route` names (its backends), for checking it alone: a document of every
 /// service per route would make the check quadratic in the cluster's size.
-fn referenced(services: &BTreeMap<String, Value>, route: &Value) -> BTreeMap<String, Value> {
+pub(crate) fn referenced(
+    services: &BTreeMap<String, Value>,
+    route: &Value,
+) -> BTreeMap<String, Value> {
     route["backends"]
         .as_array()
         .into_iter()

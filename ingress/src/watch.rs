@@ -212,12 +212,25 @@ pub async fn run(
         Api::<Secret>::all(client.clone()),
         watcher::Config::default().fields("type=kubernetes.io/tls"),
     );
+    // The Gateway API, as dynamic objects (no types crate needed for what is read).
+    let gvk = |kind: &str, plural: &str| {
+        kube::core::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", kind),
+            plural,
+        )
+    };
+    let (gw_classes, s6) = dynamic_cache(&client, gvk("GatewayClass", "gatewayclasses"));
+    let (gateways, s7) = dynamic_cache(&client, gvk("Gateway", "gateways"));
+    let (http_routes, s8) = dynamic_cache(&client, gvk("HTTPRoute", "httproutes"));
     let mut events = futures_util::stream::select_all([
         s1.boxed(),
         s2.boxed(),
         s3.boxed(),
         s4.boxed(),
         s5.boxed(),
+        s6.boxed(),
+        s7.boxed(),
+        s8.boxed(),
     ]);
     let mut served_certificates: BTreeMap<String, String> = BTreeMap::new();
     let mut last_problems: BTreeMap<String, String> = BTreeMap::new();
@@ -227,6 +240,21 @@ pub async fn run(
         while let Some(Some(())) = futures_util::FutureExt::now_or_never(events.next()) {}
         let endpoints = Endpoints::new(&all(&services), &all(&slices));
         let mut translated = translate(&all(&ingresses), &all(&classes), &options, &endpoints);
+        let gateway = crate::gateway::translate(
+            &values(&gw_classes),
+            &values(&gateways),
+            &values(&http_routes),
+            &endpoints,
+        );
+        add_gateway_routes(&mut translated.config, &gateway);
+        write_gateway_status(
+            &client,
+            &values(&gw_classes),
+            &values(&gateways),
+            &values(&http_routes),
+            &gateway,
+        )
+        .await;
         let certificates =
             crate::tls::certificates(&all(&ingresses), &translated.served, &all(&secrets));
         for (ingress, problem) in certificates.problems {
@@ -296,6 +324,182 @@ pub async fn run(
             // serving reflects the newer objects too.
             let generation = proxy.sources()["generation"].clone();
             proxy.set_sources(sources(generation));
+        }
+    }
+}
+
+fn dynamic_cache(
+    client: &Client,
+    resource: kube::core::ApiResource,
+) -> (
+    Store<kube::api::DynamicObject>,
+    impl futures_util::Stream<Item = ()>,
+) {
+    let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &resource);
+    let writer = reflector::store::Writer::new(resource);
+    let reader = writer.as_reader();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        .default_backoff()
+        .map(|event| {
+            if let Err(e) = event {
+                tracing::debug!("watch: {e}");
+            }
+        });
+    (reader, stream)
+}
+
+fn values(s: &Store<kube::api::DynamicObject>) -> Vec<Value> {
+    s.state()
+        .iter()
+        .filter_map(|o| serde_json::to_value(o.as_ref()).ok())
+        .collect()
+}
+
+/// Adds the Gateway API's routes (each checked alone, as a file is) and their services to
+/// the cluster's part.
+fn add_gateway_routes(config: &mut Value, gateway: &crate::gateway::Translated) {
+    if gateway.routes.is_empty() {
+        return;
+    }
+    if !config["services"].is_object() {
+        config["services"] = serde_json::json!({});
+    }
+    if !config["routes"].is_array() {
+        config["routes"] = serde_json::json!([]);
+    }
+    for (k, v) in &gateway.services {
+        config["services"][k] = v.clone();
+    }
+    let services: BTreeMap<String, Value> = gateway.services.clone().into_iter().collect();
+    for route in &gateway.routes {
+        let doc = serde_json::json!({"services": crate::ingress::referenced(&services, route), "routes": [route]});
+        match crate::ingress::check(doc) {
+            Ok(_) => {
+                if let Some(list) = config["routes"].as_array_mut() {
+                    list.push(route.clone());
+                }
+            }
+            Err(e) => tracing::warn!(route = %route["name"], "not served: {e}"),
+        }
+    }
+}
+
+/// Writes the statuses the Gateway API objects are owed, each only when it changed: the
+/// GatewayClasses' and Gateways' conditions, and weir's entries in the HTTPRoutes'
+/// `status.parents` (other controllers' entries kept).
+async fn write_gateway_status(
+    client: &Client,
+    classes: &[Value],
+    gateways: &[Value],
+    routes: &[Value],
+    t: &crate::gateway::Translated,
+) {
+    use crate::gateway::{conditions, parent_status, Condition, CONTROLLER};
+    let now = k8s_openapi::jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let resource = |kind: &str, plural: &str| {
+        kube::core::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", kind),
+            plural,
+        )
+    };
+    let patch = |api: Api<kube::api::DynamicObject>, name: String, status: Value| async move {
+        let body = serde_json::json!({"status": status});
+        if let Err(e) = api
+            .patch_status(
+                &name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&body),
+            )
+            .await
+        {
+            tracing::warn!(object = %name, "writing status: {e}");
+        }
+    };
+    for c in classes
+        .iter()
+        .filter(|c| c["spec"]["controllerName"].as_str() == Some(CONTROLLER))
+    {
+        let want = conditions(
+            &[Condition {
+                kind: "Accepted",
+                status: true,
+                reason: "Accepted".into(),
+                message: "Handled by weir".into(),
+            }],
+            c["metadata"]["generation"].as_i64().unwrap_or(0),
+            &c["status"]["conditions"],
+            &now,
+        );
+        if c["status"]["conditions"] != want {
+            let api = Api::all_with(client.clone(), &resource("GatewayClass", "gatewayclasses"));
+            let name = c["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            patch(api, name, serde_json::json!({"conditions": want})).await;
+        }
+    }
+    for s in &t.gateway_status {
+        let Some(g) = gateways.iter().find(|g| {
+            g["metadata"]["namespace"] == s.namespace.as_str()
+                && g["metadata"]["name"] == s.name.as_str()
+        }) else {
+            continue;
+        };
+        let want = conditions(
+            &s.conditions,
+            s.generation,
+            &g["status"]["conditions"],
+            &now,
+        );
+        if g["status"]["conditions"] != want {
+            let api = Api::namespaced_with(
+                client.clone(),
+                &s.namespace,
+                &resource("Gateway", "gateways"),
+            );
+            patch(api, s.name.clone(), serde_json::json!({"conditions": want})).await;
+        }
+    }
+    let mut by_route: BTreeMap<(String, String), Vec<&crate::gateway::Status>> = BTreeMap::new();
+    for s in &t.route_status {
+        by_route
+            .entry((s.namespace.clone(), s.name.clone()))
+            .or_default()
+            .push(s);
+    }
+    for ((ns, name), ours) in by_route {
+        let Some(r) = routes.iter().find(|r| {
+            r["metadata"]["namespace"] == ns.as_str() && r["metadata"]["name"] == name.as_str()
+        }) else {
+            continue;
+        };
+        let current = r["status"]["parents"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut parents: Vec<Value> = current
+            .iter()
+            .filter(|p| p["controllerName"].as_str() != Some(CONTROLLER))
+            .cloned()
+            .collect();
+        for s in ours {
+            let before = current
+                .iter()
+                .find(|p| {
+                    p["controllerName"].as_str() == Some(CONTROLLER)
+                        && Some(&p["parentRef"]) == s.parent_ref.as_ref()
+                })
+                .cloned()
+                .unwrap_or(Value::Null);
+            parents.push(parent_status(s, &before, &now));
+        }
+        if Value::Array(parents.clone()) != r["status"]["parents"] {
+            let api =
+                Api::namespaced_with(client.clone(), &ns, &resource("HTTPRoute", "httproutes"));
+            patch(api, name, serde_json::json!({"parents": parents})).await;
         }
     }
 }

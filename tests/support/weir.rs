@@ -105,7 +105,10 @@ impl Weir {
             .arg("--ready-file")
             .arg(&ready)
             .current_dir(dir.path())
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("WEIR_TEST_PROXY_LOG").unwrap_or("info".into()),
+            )
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)

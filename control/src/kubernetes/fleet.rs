@@ -470,9 +470,9 @@ fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 #[path = "fleet_tests.rs"]
 mod tests;
 
-/// What the weir proxies serve of an Ingress' split, from every replica's `/routes`: the
-/// routes built from Ingress `ingress` (`namespace/name`, weir's route names start with it
-/// and a colon), each with a backend of Service `canary` and one of `stable`
+/// What the weir proxies serve of an Ingress' (or an HTTPRoute's) split, from every
+/// replica's `/routes`: the routes built from object `ingress` (`namespace/name`, weir's
+/// route names start with it and a colon), each with a backend of Service `canary` and one of `stable`
 /// (`namespace/name`, whatever the port). `None` when no replica serves a route of that
 /// Ingress (another vendor's ingress serves it); `Some(None)` when the replicas do not all
 /// serve one split (a change still on its way); `Some(Some((canary, stable)))` otherwise.
@@ -513,6 +513,10 @@ pub fn served_split(
         }
         any = true;
         for r in routes {
+            // A rule that sends only to the canary (a managed header route) is not the split.
+            if weight_of(r, stable).is_none() && weight_of(r, canary).is_some() {
+                continue;
+            }
             // Before the canary Ingress is served, the route has only the stable backend.
             let split = (
                 weight_of(r, canary).unwrap_or(0),

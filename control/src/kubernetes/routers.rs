@@ -168,36 +168,48 @@ impl Router {
         }
     }
 
-    /// The split the weir proxies behind `fleet` serve for this router's Ingresses, read
-    /// from every replica's `/routes` (nginx only: the Ingresses are what weir's proxies
-    /// serve; the Gateway API is not served by them yet). `None`: weir's proxies do not
-    /// serve these Ingresses, the objects' weight stands; `Some(None)`: not every replica
-    /// serves one split yet (or one did not answer), so the weight is not verified.
+    /// The split the weir proxies behind `fleet` serve for this router's objects (the
+    /// stable Ingresses, or the HTTPRoutes), read from every replica's `/routes`. `None`:
+    /// weir's proxies do not serve these objects, the objects' weight stands;
+    /// `Some(None)`: not every replica serves one split yet (or one did not answer), so the
+    /// weight is not verified.
     pub async fn served_by_proxies(
         &self,
         fleet: &super::fleet::ProxyFleet,
         ns: &str,
     ) -> Option<Option<(i32, i32)>> {
-        let Router::Nginx {
-            routing,
-            stable_ingresses,
-        } = self
-        else {
-            return None;
+        let (objects, canary, stable): (Vec<String>, String, String) = match self {
+            Router::Nginx {
+                routing,
+                stable_ingresses,
+            } => (
+                stable_ingresses
+                    .iter()
+                    .map(|i| format!("{ns}/{i}"))
+                    .collect(),
+                format!("{ns}/{}", routing.canary_service),
+                format!("{ns}/{}", routing.stable_service),
+            ),
+            Router::GatewayApi { routing, services } => (
+                routing
+                    .http_routes
+                    .iter()
+                    .map(|r| format!("{}/{}", routing.namespace, r.name))
+                    .collect(),
+                format!("{ns}/{}", services.canary),
+                format!("{ns}/{}", services.stable),
+            ),
         };
         let answers = match fleet.routes().await {
             Ok(a) => a.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
             Err(e) => {
-                tracing::warn!(rollout = %routing.rollout, "the weight cannot be verified on the weir proxies: {e}");
+                tracing::warn!("the weight cannot be verified on the weir proxies: {e}");
                 return Some(None);
             }
         };
-        let canary = format!("{ns}/{}", routing.canary_service);
-        let stable = format!("{ns}/{}", routing.stable_service);
         let mut out: Option<Option<(i32, i32)>> = None;
-        for ingress in stable_ingresses {
-            let served =
-                super::fleet::served_split(&answers, &format!("{ns}/{ingress}"), &canary, &stable);
+        for object in &objects {
+            let served = super::fleet::served_split(&answers, object, &canary, &stable);
             out = match (out, served) {
                 (o, None) => o,
                 (None, s) => s,

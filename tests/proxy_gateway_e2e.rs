@@ -1,0 +1,332 @@
+//! `weir proxy --kubernetes` as a Gateway API implementation, first slice, against the
+//! in-memory API server with real traffic on loopback: the Gateway API plugin's
+//! envoy-gateway example with its GatewayClass pointed at weir's controller; the
+//! HTTPRoute's weighted backendRefs split the traffic (weight 0 gets nothing, all zero
+//! answers 503); the statuses the plugin and Flagger wait on (GatewayClass and Gateway
+//! Accepted and Programmed, the route parent's Accepted and ResolvedRefs with its
+//! observedGeneration); and weir's controller driving the plugin's Rollout with its weights
+//! verified on the proxy.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::backend::Backend;
+use support::client::Client;
+use support::weir::Weir;
+use weir_apiserver_sim::{ApiServer, Options};
+
+const ROUTE: &str = "argo-rollouts-http-route";
+const HOST: &str = "demo.example.com";
+const GROUP: &str = "gateway.networking.k8s.io/v1";
+
+fn envoy(file: &str) -> String {
+    match file {
+        "gateway" => include_str!(
+            "../config/tests/data/gatewayapi-plugin-examples/envoygateway/gateway.yaml"
+        ),
+        "httproute" => include_str!(
+            "../config/tests/data/gatewayapi-plugin-examples/envoygateway/httproute.yaml"
+        ),
+        "rollout" => include_str!(
+            "../config/tests/data/gatewayapi-plugin-examples/envoygateway/rollout.yaml"
+        ),
+        _ => unreachable!(),
+    }
+    // A cluster moving to weir points the class at weir's controller.
+    .replace(
+        "gateway.envoyproxy.io/gatewayclass-controller",
+        "weir.dev/gateway-controller",
+    )
+}
+
+fn slice(service: &str, backend: &Backend) -> Value {
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": format!("{service}-abcde"), "namespace": "default",
+            "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": backend.addr.port(), "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
+    })
+}
+
+fn service(name: &str) -> String {
+    format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  ports: [{{name: http, port: 80, targetPort: http}}]\n")
+}
+
+fn apply(server: &ApiServer, v: &Value) {
+    server
+        .apply_yaml(&serde_json::to_string(v).unwrap())
+        .unwrap();
+}
+
+fn route(server: &ApiServer) -> Value {
+    server.get(GROUP, "HTTPRoute", "default", ROUTE).unwrap()
+}
+
+async fn set_weights(server: &ApiServer, stable: i64, canary: i64) {
+    let mut r = route(server);
+    r["spec"]["rules"][0]["backendRefs"][0]["weight"] = json!(stable);
+    r["spec"]["rules"][0]["backendRefs"][1]["weight"] = json!(canary);
+    r["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    apply(server, &r);
+}
+
+async fn started() -> (ApiServer, Weir, Backend, Backend) {
+    let server = ApiServer::start(Options {
+        endpointslice_controller: false,
+        pod_ready_delay: Duration::from_millis(100),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let stable = Backend::start("stable").await;
+    let canary = Backend::start("canary").await;
+    server
+        .apply_yaml(&service("argo-rollouts-stable-service"))
+        .unwrap();
+    server
+        .apply_yaml(&service("argo-rollouts-canary-service"))
+        .unwrap();
+    apply(&server, &slice("argo-rollouts-stable-service", &stable));
+    apply(&server, &slice("argo-rollouts-canary-service", &canary));
+    server.apply_yaml(&envoy("gateway")).unwrap();
+    server.apply_yaml(&envoy("httproute")).unwrap();
+    let kubeconfig = server.kubeconfig();
+    let weir = Weir::start_proxy_with_args(
+        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\n",
+        &["--kubernetes", "--kubeconfig", "kubeconfig"],
+        &[("kubeconfig", kubeconfig.as_bytes())],
+    )
+    .await;
+    (server, weir, stable, canary)
+}
+
+async fn get(client: &Client, weir: &Weir) -> support::client::Outcome {
+    client
+        .get(&weir.authority(), "/", &[("host", HOST)])
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", weir.logs()))
+}
+
+async fn until(what: &str, weir: &Weir, check: impl AsyncFnMut() -> bool) {
+    let mut check = check;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "never {what}\n{}", weir.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The weights of the route the proxy serves for the HTTPRoute's first rule.
+async fn served_weights(weir: &Weir) -> Vec<i64> {
+    let routes = weir.admin_json("/routes").await;
+    routes["routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| {
+            r["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&format!("default/{ROUTE}:0.")))
+        })
+        .map(|r| {
+            r["backends"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["weight"].as_i64().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn condition<'a>(conditions: &'a Value, kind: &str) -> &'a Value {
+    conditions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == kind)
+        .unwrap_or(&Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_httproutes_weights_split_the_traffic_and_its_status_is_written() {
+    let (server, weir, _stable, _canary) = started().await;
+    let client = Client::http1();
+    // The example's backendRefs have no weight: 1 each, half and half.
+    until("served", &weir, async || {
+        get(&client, &weir).await.status == 200
+    })
+    .await;
+
+    // The statuses.
+    let gateway = server.get(GROUP, "Gateway", "default", "eg").unwrap();
+    until("statuses written", &weir, async || {
+        let class = server.get(GROUP, "GatewayClass", "", "eg").unwrap();
+        let gw = server.get(GROUP, "Gateway", "default", "eg").unwrap();
+        let r = route(&server);
+        condition(&class["status"]["conditions"], "Accepted")["status"] == "True"
+            && condition(&gw["status"]["conditions"], "Programmed")["status"] == "True"
+            && r["status"]["parents"][0]["controllerName"] == "weir.dev/gateway-controller"
+    })
+    .await;
+    let gw = server.get(GROUP, "Gateway", "default", "eg").unwrap();
+    assert_eq!(
+        condition(&gw["status"]["conditions"], "Accepted")["status"],
+        "True"
+    );
+    assert_eq!(
+        condition(&gw["status"]["conditions"], "Accepted")["observedGeneration"],
+        gateway["metadata"]["generation"]
+    );
+    let r = route(&server);
+    let parent = &r["status"]["parents"][0];
+    assert_eq!(parent["parentRef"]["name"], "eg");
+    for kind in ["Accepted", "ResolvedRefs"] {
+        let c = condition(&parent["conditions"], kind);
+        assert_eq!(c["status"], "True", "{parent}");
+        assert_eq!(c["reason"], kind, "{parent}");
+        assert_eq!(c["observedGeneration"], r["metadata"]["generation"]);
+    }
+
+    // 70/30 as the plugin writes it: the split follows, and the status' observedGeneration
+    // moves with the route.
+    set_weights(&server, 70, 30).await;
+    until("at 70/30", &weir, async || {
+        served_weights(&weir).await == [70, 30]
+    })
+    .await;
+    let mut on_canary = 0;
+    for _ in 0..400 {
+        let o = get(&client, &weir).await;
+        assert_eq!(o.status, 200, "{o:?}");
+        on_canary += u64::from(o.backend.as_deref() == Some("canary"));
+    }
+    support::assert_binomial("canary at 30%", on_canary, 400, 0.3);
+    until("observedGeneration moved", &weir, async || {
+        let r = route(&server);
+        condition(&r["status"]["parents"][0]["conditions"], "Accepted")["observedGeneration"]
+            == r["metadata"]["generation"]
+    })
+    .await;
+    // Weight 0 gets nothing; all zero answers 503 without dialing.
+    set_weights(&server, 100, 0).await;
+    until("all on stable", &weir, async || {
+        served_weights(&weir).await == [100, 0]
+    })
+    .await;
+    for _ in 0..50 {
+        assert_eq!(get(&client, &weir).await.backend.as_deref(), Some("stable"));
+    }
+    set_weights(&server, 0, 0).await;
+    until("503 with every weight 0", &weir, async || {
+        get(&client, &weir).await.status == 503
+    })
+    .await;
+    // A backendRef to a Service that does not exist: ResolvedRefs False, BackendNotFound.
+    let mut r = route(&server);
+    r["spec"]["rules"][0]["backendRefs"][1]["name"] = json!("missing");
+    r["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    apply(&server, &r);
+    until("ResolvedRefs False", &weir, async || {
+        let r = route(&server);
+        let c = condition(&r["status"]["parents"][0]["conditions"], "ResolvedRefs");
+        c["status"] == "False" && c["reason"] == "BackendNotFound"
+    })
+    .await;
+    support::kube::assert_calls_allowed_by(
+        &server,
+        "the proxy",
+        &[include_str!("../deploy/proxy/clusterrole.yaml")],
+    );
+    server.shutdown();
+}
+
+/// weir's controller drives the plugin's Rollout (the envoy-gateway example) and one weir
+/// proxy serves the HTTPRoute: each step's weight is verified only once the proxy serves
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weirs_controller_drives_weirs_gateway_through_the_plugins_httproute() {
+    let (server, weir, _stable, _canary) = started().await;
+    server
+        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
+        .unwrap();
+    apply(
+        &server,
+        &json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "weir-proxy-admin-0", "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "weir-proxy-admin"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "admin", "port": weir.admin.port(), "protocol": "TCP"}],
+            "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
+        }),
+    );
+    server.apply_yaml(&envoy("rollout")).unwrap();
+    let controller = support::kube::Controller::start_with(
+        &server,
+        &["--proxy-service", "default/weir-proxy-admin:admin"],
+    );
+    let name = "rollouts-demo";
+    support::kube::until(&server, &controller, name, "healthy", |r, _| {
+        r["status"]["phase"] == "Healthy"
+    })
+    .await;
+    support::kube::merge_patch(
+        &server,
+        &support::kube::rollout_path(name),
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "rollouts-demo",
+            "image": "kostiscodefresh/summer-of-k8s-app:v2",
+            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}]}}}}),
+    )
+    .await;
+    support::kube::until(
+        &server,
+        &controller,
+        name,
+        "paused at 30%, verified",
+        |r, _| {
+            r["status"]["phase"] == "Paused"
+                && r["status"]["canary"]["weights"]["canary"]["weight"] == 30
+                && r["status"]["canary"]["weights"]["verified"] == true
+        },
+    )
+    .await;
+    let routes = weir.admin_json("/routes").await;
+    let served = routes["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&format!("default/{ROUTE}:")))
+        })
+        .unwrap_or_else(|| panic!("{routes}"))
+        .clone();
+    let weights: Vec<i64> = served["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["weight"].as_i64().unwrap())
+        .collect();
+    assert_eq!(weights, [70, 30], "{served}");
+    let client = Client::http1();
+    let mut on_canary = 0;
+    for _ in 0..400 {
+        let o = get(&client, &weir).await;
+        assert_eq!(o.status, 200, "{o:?}");
+        on_canary += u64::from(o.backend.as_deref() == Some("canary"));
+    }
+    support::assert_binomial("canary at 30% through the Gateway", on_canary, 400, 0.3);
+    server.shutdown();
+}
