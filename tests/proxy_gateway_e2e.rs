@@ -260,17 +260,7 @@ async fn weirs_controller_drives_weirs_gateway_through_the_plugins_httproute() {
     server
         .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
         .unwrap();
-    apply(
-        &server,
-        &json!({
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": "weir-proxy-admin-0", "namespace": "default",
-                "labels": {"kubernetes.io/service-name": "weir-proxy-admin"}},
-            "addressType": "IPv4",
-            "ports": [{"name": "admin", "port": weir.admin.port(), "protocol": "TCP"}],
-            "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
-        }),
-    );
+    apply(&server, &weir.admin_endpoint_slice(0));
     server.apply_yaml(&envoy("rollout")).unwrap();
     let controller = support::kube::Controller::start_with(
         &server,

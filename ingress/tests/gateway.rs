@@ -23,9 +23,10 @@ fn route(ns: &str, hostnames: Value, rules: Value) -> Value {
 }
 
 fn endpoints() -> Endpoints {
-    let svc: Service = serde_json::from_value(json!({"metadata": {"name": "web", "namespace": "apps"},
+    let svc: Service =
+        serde_json::from_value(json!({"metadata": {"name": "web", "namespace": "apps"},
         "spec": {"ports": [{"name": "http", "port": 80}]}}))
-    .unwrap();
+        .unwrap();
     Endpoints::new(&[svc], &[])
 }
 
@@ -39,26 +40,48 @@ fn only_weirs_classes_and_admitted_routes_are_served() {
     let all_ns = json!([{"name": "http", "protocol": "HTTP", "hostname": "*.example.com",
         "allowedRoutes": {"namespaces": {"from": "All"}}}]);
     let same_ns = json!([{"name": "http", "protocol": "HTTP"}]);
-    let r = route("apps", json!(["shop.example.com", "other.test"]), weighted());
+    let r = route(
+        "apps",
+        json!(["shop.example.com", "other.test"]),
+        weighted(),
+    );
 
-    let t = translate(&classes, &[gateway("edge", "weir", all_ns.clone())], &[r.clone()], &endpoints());
+    let t = translate(
+        &classes,
+        &[gateway("edge", "weir", all_ns.clone())],
+        &[r.clone()],
+        &endpoints(),
+    );
     assert_eq!(t.gateway_status.len(), 1);
     assert_eq!(t.routes.len(), 1);
     // Only the hostname the listener's wildcard admits.
     assert_eq!(t.routes[0]["hosts"], json!(["shop.example.com"]));
     assert_eq!(t.routes[0]["name"], "apps/web:0.0:/");
     assert_eq!(t.routes[0]["pathMatch"], "segments");
-    assert_eq!(t.routes[0]["backends"], json!([{"service": "apps/web:80", "weight": 0}]));
+    assert_eq!(
+        t.routes[0]["backends"],
+        json!([{"service": "apps/web:80", "weight": 0}])
+    );
     let accepted = &t.route_status[0].conditions[0];
     assert!(accepted.status && accepted.reason == "Accepted");
     assert_eq!(t.route_status[0].generation, 7);
 
     // Another implementation's Gateway: nothing, no status from weir.
-    let t = translate(&classes, &[gateway("edge", "other", all_ns)], &[r.clone()], &endpoints());
+    let t = translate(
+        &classes,
+        &[gateway("edge", "other", all_ns)],
+        &[r.clone()],
+        &endpoints(),
+    );
     assert!(t.routes.is_empty() && t.route_status.is_empty() && t.gateway_status.is_empty());
 
     // A listener that admits only its own namespace: NotAllowedByListeners.
-    let t = translate(&classes, &[gateway("edge", "weir", same_ns)], &[r], &endpoints());
+    let t = translate(
+        &classes,
+        &[gateway("edge", "weir", same_ns)],
+        &[r],
+        &endpoints(),
+    );
     assert!(t.routes.is_empty());
     let c = &t.route_status[0].conditions[0];
     assert!(!c.status && c.reason == "NotAllowedByListeners", "{c:?}");
@@ -81,7 +104,11 @@ fn what_a_rule_cannot_serve_is_said_and_the_rest_served() {
         &[route("apps", json!([]), rules)],
         &endpoints(),
     );
-    let names: Vec<&str> = t.routes.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = t
+        .routes
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["apps/web:0.0:/exact", "apps/web:2.0:/"]);
     assert_eq!(t.routes[0]["pathMatch"], "exact");
     assert_eq!(t.routes[0]["hosts"], json!(["*"]));
@@ -89,10 +116,19 @@ fn what_a_rule_cannot_serve_is_said_and_the_rest_served() {
         panic!()
     };
     assert!(accepted.status);
-    assert!(accepted.message.contains("rule 0 match 1: header, query and method matches are not served yet"));
-    assert!(accepted.message.contains("rule 1: filters are not served yet"));
-    assert!(!resolved.status && resolved.reason == "BackendNotFound", "{resolved:?}");
-    assert!(resolved.message.contains("Service apps/gone does not exist"));
+    assert!(accepted
+        .message
+        .contains("rule 0 match 1: header, query and method matches are not served yet"));
+    assert!(accepted
+        .message
+        .contains("rule 1: filters are not served yet"));
+    assert!(
+        !resolved.status && resolved.reason == "BackendNotFound",
+        "{resolved:?}"
+    );
+    assert!(resolved
+        .message
+        .contains("Service apps/gone does not exist"));
     // The unresolved backend keeps its share with no endpoint.
     assert_eq!(t.services["apps/gone:80"], json!({"endpoints": []}));
 }

@@ -62,7 +62,11 @@ impl Controller {
     }
 
     pub fn logs(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("controller.log")).unwrap_or_default()
+        // Lossy: a log line carrying a server's raw bytes must not hide the whole log.
+        String::from_utf8_lossy(
+            &std::fs::read(self.dir.path().join("controller.log")).unwrap_or_default(),
+        )
+        .into_owned()
     }
 
     pub async fn metrics(&self) -> String {

@@ -151,6 +151,21 @@ impl Weir {
         }
     }
 
+    /// An EndpointSlice of Service `default/weir-proxy-admin` (the controller's
+    /// `--proxy-service default/weir-proxy-admin:admin`) holding this proxy's admin port
+    /// as replica `i`, as the EndpointSlice controller would list a proxy pod.
+    #[allow(dead_code)]
+    pub fn admin_endpoint_slice(&self, i: usize) -> serde_json::Value {
+        serde_json::json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": format!("weir-proxy-admin-{i}"), "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "weir-proxy-admin"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "admin", "port": self.admin.port(), "protocol": "TCP"}],
+            "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
+        })
+    }
+
     /// The first listener as an authority, e.g. `127.0.0.1:34567`.
     pub fn authority(&self) -> String {
         self.listeners[0].to_string()
