@@ -161,6 +161,51 @@ where
     result
 }
 
+/// The backoff of a controller's watches. kube-runtime applies one backoff to all of a
+/// controller's watches together, and while it waits no change reaches the controller.
+/// Its default (0.8 s doubling to 30 s) meant that one etcd compaction, which fails every
+/// watch once with 410 Gone (each then relists), stalled the Rollouts' controller for
+/// 30 s and more: a paused Rollout missed a promote that long. 100 ms doubling to 1 s,
+/// forgotten after 10 s without an error, still paces a server that keeps failing.
+fn trigger_backoff() -> kube::runtime::utils::ResetTimerBackoff<Doubling> {
+    kube::runtime::utils::ResetTimerBackoff::new(
+        Doubling::new(Duration::from_millis(100), Duration::from_secs(1)),
+        Duration::from_secs(10),
+    )
+}
+
+/// A delay that doubles from `min` to `max` (kube-runtime's exponential one is not public).
+pub struct Doubling {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Doubling {
+    pub fn new(min: Duration, max: Duration) -> Doubling {
+        Doubling {
+            min,
+            max,
+            next: min,
+        }
+    }
+}
+
+impl Iterator for Doubling {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        let now = self.next;
+        self.next = (self.next * 2).min(self.max);
+        Some(now)
+    }
+}
+
+impl kube::runtime::utils::Backoff for Doubling {
+    fn reset(&mut self) {
+        self.next = self.min;
+    }
+}
+
 /// Whether a Rollout's strategy names template `name` anywhere (step, background,
 /// pre- or post-promotion analysis, experiment analyses).
 fn names_template(strategy: &serde_json::Value, name: &str) -> bool {
@@ -339,6 +384,7 @@ pub async fn run(
     );
     let experiment_store = experiments.store();
     let experiments = experiments
+        .trigger_backoff(trigger_backoff())
         .graceful_shutdown_on(stop.clone())
         .run(
             |o, c| reconciled("Experiment", o, c, reconcile_experiment),
@@ -374,6 +420,7 @@ pub async fn run(
         ),
     );
     let rollouts = rollouts
+        .trigger_backoff(trigger_backoff())
         .graceful_shutdown_on(stop.clone())
         .run(
             |o, c| reconciled("Rollout", o, c, reconcile),
@@ -386,6 +433,7 @@ pub async fn run(
             }
         });
     let runs = runs
+        .trigger_backoff(trigger_backoff())
         .graceful_shutdown_on(stop)
         .run(
             |o, c| reconciled("AnalysisRun", o, c, reconcile_run),
@@ -421,6 +469,16 @@ mod tests {
             &serde_json::json!({"blueGreen": {}}),
             "step"
         ));
+    }
+
+    #[test]
+    fn the_watches_backoff_doubles_to_a_second_and_resets() {
+        use kube::runtime::utils::Backoff as _;
+        let mut b = super::Doubling::new(Duration::from_millis(100), Duration::from_secs(1));
+        let delays: Vec<u128> = (0..6).map(|_| b.next().unwrap().as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
+        b.reset();
+        assert_eq!(b.next(), Some(Duration::from_millis(100)));
     }
 
     #[test]
