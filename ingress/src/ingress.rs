@@ -87,7 +87,8 @@ fn is_canary(ingress: &Ingress) -> bool {
     annotation(ingress, "canary") == Some("true")
 }
 
-fn key(ingress: &Ingress) -> String {
+/// An Ingress' `namespace/name`, as problems and `/routes` name it.
+pub fn key(ingress: &Ingress) -> String {
     format!(
         "{}/{}",
         ingress.metadata.namespace.as_deref().unwrap_or("default"),

@@ -30,7 +30,7 @@ pub fn certificates(
     let mut out = Certificates::default();
     for i in ingresses {
         let ns = i.metadata.namespace.as_deref().unwrap_or("default");
-        let key = format!("{ns}/{}", i.metadata.name.as_deref().unwrap_or_default());
+        let key = crate::ingress::key(i);
         if !served.contains(&key) {
             continue;
         }

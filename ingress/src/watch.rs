@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 use crate::endpoints::Endpoints;
-use crate::ingress::{translate, ClassOptions};
+use crate::ingress::{key, translate, ClassOptions};
 
 /// The cluster's part of the configuration, as last translated: the file's reload merges
 /// it in too, so a file change keeps the cluster's routes.
@@ -122,16 +122,13 @@ async fn publish(
     served: &std::collections::BTreeSet<String>,
     lb: &Value,
 ) {
-    for i in ingresses {
+    for i in ingresses.iter().filter(|i| served.contains(&key(i))) {
         let ns = i
             .metadata
             .namespace
             .clone()
             .unwrap_or_else(|| "default".into());
         let name = i.metadata.name.clone().unwrap_or_default();
-        if !served.contains(&format!("{ns}/{name}")) {
-            continue;
-        }
         let current = i
             .status
             .as_ref()
@@ -158,14 +155,8 @@ async fn publish(
 
 /// A Warning Event on Ingress `key` (`namespace/name`) saying why it is not served;
 /// failures are logged, never fatal.
-async fn report(client: &Client, ingresses: &[Ingress], key: &str, problem: &str) {
-    let Some(i) = ingresses.iter().find(|i| {
-        format!(
-            "{}/{}",
-            i.metadata.namespace.as_deref().unwrap_or("default"),
-            i.metadata.name.as_deref().unwrap_or_default()
-        ) == key
-    }) else {
+async fn report(client: &Client, ingresses: &[Ingress], ingress_key: &str, problem: &str) {
+    let Some(i) = ingresses.iter().find(|i| key(i) == ingress_key) else {
         return;
     };
     let ns = i
@@ -188,7 +179,7 @@ async fn report(client: &Client, ingresses: &[Ingress], key: &str, problem: &str
     match serde_json::from_value(event) {
         Ok(e) => {
             if let Err(err) = api.create(&kube::api::PostParams::default(), &e).await {
-                tracing::warn!(ingress = %key, "recording an event: {err}");
+                tracing::warn!(ingress = %ingress_key, "recording an event: {err}");
             }
         }
         Err(err) => tracing::warn!("building an event: {err}"),
@@ -239,7 +230,10 @@ pub async fn run(
         tokio::time::sleep(COALESCE).await;
         while let Some(Some(())) = futures_util::FutureExt::now_or_never(events.next()) {}
         let endpoints = Endpoints::new(&all(&services), &all(&slices));
-        let mut translated = translate(&all(&ingresses), &all(&classes), &options, &endpoints);
+        // The Ingresses once per rebuild: translation, certificates, status and `/routes`
+        // all read this copy.
+        let ingress_list = all(&ingresses);
+        let mut translated = translate(&ingress_list, &all(&classes), &options, &endpoints);
         let gateway = crate::gateway::translate(
             &values(&gw_classes),
             &values(&gateways),
@@ -256,7 +250,7 @@ pub async fn run(
         )
         .await;
         let certificates =
-            crate::tls::certificates(&all(&ingresses), &translated.served, &all(&secrets));
+            crate::tls::certificates(&ingress_list, &translated.served, &all(&secrets));
         for (ingress, problem) in certificates.problems {
             translated.problems.entry(ingress).or_insert(problem);
         }
@@ -268,7 +262,6 @@ pub async fn run(
             proxy.set_extra_certificates(certificates.keys);
             served_certificates = certificates.versions;
         }
-        let ingress_list = all(&ingresses);
         for (ingress, problem) in &translated.problems {
             if last_problems.get(ingress) != Some(problem) {
                 tracing::warn!(%ingress, "not served: {problem}");
@@ -287,14 +280,10 @@ pub async fn run(
         };
         // The objects this table reflects, with their resourceVersions, for `/routes`: a
         // controller reads them to know its change is served.
-        let reflected: serde_json::Map<String, Value> = all(&ingresses)
+        let reflected: serde_json::Map<String, Value> = ingress_list
             .iter()
             .filter_map(|i| {
-                let key = format!(
-                    "{}/{}",
-                    i.metadata.namespace.as_deref().unwrap_or("default"),
-                    i.metadata.name.as_deref().unwrap_or_default()
-                );
+                let key = key(i);
                 translated
                     .served
                     .contains(&key)
