@@ -373,13 +373,11 @@ async fn a_weighted_experiment_step_routes_its_share_to_the_templates_service() 
     .await;
     // A merge patch replaces the container list: the port goes with it (an experiment
     // template without ports gets no Service, as with Argo).
-    merge_patch(
+    support::kube::set_image_with_http_port(
         &server,
-        &rollout_path("rollouts-demo"),
-        json!({"spec": {"template": {"spec": {"containers": [{
-            "name": "rollouts-demo", "image": "kostiscodefresh/summer-of-k8s-app:v2",
-            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-        }]}}}}),
+        "rollouts-demo",
+        "rollouts-demo",
+        "kostiscodefresh/summer-of-k8s-app:v2",
     )
     .await;
     let at = until(

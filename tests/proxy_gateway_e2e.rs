@@ -271,12 +271,11 @@ async fn weirs_controller_drives_weirs_gateway_through_the_plugins_httproute() {
         r["status"]["phase"] == "Healthy"
     })
     .await;
-    support::kube::merge_patch(
+    support::kube::set_image_with_http_port(
         &server,
-        &support::kube::rollout_path(name),
-        json!({"spec": {"template": {"spec": {"containers": [{"name": "rollouts-demo",
-            "image": "kostiscodefresh/summer-of-k8s-app:v2",
-            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}]}}}}),
+        name,
+        "rollouts-demo",
+        "kostiscodefresh/summer-of-k8s-app:v2",
     )
     .await;
     support::kube::until(

@@ -119,13 +119,11 @@ async fn split(client: &Client, weir: &Weir, n: usize) -> HashMap<String, u64> {
     counts
 }
 
-async fn started() -> (ApiServer, Weir, Backend, Backend) {
-    let server = ApiServer::start(Options::default()).await.unwrap();
-    let stable = Backend::start("stable").await;
-    let canary = Backend::start("canary").await;
-    server.apply_yaml(&services()).unwrap();
-    apply(&server, &slice("rollouts-demo-stable", &stable, true));
-    apply(&server, &slice("rollouts-demo-canary", &canary, true));
+/// Argo's nginx Ingress, and EndpointSlices pointing its stable and canary Services at
+/// the two backends.
+fn nginx_ingress(server: &ApiServer, stable: &Backend, canary: &Backend) {
+    apply(server, &slice("rollouts-demo-stable", stable, true));
+    apply(server, &slice("rollouts-demo-canary", canary, true));
     server
         .apply_yaml(
             &include_str!("../config/tests/data/argo-examples/nginx/ingress.yaml").replace(
@@ -134,19 +132,31 @@ async fn started() -> (ApiServer, Weir, Backend, Backend) {
             ),
         )
         .unwrap();
+}
+
+/// `weir proxy --kubernetes --ingress-class nginx` on this server, with `extra` flags.
+async fn nginx_proxy(server: &ApiServer, extra: &[&str]) -> Weir {
     let kubeconfig = server.kubeconfig();
-    let weir = Weir::start_proxy_with_args(
-        CONFIG,
-        &[
-            "--kubernetes",
-            "--ingress-class",
-            "nginx",
-            "--kubeconfig",
-            "kubeconfig",
-            "--publish-status-address",
-            "203.0.113.7,lb.example.test",
-        ],
-        &[("kubeconfig", kubeconfig.as_bytes())],
+    let mut args = vec![
+        "--kubernetes",
+        "--ingress-class",
+        "nginx",
+        "--kubeconfig",
+        "kubeconfig",
+    ];
+    args.extend_from_slice(extra);
+    Weir::start_proxy_with_args(CONFIG, &args, &[("kubeconfig", kubeconfig.as_bytes())]).await
+}
+
+async fn started() -> (ApiServer, Weir, Backend, Backend) {
+    let server = ApiServer::start(Options::default()).await.unwrap();
+    let stable = Backend::start("stable").await;
+    let canary = Backend::start("canary").await;
+    server.apply_yaml(&services()).unwrap();
+    nginx_ingress(&server, &stable, &canary);
+    let weir = nginx_proxy(
+        &server,
+        &["--publish-status-address", "203.0.113.7,lb.example.test"],
     )
     .await;
     (server, weir, stable, canary)
@@ -422,33 +432,10 @@ async fn controller_and_proxies() -> (
             ),
         )
         .unwrap();
-    apply(&server, &slice("rollouts-demo-stable", &stable, true));
-    apply(&server, &slice("rollouts-demo-canary", &canary, true));
-    server
-        .apply_yaml(
-            &include_str!("../config/tests/data/argo-examples/nginx/ingress.yaml").replace(
-                "metadata:\n  name: rollouts-demo-stable\n",
-                "metadata:\n  name: rollouts-demo-stable\n  namespace: default\n",
-            ),
-        )
-        .unwrap();
-    let kubeconfig = server.kubeconfig();
+    nginx_ingress(&server, &stable, &canary);
     let mut proxies = Vec::new();
     for _ in 0..2 {
-        proxies.push(
-            Weir::start_proxy_with_args(
-                CONFIG,
-                &[
-                    "--kubernetes",
-                    "--ingress-class",
-                    "nginx",
-                    "--kubeconfig",
-                    "kubeconfig",
-                ],
-                &[("kubeconfig", kubeconfig.as_bytes())],
-            )
-            .await,
-        );
+        proxies.push(nginx_proxy(&server, &[]).await);
     }
     // The proxies' admin Service, one slice per replica (their admin ports differ here).
     for (i, p) in proxies.iter().enumerate() {
@@ -489,12 +476,11 @@ async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
         .await;
     }
 
-    support::kube::merge_patch(
+    support::kube::set_image_with_http_port(
         &server,
-        &support::kube::rollout_path(name),
-        json!({"spec": {"template": {"spec": {"containers": [{"name": "rollouts-demo",
-            "image": "argoproj/rollouts-demo:yellow",
-            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}]}}}}),
+        name,
+        "rollouts-demo",
+        "argoproj/rollouts-demo:yellow",
     )
     .await;
     let paused = support::kube::until(
@@ -794,12 +780,11 @@ async fn the_pair_rides_out_dropped_watches_and_a_proxy_restart() {
         r["status"]["phase"] == "Healthy"
     })
     .await;
-    support::kube::merge_patch(
+    support::kube::set_image_with_http_port(
         &server,
-        &support::kube::rollout_path(name),
-        json!({"spec": {"template": {"spec": {"containers": [{"name": "rollouts-demo",
-            "image": "argoproj/rollouts-demo:yellow",
-            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}]}}}}),
+        name,
+        "rollouts-demo",
+        "argoproj/rollouts-demo:yellow",
     )
     .await;
     support::kube::until(

@@ -121,6 +121,27 @@ pub async fn merge_patch(server: &ApiServer, path: &str, patch: Value) {
 }
 
 /// The API path of Rollout `name` in the default namespace.
+/// A new image for container `container` of Rollout `rollout` by a merge patch, which
+/// replaces the container list: the container keeps its `http` port 8080 only because the
+/// patch says it again.
+#[allow(dead_code)]
+pub async fn set_image_with_http_port(
+    server: &ApiServer,
+    rollout: &str,
+    container: &str,
+    image: &str,
+) {
+    merge_patch(
+        server,
+        &rollout_path(rollout),
+        serde_json::json!({"spec": {"template": {"spec": {"containers": [{
+            "name": container, "image": image,
+            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+        }]}}}}),
+    )
+    .await;
+}
+
 pub fn rollout_path(name: &str) -> String {
     format!("/apis/argoproj.io/v1alpha1/namespaces/default/rollouts/{name}")
 }
