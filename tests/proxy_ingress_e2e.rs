@@ -109,6 +109,34 @@ async fn until_served(
     }
 }
 
+/// Requests to the route without pause, from another task, each one's status kept (0:
+/// no answer), until stopped.
+struct Statuses {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<u16>>,
+}
+
+impl Statuses {
+    fn start(client: &Client, weir: &Weir) -> Statuses {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, client, authority) = (stop.clone(), client.clone(), weir.authority());
+        let task = tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let o = client.get(&authority, "/", &[("host", HOST)]).await;
+                statuses.push(o.map(|o| o.status).unwrap_or(0));
+            }
+            statuses
+        });
+        Statuses { stop, task }
+    }
+
+    async fn stop(self) -> Vec<u16> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap()
+    }
+}
+
 async fn split(client: &Client, weir: &Weir, n: usize) -> HashMap<String, u64> {
     let mut counts = HashMap::new();
     for _ in 0..n {
@@ -209,25 +237,12 @@ async fn argos_nginx_canary_ingress_moves_the_split_with_no_failed_request() {
 
     // Under load, the weight moves 20 -> 50 -> 100 -> 0 as Argo's steps and abort would:
     // no request fails.
-    let authority = weir.authority();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = {
-        let (stop, client) = (stop.clone(), client.clone());
-        tokio::spawn(async move {
-            let mut outcomes = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let o = client.get(&authority, "/", &[("host", HOST)]).await;
-                outcomes.push(o.map(|o| o.status).unwrap_or(0));
-            }
-            outcomes
-        })
-    };
+    let load = Statuses::start(&client, &weir);
     for weight in [50, 100, 0] {
         apply(&server, &canary_ingress(weight, json!({})));
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let statuses = load.await.unwrap();
+    let statuses = load.stop().await;
     assert!(statuses.len() > 50, "{} requests", statuses.len());
     let failed: Vec<_> = statuses.iter().filter(|s| **s != 200).collect();
     assert!(
@@ -711,19 +726,7 @@ async fn endpoints_churn_under_load_without_a_failed_request() {
         assert!(o.status == 200 || o.status == 404, "{o:?}");
         assert!(Instant::now() < deadline, "{}", weir.logs());
     }
-    let authority = weir.authority();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = {
-        let (stop, client) = (stop.clone(), client.clone());
-        tokio::spawn(async move {
-            let mut statuses = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let o = client.get(&authority, "/", &[("host", HOST)]).await;
-                statuses.push(o.map(|o| o.status).unwrap_or(0));
-            }
-            statuses
-        })
-    };
+    let load = Statuses::start(&client, &weir);
     // B's pod is deleted: terminating, then gone; its server stops once the proxies no
     // longer list it (the kubelet's grace period).
     put(
@@ -755,8 +758,7 @@ async fn endpoints_churn_under_load_without_a_failed_request() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let statuses = load.await.unwrap();
+    let statuses = load.stop().await;
     let failed: Vec<_> = statuses.iter().filter(|s| **s != 200).collect();
     assert!(statuses.len() > 50, "{} requests", statuses.len());
     assert!(
