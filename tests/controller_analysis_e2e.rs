@@ -492,7 +492,7 @@ spec:
 ",
         )
         .unwrap();
-    let controller = Controller::start(&server);
+    let mut controller = Controller::start(&server);
     until(&server, &controller, "web", "healthy", |r, sets| {
         r["status"]["phase"] == "Healthy" && sets.get(&rs_name(r)) == Some(&(2, 2))
     })
@@ -507,6 +507,52 @@ spec:
         assert!(Instant::now() < deadline, "{}", controller.logs());
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+
+    // While the Job runs, the run shows its measurement as Argo does: Running, naming the
+    // Job, with the time it is looked at again.
+    let running = |controller: &Controller| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let runs = server
+                .list("argoproj.io/v1alpha1", "AnalysisRun", "default")
+                .unwrap();
+            let shown = runs.first().and_then(|r| {
+                r["status"]["metricResults"][0]["measurements"]
+                    .as_array()
+                    .and_then(|m| m.last().cloned())
+            });
+            if let Some(m) = shown {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "{}", controller.logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let shown = running(&controller);
+    assert_eq!(shown["phase"], "Running", "{shown}");
+    assert_eq!(shown["metadata"]["job-name"], job.as_str(), "{shown}");
+    assert_eq!(shown["metadata"]["job-namespace"], "default", "{shown}");
+    assert!(
+        shown["finishedAt"].is_null() && shown["resumeAt"].is_string(),
+        "{shown}"
+    );
+
+    // A restarted controller takes the same measurement up: same Job, same start.
+    controller.kill9();
+    let controller = Controller::start(&server);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let again = running(&controller);
+        assert_eq!(again["phase"], "Running", "{again}");
+        assert_eq!(again["startedAt"], shown["startedAt"], "{again}");
+        assert_eq!(again["metadata"]["job-name"], job.as_str(), "{again}");
+        if again["resumeAt"] != shown["resumeAt"] {
+            break; // looked at again by the new controller
+        }
+        assert!(Instant::now() < deadline, "{}", controller.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.list("batch/v1", "Job", "default").unwrap().len(), 1);
 
     // `kubectl argo rollouts abort`: the run is terminated and its running Job deleted.
     merge_patch(

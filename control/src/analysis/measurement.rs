@@ -99,6 +99,9 @@ pub struct MetricResult {
 pub struct Waiting {
     pub reason: String,
     pub until: Timestamp,
+    /// When the measurement that is waited for was first asked for: kept across the
+    /// provider's successive waits (a `job` measurement's Job runs from then).
+    pub since: Timestamp,
 }
 
 impl MetricResult {
@@ -174,11 +177,21 @@ impl MetricResult {
 
     /// Withdraws the measurement in flight, which the provider answered with a wait: the
     /// metric is asked again at `until`, and nothing is recorded or counted meanwhile.
-    pub fn wait(&mut self, reason: String, until: Timestamp) {
+    /// `started_at` is when the withdrawn measurement was asked for; a wait that follows
+    /// another keeps the first one's.
+    pub fn wait(&mut self, reason: String, until: Timestamp, started_at: Timestamp) {
         if self.has_in_flight() {
             self.measurements.pop();
         }
-        self.waiting = Some(Waiting { reason, until });
+        let since = self
+            .waiting
+            .as_ref()
+            .map_or(started_at, |w| w.since.min(started_at));
+        self.waiting = Some(Waiting {
+            reason,
+            until,
+            since,
+        });
     }
 
     /// Keeps only the last `limit` measurements (Argo's `garbageCollectMeasurements`).

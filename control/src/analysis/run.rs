@@ -124,8 +124,9 @@ impl AnalysisRun {
 
     /// Rebuilds a run from its spec and a status saved by [`AnalysisRun::status`], e.g. after
     /// a restart. Measurements that were in flight are dropped (their answers are lost with
-    /// the process), so those metrics are due again at once. Results naming no metric of the
-    /// spec are dropped.
+    /// the process), so those metrics are due again at once; each is remembered as waited
+    /// for since it started, so a provider that answers with a wait again (a `job` whose Job
+    /// still runs) keeps its start. Results naming no metric of the spec are dropped.
     pub fn resume(spec: AnalysisRunSpec, status: AnalysisRunStatus) -> Self {
         let mut run = AnalysisRun::new(spec, status.started_at);
         if run.phase.is_completed() {
@@ -134,7 +135,13 @@ impl AnalysisRun {
         }
         for mut result in status.metric_results {
             if result.has_in_flight() {
-                result.measurements.pop();
+                if let Some(dropped) = result.measurements.pop() {
+                    result.waiting = Some(super::measurement::Waiting {
+                        reason: dropped.message,
+                        until: dropped.started_at,
+                        since: dropped.started_at,
+                    });
+                }
             }
             if let Some(i) = run.metrics.iter().position(|m| m.name == result.name) {
                 run.results[i] = Some(result);
@@ -229,7 +236,7 @@ impl AnalysisRun {
                 reason,
                 retry_after,
             } => {
-                result.wait(reason, now.saturating_add(retry_after));
+                result.wait(reason, now.saturating_add(retry_after), started_at);
                 return;
             }
             MeasurementResult::Value(value) => {

@@ -369,7 +369,18 @@ pub async fn reconcile_run(
         let answers = measure(&ctx, &raw, &providers, &roles, numbered).await;
         due = run.step(now(), answers);
     }
-    let status = serde_json::to_value(crate::run_objects::argo_status(&run.status()))?;
+    let pure = run.status();
+    let mut shown = crate::run_objects::argo_status(&pure);
+    let job_metrics: Vec<&str> = raw["spec"]["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(&providers)
+        .filter(|(_, p)| p.job.is_some())
+        .filter_map(|(m, _)| m["name"].as_str())
+        .collect();
+    super::jobs::show_running(&mut shown, &raw, &job_metrics, &pure.metric_results);
+    let status = serde_json::to_value(shown)?;
     let Some(written) = write(&api, &raw, status).await? else {
         // Someone else wrote it since the read: the next reconcile resumes from theirs.
         ctx.runs.cache.lock().remove(&(ns, name));

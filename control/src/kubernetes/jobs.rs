@@ -10,13 +10,14 @@
 //! - a Job of that name already there is the measurement's if the same run owns it, and an
 //!   error otherwise.
 //!
-//! Argo keeps a measurement Running, with the Job's name in its metadata, and looks again
-//! at `resumeAt`. weir's core has no metadata on measurements: the name is derived again
-//! from the count instead, and while the Job runs the answer is a
-//! [`MeasurementResult::Wait`] with Argo's growing delay (the square root of twice the
-//! seconds elapsed), so the same name is looked at again and nothing is counted before the
-//! Job ends. A restarted controller finds the Job by the same name. A terminated run's
-//! running Jobs are deleted, as Argo's `Terminate` does ([`terminate`]).
+//! While the Job runs, the provider's answer is a [`MeasurementResult::Wait`] with Argo's
+//! growing delay (the square root of twice the seconds elapsed), so the same Job is looked
+//! at again and nothing is counted before it ends; the name is derived again from the
+//! count. The status shows the measurement as Argo does meanwhile ([`show_running`]):
+//! Running, started when the Job was asked for, with `job-name` and `job-namespace` in its
+//! metadata and `resumeAt`. A restarted controller reads that measurement as one in flight
+//! and takes it again, finding the Job by the same name. A terminated run's running Jobs
+//! are deleted, as Argo's `Terminate` does ([`terminate`]).
 
 use std::time::Duration;
 
@@ -25,7 +26,8 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{json, Value};
 
-use crate::analysis::{AnalysisPhase, MeasurementResult};
+use crate::analysis::{AnalysisPhase, MeasurementResult, MetricResult};
+use crate::engine::clock::format_time;
 
 /// The label carrying the AnalysisRun's uid on its Jobs and their pods.
 pub const RUN_UID_LABEL: &str = "analysisrun.argoproj.io/uid";
@@ -205,6 +207,48 @@ pub async fn terminate(client: &Client, run: &Value) -> Result<usize, kube::Erro
         }
     }
     Ok(deleted)
+}
+
+/// Adds to `status` (the run's status in Argo's shape) the Running measurement Argo shows
+/// for each `job` metric whose Job is still running: `job_metrics` names the run's job
+/// metrics, `results` are the run's metric results.
+pub fn show_running(
+    status: &mut weir_config::argo::AnalysisRunStatus,
+    run: &Value,
+    job_metrics: &[&str],
+    results: &[MetricResult],
+) {
+    let uid = run["metadata"]["uid"].as_str().unwrap_or_default();
+    let ns = run["metadata"]["namespace"].as_str().unwrap_or("default");
+    for result in results {
+        let Some(waiting) = &result.waiting else {
+            continue;
+        };
+        if !job_metrics.contains(&result.name.as_str()) {
+            continue;
+        }
+        let Some(shown) = status
+            .metric_results
+            .iter_mut()
+            .find(|r| r.name == result.name)
+        else {
+            continue;
+        };
+        let n = result.count + result.error + 1;
+        shown.measurements.push(weir_config::argo::Measurement {
+            phase: AnalysisPhase::Running.as_str().to_owned(),
+            started_at: Some(format_time(waiting.since)),
+            metadata: [
+                ("job-name".to_owned(), job_name(uid, &result.name, n)),
+                ("job-namespace".to_owned(), ns.to_owned()),
+            ]
+            .into(),
+            resume_at: Some(format_time(waiting.until)),
+            ..Default::default()
+        });
+        // The metric's message is Argo's (empty while measuring), not the wait's reason.
+        shown.message = result.message.clone();
+    }
 }
 
 /// Whether the run measures anything with Jobs.
