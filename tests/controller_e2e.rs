@@ -30,6 +30,18 @@ async fn until(
 use support::kube::{rollout_canary, CANARY_SERVICES as SERVICES};
 
 /// The pod-template hash a Service selects.
+/// (status, message) of the Rollout's condition of this type.
+fn condition<'a>(rollout: &'a Value, type_: &str) -> (&'a str, &'a str) {
+    let c = rollout["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == type_))
+        .unwrap_or_else(|| panic!("no {type_} condition: {}", rollout["status"]));
+    (
+        c["status"].as_str().unwrap_or_default(),
+        c["message"].as_str().unwrap_or_default(),
+    )
+}
+
 fn selects(server: &ApiServer, service: &str) -> String {
     server.get("v1", "Service", "default", service).unwrap()["spec"]["selector"]
         ["rollouts-pod-template-hash"]
@@ -86,6 +98,16 @@ async fn argos_canary_example_walks_its_steps_driven_by_kubectl_patches() {
     .await;
     let green = rs_name(&paused);
     assert_ne!(green, blue);
+    // Argo's conditions on the pods: five available (Available), but not every pod is the
+    // new version's (not Healthy).
+    assert_eq!(
+        condition(&paused, "Available"),
+        ("True", "Rollout has minimum availability")
+    );
+    assert_eq!(
+        condition(&paused, "Healthy"),
+        ("False", "Rollout is not healthy")
+    );
     assert_eq!(
         paused["status"]["pauseConditions"][0]["reason"],
         "CanaryPauseStep"
@@ -117,9 +139,18 @@ async fn argos_canary_example_walks_its_steps_driven_by_kubectl_patches() {
             && r["status"]["stableRS"] == r["status"]["currentPodHash"]
             && sets.get(&green) == Some(&(5, 5))
             && sets.get(&blue).map(|s| s.0) == Some(0)
+            && condition(r, "Healthy").0 == "True"
     })
     .await;
     assert_eq!(done["status"]["currentStepIndex"], 8);
+    assert_eq!(done["status"]["replicas"], 5, "the old pods are gone");
+    assert_eq!(
+        condition(&done, "Progressing"),
+        (
+            "True",
+            format!("ReplicaSet \"{green}\" has successfully progressed.").as_str()
+        )
+    );
     wait_for(|| selects(&server, "canary-stable") == green_hash).await;
     assert_eq!(selects(&server, "canary-preview"), green_hash);
     // Argo's calculated phase: Completed (tests/controller_metrics_e2e.rs has the rest).

@@ -20,6 +20,8 @@ pub const UNKNOWN: &str = "Unknown";
 pub const INVALID_SPEC_REASON: &str = "InvalidSpec";
 pub const AVAILABLE_REASON: &str = "AvailableReason";
 pub const AVAILABLE_MESSAGE: &str = "Rollout has minimum availability";
+pub const NOT_AVAILABLE_MESSAGE: &str = "Rollout does not have minimum availability";
+pub const REPLICA_SET_NOT_AVAILABLE_REASON: &str = "ReplicaSetNotAvailable";
 pub const REPLICA_SET_UPDATED_REASON: &str = "ReplicaSetUpdated";
 pub const ROLLOUT_UPDATED_REASON: &str = "RolloutUpdated";
 pub const ROLLOUT_COMPLETED_REASON: &str = "RolloutCompleted";
@@ -133,6 +135,17 @@ pub fn rollout_progressing(prev: &RolloutStatus, new: &RolloutStatus) -> bool {
         || step_changed
         || new.current_step_hash != prev.current_step_hash
         || (verified(new) && !verified(prev))
+}
+
+/// The pods' part of Argo's `RolloutProgressing`: more pods updated, ready or available than
+/// the previous status says, or fewer old ones.
+pub fn pods_progressing(prev: &RolloutStatus, new: &RolloutStatus) -> bool {
+    let n = |v: Option<i32>| v.unwrap_or(0);
+    let old_pods = |s: &RolloutStatus| n(s.replicas) - n(s.updated_replicas);
+    n(new.updated_replicas) != n(prev.updated_replicas)
+        || old_pods(new) < old_pods(prev)
+        || n(new.ready_replicas) > n(prev.ready_replicas)
+        || n(new.available_replicas) > n(prev.available_replicas)
 }
 
 /// Argo's `RolloutProgressing` for blue-green: the active or the preview service changed

@@ -34,6 +34,28 @@ pub struct Observed {
     /// The ReplicaSets as the Kubernetes adapter sees them; `None` standalone, where a
     /// version is an endpoint list and there are no pods to wait for.
     pub replicas: Option<ObservedReplicas>,
+    /// The Rollout's pods as its status counts them, for the conditions Argo judges on them
+    /// (Healthy, Available, and replica progress in Progressing); `None` standalone, where
+    /// those conditions follow the versions and the traffic alone.
+    pub pods: Option<PodCounts>,
+}
+
+/// The Rollout's pods, as Argo's status counts them over its ReplicaSets before the pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodCounts {
+    /// `status.replicas`: pods of every ReplicaSet.
+    pub replicas: i32,
+    /// `status.updatedReplicas`: pods of the new ReplicaSet.
+    pub updated: i32,
+    pub ready: i32,
+    pub available: i32,
+    /// Hashes of the ReplicaSets that are saturated (Argo's `IsSaturated`: asked for, and
+    /// annotated as wanting, the Rollout's replicas, and that many available): a blue-green
+    /// Rollout is Available when its active ReplicaSet is one of them.
+    pub saturated: Vec<String>,
+    /// The status read had observed the Rollout's generation (Argo's `RolloutHealthy`
+    /// compares the two as the Rollout was read, before the pass).
+    pub generation_observed: bool,
 }
 
 /// What Argo's rules read of a Rollout's ReplicaSets before they move traffic or complete

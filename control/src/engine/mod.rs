@@ -53,7 +53,7 @@ mod tests;
 pub use experiment::{ExperimentAction, ExperimentBackend, ObservedExperiment};
 pub use input::{
     AnalysisTemplates, Command, Observed, ObservedAnalysisRun, ObservedExperiments,
-    ObservedReplicas, ObservedTraffic,
+    ObservedReplicas, ObservedTraffic, PodCounts,
 };
 pub use output::{Action, AnalysisKind, Event, Reconciled, ServiceAction, StartAnalysis};
 pub use state::EngineState;

@@ -12,6 +12,12 @@ use super::steps::current_step;
 
 pub fn finish(mut p: Pass<'_>) -> PassOutcome {
     let prev = p.prev_status();
+    if let Some(pods) = &p.observed.pods {
+        p.new.replicas = Some(pods.replicas);
+        p.new.updated_replicas = Some(pods.updated);
+        p.new.ready_replicas = Some(pods.ready);
+        p.new.available_replicas = Some(pods.available);
+    }
     p.new.current_step_index = p.index.and_then(|i| i32::try_from(i).ok());
     let deadline = p
         .rollout
@@ -63,13 +69,7 @@ pub fn finish(mut p: Pass<'_>) -> PassOutcome {
     let (phase, message) = rollout_phase(&p.rollout.spec, &p.new, p.paused);
     p.new.phase = phase;
     p.new.message = message;
-    if let Some(generation) = p
-        .rollout
-        .metadata
-        .other
-        .get("generation")
-        .and_then(|g| g.as_i64())
-    {
+    if let Some(generation) = generation(&p) {
         p.new.observed_generation = generation.to_string();
     }
     requeue_for_deadline(&mut p, deadline);
@@ -92,13 +92,15 @@ pub fn finish(mut p: Pass<'_>) -> PassOutcome {
     }
 }
 
-/// Argo's `RolloutProgressing`, by strategy.
+/// Argo's `RolloutProgressing`, by strategy, and (on Kubernetes) the pods: more updated,
+/// ready or available, or fewer old ones.
 fn progressing(p: &Pass<'_>, prev: &RolloutStatus) -> bool {
-    if p.blue_green.is_some() {
+    let strategy = if p.blue_green.is_some() {
         cond::blue_green_progressing(prev, &p.new)
     } else {
         cond::rollout_progressing(prev, &p.new)
-    }
+    };
+    strategy || (p.observed.pods.is_some() && cond::pods_progressing(prev, &p.new))
 }
 
 /// Argo's `isIndefiniteStep`: analysis, experiment and pause steps, and paused rollouts, do
@@ -176,22 +178,62 @@ fn paused_conditions(p: &mut Pass<'_>) {
     }
 }
 
-/// Argo's `RolloutHealthy` (replica counts aside). Blue-green: the active service, and the
-/// preview service if there is one, serve the desired version (whether or not it is stable
-/// yet, as in Argo).
+/// Argo's `RolloutHealthy`. Blue-green: the active service, and the preview service if
+/// there is one, serve the desired version (whether or not it is stable yet, as in Argo).
+/// Canary: every step done and the desired version stable. On Kubernetes also: every
+/// desired pod updated and available, a canary's old pods gone, and the Rollout's
+/// generation observed by the status as read.
 fn healthy(p: &Pass<'_>) -> bool {
-    if let Some(bg) = p.blue_green {
+    let strategy_done = if let Some(bg) = p.blue_green {
         let selectors = p.new.blue_green.clone().unwrap_or_default();
         let current = &p.new.current_pod_hash;
-        return selectors.active_selector == *current
-            && (bg.preview_service.is_empty() || selectors.preview_selector == *current);
+        selectors.active_selector == *current
+            && (bg.preview_service.is_empty() || selectors.preview_selector == *current)
+    } else {
+        let steps = p.step_count();
+        let all_steps = steps == 0
+            || p.new
+                .current_step_index
+                .is_none_or(|i| usize::try_from(i).ok() == Some(steps));
+        all_steps && cond::rollout_completed(&p.new)
+    };
+    let Some(pods) = &p.observed.pods else {
+        return strategy_done;
+    };
+    let desired = p.rollout.spec.replicas.unwrap_or(1);
+    let old_pods_gone = p.blue_green.is_some() || pods.replicas == desired;
+    strategy_done
+        && pods.updated == desired
+        && pods.available == desired
+        && old_pods_gone
+        && pods.generation_observed
+}
+
+fn generation(p: &Pass<'_>) -> Option<i64> {
+    p.rollout
+        .metadata
+        .other
+        .get("generation")
+        .and_then(|g| g.as_i64())
+}
+
+/// The Available condition: on Kubernetes, a blue-green Rollout's active ReplicaSet is
+/// saturated, or a canary's pods available number at least the desired replicas; always
+/// standalone, where there are no pods.
+fn available(p: &Pass<'_>) -> bool {
+    let Some(pods) = &p.observed.pods else {
+        return true;
+    };
+    if p.blue_green.is_some() {
+        let active = p
+            .new
+            .blue_green
+            .as_ref()
+            .map_or("", |b| b.active_selector.as_str());
+        !active.is_empty() && pods.saturated.iter().any(|h| h == active)
+    } else {
+        pods.available >= p.rollout.spec.replicas.unwrap_or(1)
     }
-    let steps = p.step_count();
-    let all_steps = steps == 0
-        || p.new
-            .current_step_index
-            .is_none_or(|i| usize::try_from(i).ok() == Some(steps));
-    all_steps && cond::rollout_completed(&p.new)
 }
 
 /// Argo's `calculateRolloutConditions`.
@@ -253,13 +295,20 @@ fn rollout_conditions(p: &mut Pass<'_>, deadline: i32) {
         );
         cond::set(&mut p.new, c);
     } else if progressing(p, prev) || became_unhealthy {
-        let mut c = cond::new_condition(
-            cond::PROGRESSING,
-            cond::TRUE,
-            cond::REPLICA_SET_UPDATED_REASON,
-            cond::progressing_message(&rs),
-            now,
-        );
+        // A promoted Rollout that lost pods is progressing again, not stuck (Argo resets
+        // the condition so that it does not time out).
+        let (reason, message) = if became_unhealthy && p.new.stable_rs == p.new.current_pod_hash {
+            (
+                cond::REPLICA_SET_NOT_AVAILABLE_REASON,
+                cond::NOT_AVAILABLE_MESSAGE.to_owned(),
+            )
+        } else {
+            (
+                cond::REPLICA_SET_UPDATED_REASON,
+                cond::progressing_message(&rs),
+            )
+        };
+        let mut c = cond::new_condition(cond::PROGRESSING, cond::TRUE, reason, message, now);
         // Progress refreshes lastUpdateTime even when the reason is unchanged.
         if let Some(current) = cond::get(&p.new, cond::PROGRESSING) {
             if current.status == cond::TRUE {
@@ -280,13 +329,23 @@ fn rollout_conditions(p: &mut Pass<'_>, deadline: i32) {
         cond::set(&mut p.new, c);
     }
 
-    let c = cond::new_condition(
-        cond::AVAILABLE,
-        cond::TRUE,
-        cond::AVAILABLE_REASON,
-        cond::AVAILABLE_MESSAGE,
-        now,
-    );
+    let c = if available(p) {
+        cond::new_condition(
+            cond::AVAILABLE,
+            cond::TRUE,
+            cond::AVAILABLE_REASON,
+            cond::AVAILABLE_MESSAGE,
+            now,
+        )
+    } else {
+        cond::new_condition(
+            cond::AVAILABLE,
+            cond::FALSE,
+            cond::AVAILABLE_REASON,
+            cond::NOT_AVAILABLE_MESSAGE,
+            now,
+        )
+    };
     cond::set(&mut p.new, c);
 
     if cond::rollout_completed(&p.new) {

@@ -85,6 +85,7 @@ pub(super) async fn reconcile(
             new_available: snap.new_rs().map_or(0, |n| n.available_replicas),
             at_desired,
         }),
+        pods: Some(snap.pod_counts()),
         ..Observed::default()
     };
     let out = engine::reconcile(

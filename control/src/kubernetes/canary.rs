@@ -135,6 +135,7 @@ pub(super) async fn reconcile(
             new_available,
             at_desired,
         }),
+        pods: Some(snap.pod_counts()),
     };
     // Experiment steps: the Rollout's Experiments as their objects stand; their own
     // controller runs them ([`super::experiments`]).

@@ -252,6 +252,8 @@ pub(super) struct Snapshot {
     /// When to reconcile again at the latest besides what the strategy's pass asks for
     /// (a `restartAt` still ahead, pods still to restart: [`super::restart`]).
     pub wake_at: Option<Timestamp>,
+    /// Hashes of the ReplicaSets that are saturated (Argo's `IsSaturated`).
+    pub saturated: Vec<String>,
 }
 
 impl Snapshot {
@@ -307,10 +309,30 @@ impl Snapshot {
                 revision = revision.max(r);
             }
         }
+        let replicas = replicas::replicas_or_default(rollout.spec.replicas);
+        let saturated = owned
+            .iter()
+            .filter(|rs| {
+                let view = replicasets::view(rs);
+                let desired = rs
+                    .annotations()
+                    .get(replicasets::DESIRED_REPLICAS_ANNOTATION)
+                    .and_then(|d| d.parse::<i32>().ok());
+                view.spec_replicas == replicas
+                    && desired == Some(replicas)
+                    && view.available_replicas == replicas
+            })
+            .filter_map(|rs| {
+                rs.labels()
+                    .get(super::hash::POD_TEMPLATE_HASH_LABEL)
+                    .cloned()
+            })
+            .collect();
         Ok(Snapshot {
+            saturated,
             rollouts: rollout_api(&ctx.client, &ns),
             views: owned.iter().map(replicasets::view).collect(),
-            replicas: replicas::replicas_or_default(rollout.spec.replicas),
+            replicas,
             raw,
             rollout,
             ns,
@@ -321,6 +343,23 @@ impl Snapshot {
             status,
             wake_at: None,
         })
+    }
+
+    /// The pods as the engine's conditions read them (the counts [`fill_replica_counts`]
+    /// writes).
+    pub fn pod_counts(&self) -> crate::engine::PodCounts {
+        let mut status = RolloutStatus::default();
+        fill_replica_counts(&mut status, &self.views, &self.hash, &Value::Null);
+        crate::engine::PodCounts {
+            replicas: status.replicas.unwrap_or(0),
+            updated: status.updated_replicas.unwrap_or(0),
+            ready: status.ready_replicas.unwrap_or(0),
+            available: status.available_replicas.unwrap_or(0),
+            saturated: self.saturated.clone(),
+            generation_observed: self.raw["metadata"]["generation"]
+                .as_i64()
+                .is_none_or(|g| self.status.observed_generation == g.to_string()),
+        }
     }
 
     /// The sooner of `at` (the engine's time to call again) and [`Snapshot::wake_at`].

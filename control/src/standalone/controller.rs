@@ -392,6 +392,7 @@ impl Controller {
                     .collect(),
                 templates: templates.clone(),
                 replicas: None,
+                pods: None,
             };
             let experiments: engine::ObservedExperiments = slot
                 .record

@@ -897,6 +897,41 @@ fn on_kubernetes_the_pause_and_the_switch_wait_for_the_new_pods() {
 }
 
 #[test]
+fn on_kubernetes_available_means_the_active_replica_set_is_saturated() {
+    // Argo: a blue-green Rollout is Available when the ReplicaSet its active Service
+    // selects is saturated, whatever the other ReplicaSets hold.
+    let mut w = Bg::healthy(json!({"autoPromotionEnabled": false}));
+    w.rollout.spec.replicas = Some(3);
+    let counted = |saturated: &[&str]| {
+        Some(PodCounts {
+            replicas: 6,
+            updated: 3,
+            ready: 6,
+            available: 6,
+            saturated: saturated.iter().map(|h| h.to_string()).collect(),
+            generation_observed: true,
+        })
+    };
+    w.observed.pods = counted(&["c2"]);
+    w.observed.replicas = pods(3, true);
+    w.deploy("c2");
+    w.settle();
+    assert_eq!(w.selectors(), ("s1", "c2", "s1"));
+    assert_eq!(
+        w.condition("Available"),
+        (
+            "False",
+            "AvailableReason",
+            "Rollout does not have minimum availability"
+        ),
+        "the active s1 is not saturated"
+    );
+    w.observed.pods = counted(&["s1", "c2"]);
+    w.tick();
+    assert_eq!(w.condition("Available").0, "True");
+}
+
+#[test]
 fn auto_promotion_switches_only_to_a_saturated_replica_set() {
     let mut w = Bg::healthy(json!({}));
     w.rollout.spec.replicas = Some(3);

@@ -110,3 +110,90 @@ fn a_step_reached_within_a_call_waits_for_its_own_replica_counts() {
     );
     assert!(!fx.contains(&Action::RemoveManagedRoutes), "{fx:?}");
 }
+
+/// The pods as the Kubernetes adapter counts them: all of them, the new version's, and the
+/// available ones (ready alike).
+fn counted(replicas: i32, updated: i32, available: i32) -> Option<PodCounts> {
+    Some(PodCounts {
+        replicas,
+        updated,
+        ready: available,
+        available,
+        saturated: Vec::new(),
+        generation_observed: true,
+    })
+}
+
+#[test]
+fn healthy_and_available_wait_for_every_pod_and_the_old_ones_to_go() {
+    // Argo's RolloutHealthy and Available: a promoted canary is Healthy only once its
+    // desired pods are updated and available and the old ones are gone.
+    let mut w = World::healthy(json!({"steps": [{"setWeight": 50}]}));
+    w.observed.pods = counted(1, 1, 1);
+    w.tick();
+    assert_eq!(w.condition("Healthy").0, "True");
+    assert_eq!(w.condition("Available").0, "True");
+
+    // The stable pod is lost: no longer Healthy, not Available, and progressing again
+    // (Argo resets the condition so that a promoted Rollout does not time out).
+    w.observed.pods = counted(1, 1, 0);
+    w.tick();
+    assert_eq!(
+        w.condition("Healthy"),
+        ("False", "RolloutHealthy", "Rollout is not healthy")
+    );
+    assert_eq!(
+        w.condition("Available"),
+        (
+            "False",
+            "AvailableReason",
+            "Rollout does not have minimum availability"
+        )
+    );
+    assert_eq!(
+        w.condition("Progressing"),
+        (
+            "True",
+            "ReplicaSetNotAvailable",
+            "Rollout does not have minimum availability"
+        )
+    );
+
+    // A new version, promoted through its one step with the weights confirmed: every step
+    // is done and it is stable, but the old pod is still there.
+    w.observed.pods = counted(2, 1, 2);
+    w.observed.replicas = replicas(1, true);
+    w.deploy("c2");
+    w.settle();
+    assert_eq!(w.status().stable_rs, "c2");
+    assert_eq!(w.condition("Healthy").0, "False");
+    assert_eq!(w.condition("Available").0, "True");
+    assert_eq!(w.condition("Completed").0, "True");
+    assert_eq!(w.condition("Progressing").1, "ReplicaSetUpdated");
+    // The old pod gone: Healthy, and the new ReplicaSet has progressed.
+    w.observed.pods = counted(1, 1, 1);
+    w.tick();
+    assert_eq!(w.condition("Healthy").0, "True");
+    assert_eq!(
+        w.condition("Progressing"),
+        (
+            "True",
+            "NewReplicaSetAvailable",
+            "ReplicaSet \"web-c2\" has successfully progressed."
+        )
+    );
+}
+
+#[test]
+fn a_spec_change_not_yet_observed_is_not_healthy() {
+    // Argo's RolloutHealthy also asks that the status read had observed the Rollout's
+    // generation.
+    let mut w = World::healthy(json!({"steps": [{"setWeight": 50}]}));
+    w.observed.pods = counted(1, 1, 1);
+    w.observed.pods.as_mut().unwrap().generation_observed = false;
+    w.tick();
+    assert_eq!(w.condition("Healthy").0, "False");
+    w.observed.pods.as_mut().unwrap().generation_observed = true;
+    w.tick();
+    assert_eq!(w.condition("Healthy").0, "True");
+}
