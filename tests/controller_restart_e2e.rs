@@ -238,6 +238,51 @@ async fn a_canary_restarts_its_pods_one_at_a_time() {
     server.shutdown();
 }
 
+/// Scaled from five to three in the same patch that asks for a restart (Argo's scaling
+/// event): that pass only resizes, so exactly the three pods that stay are evicted, never
+/// one that the scale-down removes anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_a_scale_down_evicts_only_the_pods_that_stay() {
+    let server = server().await;
+    server.apply_yaml(&rollout_canary()).unwrap();
+    let controller = Controller::start(&server);
+    let first = support::kube::until(
+        &server,
+        &controller,
+        "rollout-canary",
+        "healthy",
+        |r, sets| r["status"]["phase"] == "Healthy" && sets.get(&rs_name(r)) == Some(&(5, 5)),
+    )
+    .await;
+    let rs = rs_name(&first);
+    let before = pods(&server, "rollout-canary");
+    let at = restart_now(&before).await;
+    merge_patch(
+        &server,
+        &rollout_path("rollout-canary"),
+        json!({"spec": {"replicas": 3, "restartAt": at}}),
+    )
+    .await;
+    support::kube::until(
+        &server,
+        &controller,
+        "rollout-canary",
+        "restarted at three",
+        |r, sets| r["status"]["restartedAt"] == at && sets.get(&rs) == Some(&(3, 3)),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut now = pods(&server, "rollout-canary");
+    while available(&now) != 3 || now.values().any(|p| p.terminating) {
+        assert!(std::time::Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = pods(&server, "rollout-canary");
+    }
+    all_replaced(&before, &now, &at);
+    assert_eq!(evictions(&server), 3, "{}", controller.logs());
+    server.shutdown();
+}
+
 /// A restartAt a few seconds ahead: nothing is evicted before it (the phase already says
 /// the restart is pending, as Argo's does), and the controller wakes for it by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,8 @@
 //! When no pod older than `restartAt` is left, `status.restartedAt` is set to it and the
 //! restart is done. A `restartAt` still ahead is waited for; a new pod template or new steps
 //! make the engine record it as done (Argo's `resetRolloutStatus`: the new version's pods
-//! are new anyway), and no pod is evicted in that pass.
+//! are new anyway), and no pod is evicted in that pass, nor in a pass that follows a
+//! change of `spec.replicas` (Argo's scaling event, when it only resizes).
 
 use std::time::Duration;
 
@@ -55,6 +56,11 @@ pub(super) async fn reconcile(
         return Ok(None);
     }
     if !restart_pending(spec, &snap.status) || new_version(snap) {
+        return Ok(None);
+    }
+    if snap.scaling_event {
+        // Argo syncs only the replicas on a scaling event; the restart waits for the next
+        // pass, which the resize brings.
         return Ok(None);
     }
     let pods = rollout_pods(ctx, snap).await?;

@@ -254,6 +254,10 @@ pub(super) struct Snapshot {
     pub wake_at: Option<Timestamp>,
     /// Hashes of the ReplicaSets that are saturated (Argo's `IsSaturated`).
     pub saturated: Vec<String>,
+    /// The Rollout was scaled since its new or stable ReplicaSet was sized (Argo's
+    /// `isScalingEvent`): one of them, still active, is annotated with other desired
+    /// replicas than `spec.replicas`.
+    pub scaling_event: bool,
 }
 
 impl Snapshot {
@@ -310,16 +314,17 @@ impl Snapshot {
             }
         }
         let replicas = replicas::replicas_or_default(rollout.spec.replicas);
+        let desired_of = |rs: &K8sReplicaSet| {
+            rs.annotations()
+                .get(replicasets::DESIRED_REPLICAS_ANNOTATION)
+                .and_then(|d| d.parse::<i32>().ok())
+        };
         let saturated = owned
             .iter()
             .filter(|rs| {
                 let view = replicasets::view(rs);
-                let desired = rs
-                    .annotations()
-                    .get(replicasets::DESIRED_REPLICAS_ANNOTATION)
-                    .and_then(|d| d.parse::<i32>().ok());
                 view.spec_replicas == replicas
-                    && desired == Some(replicas)
+                    && desired_of(rs) == Some(replicas)
                     && view.available_replicas == replicas
             })
             .filter_map(|rs| {
@@ -328,8 +333,17 @@ impl Snapshot {
                     .cloned()
             })
             .collect();
+        let stable_rs = owned.iter().find(|rs| {
+            !status.stable_rs.is_empty()
+                && rs.labels().get(super::hash::POD_TEMPLATE_HASH_LABEL) == Some(&status.stable_rs)
+        });
+        let scaling_event = new_rs.into_iter().chain(stable_rs).any(|rs| {
+            let active = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) > 0;
+            active && desired_of(rs).is_some_and(|d| d != replicas)
+        });
         Ok(Snapshot {
             saturated,
+            scaling_event,
             rollouts: rollout_api(&ctx.client, &ns),
             views: owned.iter().map(replicasets::view).collect(),
             replicas,
