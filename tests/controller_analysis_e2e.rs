@@ -588,3 +588,85 @@ spec:
     assert_allowed_by_rbac(&server);
     server.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_analysis_runs_go_past_the_history_limit() {
+    // Argo's FilterAnalysisRunsToDelete: with `successfulRunHistoryLimit: 1`, each promotion
+    // leaves only the newest successful run; the current one is never touched.
+    let server = ApiServer::start(Options {
+        pod_ready_delay: Duration::from_millis(100),
+        job_duration: Duration::from_millis(200),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    server
+        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
+        .unwrap();
+    server
+        .apply_yaml(include_str!(
+            "../config/tests/data/argo-examples/cluster-analysis-templates.yaml"
+        ))
+        .unwrap();
+    server
+        .apply_yaml(
+            "\
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 1
+  analysis: {successfulRunHistoryLimit: 1}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: 'web:1'}]}
+  strategy:
+    canary:
+      steps:
+      - setWeight: 50
+      - analysis: {templates: [{templateName: always-pass, clusterScope: true}]}
+",
+        )
+        .unwrap();
+    let controller = Controller::start(&server);
+    until(&server, &controller, "web", "healthy", |r, sets| {
+        r["status"]["phase"] == "Healthy" && sets.get(&rs_name(r)) == Some(&(1, 1))
+    })
+    .await;
+    let run_names = || {
+        let mut names: Vec<String> = server
+            .list("argoproj.io/v1alpha1", "AnalysisRun", "default")
+            .unwrap()
+            .iter()
+            .filter(|r| r["metadata"]["deletionTimestamp"].is_null())
+            .map(|r| r["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    for (revision, image) in [(2, "web:2"), (3, "web:3"), (4, "web:4")] {
+        set_image(&server, image).await;
+        let done = until(&server, &controller, "web", image, |r, _| {
+            r["status"]["phase"] == "Healthy"
+                && r["status"]["stableRS"] == r["status"]["currentPodHash"]
+                && r["metadata"]["annotations"]["rollout.argoproj.io/revision"]
+                    == revision.to_string()
+        })
+        .await;
+        let hash = done["status"]["currentPodHash"].as_str().unwrap();
+        let newest = format!("web-{hash}-{revision}-1");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while run_names() != [newest.clone()] {
+            assert!(
+                Instant::now() < deadline,
+                "after revision {revision}: {:?}\n{}",
+                run_names(),
+                controller.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_allowed_by_rbac(&server);
+    server.shutdown();
+}

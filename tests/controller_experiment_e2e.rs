@@ -238,6 +238,71 @@ async fn argos_experiment_step_example_runs_its_experiment_and_the_rollout_goes_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_experiments_go_past_the_history_limit() {
+    // Argo's FilterExperimentsToDelete, with the AnalysisRuns' limits: with
+    // `successfulRunHistoryLimit: 1` the second promotion deletes the first experiment
+    // (and with it, as its owner, its ReplicaSet and run).
+    let (server, controller) = started().await;
+    let example = in_default(include_str!(
+        "../config/tests/data/argo-examples/rollout-experiment-step.yaml"
+    ))
+    .replace(
+        "            templateName: random-fail\n",
+        "            templateName: random-fail\n            requiredForCompletion: true\n",
+    )
+    .replace(
+        "  revisionHistoryLimit: 2\n",
+        "  revisionHistoryLimit: 2\n  analysis: {successfulRunHistoryLimit: 1}\n",
+    );
+    assert!(example.contains("successfulRunHistoryLimit"));
+    server.apply_yaml(&example).unwrap();
+    let name = "rollout-experiment-step";
+    until(&server, &controller, name, "healthy", |r, _| {
+        r["status"]["phase"] == "Healthy"
+    })
+    .await;
+    let mut made = Vec::new();
+    for (revision, image) in [(2, "yellow"), (3, "green")] {
+        merge_patch(
+            &server,
+            &rollout_path(name),
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "rollouts-demo", "image": format!("argoproj/rollouts-demo:{image}")}]}}}}),
+        )
+        .await;
+        let done = until(&server, &controller, name, image, |r, _| {
+            r["status"]["phase"] == "Healthy"
+                && r["status"]["stableRS"] == r["status"]["currentPodHash"]
+                && r["metadata"]["annotations"]["rollout.argoproj.io/revision"]
+                    == revision.to_string()
+        })
+        .await;
+        let hash = done["status"]["currentPodHash"].as_str().unwrap();
+        made.push(format!("{name}-{hash}-{revision}-1"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left: Vec<String> = server
+            .list("argoproj.io/v1alpha1", "Experiment", "default")
+            .unwrap()
+            .iter()
+            .filter(|e| e["metadata"]["deletionTimestamp"].is_null())
+            .map(|e| e["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        if left == made[1..] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left:?}, made {made:?}\n{}",
+            controller.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_allowed_by_rbac(&server);
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_experiment_aborts_its_rollout() {
     let (server, controller) = started().await;
     server

@@ -70,6 +70,8 @@ pub struct RolloutRuns {
     ns: String,
     /// The Rollout as JSON.
     rollout: Value,
+    /// The runs the Rollout owns, as [`RolloutRuns::observed`] read them.
+    listed: parking_lot::Mutex<Vec<Value>>,
 }
 
 impl RolloutRuns {
@@ -79,6 +81,7 @@ impl RolloutRuns {
             client: client.clone(),
             ns: ns.to_owned(),
             rollout: rollout.clone(),
+            listed: parking_lot::Mutex::new(Vec::new()),
         }
     }
 
@@ -86,7 +89,7 @@ impl RolloutRuns {
     pub async fn observed(&self) -> Result<BTreeMap<String, ObservedAnalysisRun>, kube::Error> {
         let uid = self.rollout["metadata"]["uid"].as_str().unwrap_or_default();
         let runs = self.api.list(&ListParams::default()).await?;
-        Ok(runs
+        let owned: Vec<DynamicObject> = runs
             .items
             .into_iter()
             .filter(|r| {
@@ -94,6 +97,13 @@ impl RolloutRuns {
                     .iter()
                     .any(|o| o.uid == uid && o.controller == Some(true))
             })
+            .collect();
+        *self.listed.lock() = owned
+            .iter()
+            .filter_map(|r| serde_json::to_value(r).ok())
+            .collect();
+        Ok(owned
+            .into_iter()
             .map(|r| {
                 let status = &r.data["status"];
                 let phase = status["phase"]
@@ -104,6 +114,23 @@ impl RolloutRuns {
                 (r.name_any(), ObservedAnalysisRun { phase, message })
             })
             .collect())
+    }
+
+    /// Deletes the old runs, of those [`RolloutRuns::observed`] read, that the Rollout's
+    /// history limits let go ([`super::history`]); `current` are the runs `status` names.
+    pub async fn prune(
+        &self,
+        status: &weir_config::argo::RolloutStatus,
+        replica_sets: &BTreeMap<String, bool>,
+        rollout: &argo::Rollout,
+    ) -> Result<(), kube::Error> {
+        let names = super::history::to_delete(
+            &self.listed.lock(),
+            &super::history::current_runs(status),
+            replica_sets,
+            super::history::limits(rollout),
+        );
+        super::history::delete(&self.api, "AnalysisRun", &names).await
     }
 
     /// The Rollout's namespace's AnalysisTemplates and the ClusterAnalysisTemplates. One

@@ -200,6 +200,8 @@ pub(super) async fn reconcile(
         }
     }
     carry_out(&runs, &out.actions, &hash, out.state.revision).await?;
+    runs.prune(next, &snap.replica_set_hashes, &snap.rollout)
+        .await?;
 
     let mut written = next.clone();
     fill_counts(&mut written, snap);

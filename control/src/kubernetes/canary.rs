@@ -242,6 +242,8 @@ pub(super) async fn reconcile(
         }
     }
     carry_out(&runs, &out.actions, &hash, out.state.revision).await?;
+    runs.prune(&out.state.status, &snap.replica_set_hashes, &snap.rollout)
+        .await?;
     if let Some(e) = &experiments {
         e.carry_out(
             &snap.raw,
@@ -250,6 +252,20 @@ pub(super) async fn reconcile(
             &out.state.status.stable_rs,
             &out.state.experiments,
             &snap.rs_api,
+        )
+        .await?;
+        let current = out
+            .state
+            .status
+            .canary
+            .as_ref()
+            .map(|c| c.current_experiment.as_str())
+            .filter(|c| !c.is_empty());
+        e.prune(
+            &out.state.status,
+            current,
+            &snap.replica_set_hashes,
+            &snap.rollout,
         )
         .await?;
     }

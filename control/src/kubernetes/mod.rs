@@ -40,6 +40,7 @@ pub mod experiments;
 pub mod fleet;
 pub mod gatewayapi;
 pub mod hash;
+pub mod history;
 pub mod httproute;
 pub mod ingress;
 pub mod jobs;

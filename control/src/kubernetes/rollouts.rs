@@ -18,6 +18,7 @@
 //! traffic routers) gets a condition saying so and is otherwise left alone, never
 //! half-driven.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -258,6 +259,9 @@ pub(super) struct Snapshot {
     /// `isScalingEvent`): one of them, still active, is annotated with other desired
     /// replicas than `spec.replicas`.
     pub scaling_event: bool,
+    /// Each owned ReplicaSet's hash, and whether it is being deleted (what Argo's history
+    /// rules for AnalysisRuns and Experiments read: [`super::history`]).
+    pub replica_set_hashes: BTreeMap<String, bool>,
 }
 
 impl Snapshot {
@@ -341,9 +345,17 @@ impl Snapshot {
             let active = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) > 0;
             active && desired_of(rs).is_some_and(|d| d != replicas)
         });
+        let replica_set_hashes = owned
+            .iter()
+            .filter_map(|rs| {
+                let hash = rs.labels().get(super::hash::POD_TEMPLATE_HASH_LABEL)?;
+                Some((hash.clone(), rs.metadata.deletion_timestamp.is_some()))
+            })
+            .collect();
         Ok(Snapshot {
             saturated,
             scaling_event,
+            replica_set_hashes,
             rollouts: rollout_api(&ctx.client, &ns),
             views: owned.iter().map(replicasets::view).collect(),
             replicas,

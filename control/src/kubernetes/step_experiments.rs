@@ -78,6 +78,33 @@ impl RolloutExperiments {
             .collect()
     }
 
+    /// Deletes the old Experiments the Rollout's history limits let go
+    /// ([`super::history`]); `current` is the one the status names, if a step runs it.
+    /// As Argo, nothing goes while the Rollout is aborted, fully promoting, or paused on an
+    /// inconclusive analysis.
+    pub async fn prune(
+        &self,
+        status: &argo::RolloutStatus,
+        current: Option<&str>,
+        replica_sets: &std::collections::BTreeMap<String, bool>,
+        rollout: &argo::Rollout,
+    ) -> Result<(), kube::Error> {
+        let inconclusive = status
+            .pause_conditions
+            .iter()
+            .any(|c| c.reason == "InconclusiveAnalysis");
+        if status.abort || status.promote_full || inconclusive {
+            return Ok(());
+        }
+        let names = super::history::to_delete(
+            &self.objects,
+            &current.into_iter().collect::<Vec<_>>(),
+            replica_sets,
+            super::history::limits(rollout),
+        );
+        super::history::delete(&self.api, "Experiment", &names).await
+    }
+
     fn object(&self, name: &str) -> Option<&Value> {
         self.objects
             .iter()
