@@ -303,6 +303,117 @@ async fn old_experiments_go_past_the_history_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_set_of_the_same_name_that_is_not_the_experiments_is_left_alone() {
+    // Someone else's ReplicaSet holds the name a template's would have: it is never
+    // claimed or resized, and the Experiment says why.
+    let (server, controller) = started().await;
+    server
+        .apply_yaml(
+            "\
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: experiment-with-analysis-purple, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: other}}
+  template:
+    metadata: {labels: {app: other}}
+    spec: {containers: [{name: other, image: 'other:1'}]}
+",
+        )
+        .unwrap();
+    server
+        .apply_yaml(&in_default(include_str!(
+            "../config/tests/data/argo-examples/experiment-with-analysis.yaml"
+        )))
+        .unwrap();
+    let name = "experiment-with-analysis";
+    // The other template runs.
+    object_until(
+        &server,
+        &controller,
+        "ReplicaSet",
+        &format!("{name}-orange"),
+        "made",
+        |rs| rs["status"]["availableReplicas"] == 1,
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let warning = loop {
+        let events = server.list("v1", "Event", "default").unwrap();
+        if let Some(e) = events
+            .iter()
+            .find(|e| e["reason"] == "FailedRSCreate" && e["involvedObject"]["name"] == name)
+        {
+            break e.clone();
+        }
+        assert!(Instant::now() < deadline, "{}", controller.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(warning["type"], "Warning");
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"experiment-with-analysis-purple\""),
+        "{warning}"
+    );
+    let other = get(&server, "ReplicaSet", &format!("{name}-purple")).unwrap();
+    assert_eq!(other["spec"]["replicas"], 2);
+    assert!(other["metadata"]["ownerReferences"].is_null(), "{other}");
+    assert_eq!(
+        other["spec"]["template"]["spec"]["containers"][0]["image"],
+        "other:1"
+    );
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_of_no_replicas_runs_at_once() {
+    // Argo: a template asking for 0 replicas has all it wants at once; its ReplicaSet is
+    // made with no pods, and the experiment runs its duration and succeeds.
+    let (server, controller) = started().await;
+    server
+        .apply_yaml(
+            "\
+apiVersion: argoproj.io/v1alpha1
+kind: Experiment
+metadata: {name: idle, namespace: default}
+spec:
+  duration: 2s
+  templates:
+  - name: none
+    replicas: 0
+    selector: {matchLabels: {app: idle}}
+    template:
+      metadata: {labels: {app: idle}}
+      spec: {containers: [{name: idle, image: 'idle:1'}]}
+",
+        )
+        .unwrap();
+    let running = object_until(&server, &controller, "Experiment", "idle", "running", |e| {
+        e["status"]["phase"] == "Running"
+    })
+    .await;
+    assert_eq!(
+        running["status"]["templateStatuses"][0]["status"],
+        "Running"
+    );
+    let rs = get(&server, "ReplicaSet", "idle-none").unwrap();
+    assert_eq!(rs["spec"]["replicas"], 0);
+    object_until(
+        &server,
+        &controller,
+        "Experiment",
+        "idle",
+        "Successful",
+        |e| e["status"]["phase"] == "Successful",
+    )
+    .await;
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_experiment_aborts_its_rollout() {
     let (server, controller) = started().await;
     server

@@ -30,7 +30,16 @@ async fn series(
     query: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    series_within(prom, query, check, Duration::from_secs(20)).await
+}
+
+async fn series_within(
+    prom: &support_prometheus::Prometheus,
+    query: &str,
+    check: impl Fn(&Value) -> bool,
+    within: Duration,
+) -> Value {
+    let deadline = std::time::Instant::now() + within;
     loop {
         let result = prom.query(query).await.unwrap_or_default();
         if let Some(found) = result.as_array().into_iter().flatten().find(|s| check(s)) {
@@ -135,7 +144,16 @@ async fn argos_dashboard_queries_answer_from_weirs_metrics() {
         json!({"status": {"pauseConditions": null}}),
     )
     .await;
-    series(&prom, "rollout_info{job=\"test\"}", info("Completed")).await;
+    // Completed once the old version's pod is gone: a traffic-routed canary keeps it for
+    // the default scaleDownDelaySeconds (30 s), and Argo's Healthy condition (and so its
+    // calculated phase) waits for that.
+    series_within(
+        &prom,
+        "rollout_info{job=\"test\"}",
+        info("Completed"),
+        Duration::from_secs(60),
+    )
+    .await;
     let reconciles = series(
         &prom,
         "sum(increase(rollout_reconcile_count{job=\"test\"}[10m]))",

@@ -283,13 +283,15 @@ pub async fn reconcile_experiment(
         (runs.observed().await?, runs.templates().await?)
     };
 
-    // What serves: a template whose ReplicaSet has all the pods it asks for available.
+    // What serves: a template whose ReplicaSet has all the pods it asks for available (a
+    // template of `replicas: 0` at once, as in Argo, where 0 available is all it wants).
     let mut observed = ObservedExperiment::default();
     for t in &experiment.spec.templates {
         if let Some(rs) = replica_sets.get(&t.name) {
             let pods = counts(rs);
             let wanted = spec_replicas(rs);
-            if pods.available > 0 && pods.available >= wanted {
+            let asks_none = t.replicas == Some(0);
+            if (pods.available > 0 || asks_none) && pods.available >= wanted {
                 observed.available.insert(t.name.clone());
             }
             observed.pods.insert(t.name.clone(), pods);
@@ -333,21 +335,47 @@ pub async fn reconcile_experiment(
         };
         let rs = match replica_sets.get(&t.name) {
             Some(rs) => rs.clone(),
-            None if desired > 0 => {
+            // Made while the template runs, with no pods if it asks for none (Argo).
+            None if !(stopping || done) => {
                 let (rs_name, body) = template_replica_set(&raw, raw_t, desired);
                 let created = match rs_api
                     .create(&PostParams::default(), &serde_json::from_value(body)?)
                     .await
                 {
                     Ok(rs) => {
-                        let message = format!(
-                            "Created ReplicaSet {rs_name} (revision 1) with size {desired}"
-                        );
-                        record_event(&ctx.client, &raw, "NewReplicaSetCreated", &message, false)
+                        if desired > 0 {
+                            let message = format!(
+                                "Created ReplicaSet {rs_name} (revision 1) with size {desired}"
+                            );
+                            record_event(
+                                &ctx.client,
+                                &raw,
+                                "NewReplicaSetCreated",
+                                &message,
+                                false,
+                            )
                             .await;
+                        }
                         rs
                     }
-                    Err(e) if already_exists(&e) => rs_api.get(&rs_name).await?,
+                    Err(e) if already_exists(&e) => {
+                        // Ours from an earlier pass is claimed; anybody else's is never
+                        // touched (Argo's hash collision: its name has no hash, so no
+                        // collision count could free it).
+                        let existing = rs_api.get(&rs_name).await?;
+                        let uid = raw["metadata"]["uid"].as_str().unwrap_or_default();
+                        if !controlled_by(&existing.metadata, uid) {
+                            let message = format!(
+                                "Failed to create new replica set {rs_name:?}: a ReplicaSet of that name exists and belongs to another owner"
+                            );
+                            // As Argo: the other templates go on, this one never becomes
+                            // available (so its progress deadline fails it).
+                            tracing::warn!(experiment = %name, "{message}");
+                            record_event(&ctx.client, &raw, "FailedRSCreate", &message, true).await;
+                            continue;
+                        }
+                        existing
+                    }
                     Err(e) => return Err(e.into()),
                 };
                 tracing::info!(experiment = %name, replicaset = %rs_name, "created ReplicaSet");
