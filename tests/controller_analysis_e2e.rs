@@ -651,7 +651,9 @@ spec:
             r["status"]["phase"] == "Healthy"
                 && r["status"]["stableRS"] == r["status"]["currentPodHash"]
                 && r["metadata"]["annotations"]["rollout.argoproj.io/revision"]
-                    == revision.to_string()
+                    .as_str()
+                    .and_then(|v| v.parse::<i32>().ok())
+                    == Some(revision)
         })
         .await;
         let hash = done["status"]["currentPodHash"].as_str().unwrap();

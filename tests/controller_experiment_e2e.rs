@@ -273,7 +273,9 @@ async fn old_experiments_go_past_the_history_limit() {
             r["status"]["phase"] == "Healthy"
                 && r["status"]["stableRS"] == r["status"]["currentPodHash"]
                 && r["metadata"]["annotations"]["rollout.argoproj.io/revision"]
-                    == revision.to_string()
+                    .as_str()
+                    .and_then(|v| v.parse::<i32>().ok())
+                    == Some(revision)
         })
         .await;
         let hash = done["status"]["currentPodHash"].as_str().unwrap();

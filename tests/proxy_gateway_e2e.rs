@@ -319,3 +319,89 @@ async fn weirs_controller_drives_weirs_gateway_through_the_plugins_httproute() {
     support::assert_binomial("canary at 30% through the Gateway", on_canary, 400, 0.3);
     server.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn method_header_and_query_matches_pick_the_rule() {
+    // The Gateway API's precedence among rules of equal paths: a method first, then more
+    // header matches, then more query matches; everything else to the plain rule.
+    let (server, weir, _stable, _canary) = started().await;
+    let mut r = route(&server);
+    let to = |service: &str| json!([{"name": service, "kind": "Service", "port": 80}]);
+    r["spec"]["rules"] = json!([
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+         "backendRefs": to("argo-rollouts-stable-service")},
+        {"matches": [
+            {"path": {"type": "PathPrefix", "value": "/"},
+             "headers": [{"name": "X-Canary", "value": "yes"}]},
+            {"path": {"type": "PathPrefix", "value": "/"},
+             "queryParams": [{"name": "canary", "type": "RegularExpression", "value": "1|true"}]},
+            {"path": {"type": "PathPrefix", "value": "/"}, "method": "DELETE"},
+         ],
+         "backendRefs": to("argo-rollouts-canary-service")},
+    ]);
+    r["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    apply(&server, &r);
+    let client = Client::http1();
+    let send =
+        |method: &'static str, path: &'static str, headers: Vec<(&'static str, &'static str)>| {
+            let client = &client;
+            let weir = &weir;
+            async move {
+                let mut b = hyper::Request::builder()
+                    .method(method)
+                    .uri(format!("http://{}{path}", weir.authority()))
+                    .header("host", HOST);
+                for (k, v) in headers {
+                    b = b.header(k, v);
+                }
+                let o = client
+                    .request(
+                        b.body(http_body_util::Full::new(bytes::Bytes::new()))
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}\n{}", weir.logs()));
+                o.backend
+            }
+        };
+    until("the canary rule served", &weir, async || {
+        send("GET", "/", vec![("x-canary", "yes")]).await.as_deref() == Some("canary")
+    })
+    .await;
+    for (method, path, headers, expected) in [
+        ("GET", "/", vec![], "stable"),
+        ("GET", "/", vec![("x-canary", "no")], "stable"),
+        ("GET", "/x", vec![("X-CANARY", "yes")], "canary"),
+        ("GET", "/?canary=true&x=1", vec![], "canary"),
+        ("GET", "/?canary=10", vec![], "stable"),
+        ("GET", "/?x=1&canary=1", vec![], "canary"),
+        ("DELETE", "/", vec![], "canary"),
+        ("POST", "/", vec![], "stable"),
+    ] {
+        let what = format!("{method} {path} {headers:?}");
+        assert_eq!(
+            send(method, path, headers).await.as_deref(),
+            Some(expected),
+            "{what}"
+        );
+    }
+    // Each match is a route of its own in `/routes`, its conditions shown.
+    let routes = weir.admin_json("/routes").await;
+    let shown: Vec<&Value> = routes["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["name"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("default/{ROUTE}:1."))
+        })
+        .collect();
+    assert_eq!(shown.len(), 3, "{routes}");
+    assert_eq!(shown[2]["match"]["method"], "DELETE", "{routes}");
+    server.shutdown();
+}

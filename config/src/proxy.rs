@@ -127,6 +127,12 @@ pub struct Route {
     /// Kubernetes' `Prefix`), or `exact`.
     #[serde(default)]
     pub path_match: PathMatch,
+    /// Further conditions on the request, all of which must hold (a Gateway API
+    /// HTTPRouteMatch's method, headers and query parameters). Of the routes that match a
+    /// request's host and path equally well, one with a method wins, then the one with more
+    /// header conditions, then more query conditions, then the first.
+    #[serde(default, rename = "match")]
+    pub conditions: RouteConditions,
     pub backends: Vec<Backend>,
     #[serde(default)]
     pub timeouts: Timeouts,
@@ -270,6 +276,28 @@ pub struct Mirror {
     /// OR'ed; an empty list matches every request.
     #[serde(default, rename = "match")]
     pub matches: Vec<RequestMatch>,
+}
+
+/// A route's conditions beyond host and path (see [`Route::conditions`]).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RouteConditions {
+    /// The request method, exactly (`GET`, `POST`, ...).
+    pub method: Option<String>,
+    /// Header name (any case) to the value it must have; a header sent several times
+    /// matches if any of its values does.
+    #[serde(default)]
+    pub headers: BTreeMap<String, StringMatch>,
+    /// Query parameter name (exact case) to the value its first occurrence must have,
+    /// percent-decoded.
+    #[serde(default)]
+    pub query_params: BTreeMap<String, StringMatch>,
+}
+
+impl RouteConditions {
+    pub fn is_empty(&self) -> bool {
+        self.method.is_none() && self.headers.is_empty() && self.query_params.is_empty()
+    }
 }
 
 /// All given parts must match (AND), as in Argo's RouteMatch.

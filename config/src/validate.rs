@@ -149,6 +149,28 @@ fn check_route(r: &mut Report<'_>, config: &ProxyConfig, i: usize, route: &Route
             );
         }
     }
+    if let Some(m) = &route.conditions.method {
+        if http_method_invalid(m) {
+            r.at(
+                &route.name,
+                format!("{at}.match.method"),
+                format!("{m:?} is not an HTTP method"),
+            );
+        }
+    }
+    for (name, sm) in &route.conditions.headers {
+        if http_header_name_invalid(name) {
+            r.at(
+                &route.name,
+                format!("{at}.match.headers"),
+                format!("{name:?} is not a header name"),
+            );
+        }
+        check_string_match(r, &route.name, format!("{at}.match.headers.{name}"), sm);
+    }
+    for (name, sm) in &route.conditions.query_params {
+        check_string_match(r, &route.name, format!("{at}.match.queryParams.{name}"), sm);
+    }
     let is_backend = |name: &str| route.backends.iter().any(|b| b.service.value == name);
     for (h, hr) in route.header_routes.iter().enumerate() {
         if !is_backend(&hr.backend.value) {
@@ -252,4 +274,18 @@ fn unknown_service(config: &ProxyConfig, name: &str) -> String {
             known.join(", ")
         }
     )
+}
+
+/// An RFC 9110 method is a token: one or more of its characters.
+fn http_method_invalid(m: &str) -> bool {
+    m.is_empty() || !m.bytes().all(is_token_char)
+}
+
+/// A header name is a token too.
+fn http_header_name_invalid(n: &str) -> bool {
+    n.is_empty() || !n.bytes().all(is_token_char)
+}
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }

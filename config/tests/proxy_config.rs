@@ -153,3 +153,23 @@ fn malformed_yaml_is_reported_with_a_line() {
     assert!(e.0[0].line >= 2, "{e}");
     assert!(e.0[0].file == "weir.yaml");
 }
+
+#[test]
+fn route_conditions_are_checked() {
+    let text = format!(
+        "{GOOD}    match:\n      method: \"GE T\"\n      headers:\n        \"x canary\": {{exact: \"1\"}}\n        x-user: {{regex: \"(\"}}\n      queryParams:\n        v: {{exact: \"1\", prefix: \"1\"}}\n"
+    );
+    let s = errors(&text).to_string();
+    for expected in [
+        "routes[0].match.method: \"GE T\" is not an HTTP method",
+        "routes[0].match.headers: \"x canary\" is not a header name",
+        "routes[0].match.headers.x-user",
+        "routes[0].match.queryParams.v",
+    ] {
+        assert!(s.contains(expected), "{expected} not in {s}");
+    }
+    let ok = format!(
+        "{GOOD}    match:\n      method: POST\n      headers: {{x-canary: {{exact: \"1\"}}}}\n      queryParams: {{v: {{regex: \"^2$\"}}}}\n"
+    );
+    assert!(parse_proxy_config("weir.yaml", &ok, 1).is_ok());
+}

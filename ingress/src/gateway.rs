@@ -1,10 +1,10 @@
 //! The Gateway API (gateway.networking.k8s.io/v1) as weir routes, pure, first slice:
 //! GatewayClasses whose `controllerName` is weir's, their Gateways' HTTP listeners
 //! (hostnames, `allowedRoutes` by namespace), and the HTTPRoutes attached to them: path
-//! matches (`PathPrefix` by whole segments, `Exact`), weighted `backendRefs` to Services.
-//! What this slice does not serve (header, query and method matches, filters, regular
-//! expression paths, HTTPS listeners) is said in the route's status and left out; the rest
-//! of the route is served. The statuses (Gateway Accepted and Programmed, each route
+//! matches (`PathPrefix` by whole segments, `Exact`) with their method, header and query
+//! parameter conditions (`Exact`, `RegularExpression`), weighted `backendRefs` to Services.
+//! What this slice does not serve (filters, regular expression paths, HTTPS listeners) is
+//! said in the route's status and left out; the rest of the route is served. The statuses (Gateway Accepted and Programmed, each route
 //! parent's Accepted and ResolvedRefs) are computed here and written by [`crate::watch`].
 
 use std::collections::BTreeMap;
@@ -314,16 +314,13 @@ pub fn translate(
                     _ => default_match.to_vec(),
                 };
                 for (j, m) in matches.iter().enumerate() {
-                    let extra = ["headers", "queryParams"]
-                        .iter()
-                        .any(|f| m[*f].as_array().is_some_and(|a| !a.is_empty()))
-                        || m.get("method").is_some_and(|v| !v.is_null());
-                    if extra {
-                        unsupported.push(format!(
-                            "rule {i} match {j}: header, query and method matches are not served yet"
-                        ));
-                        continue;
-                    }
+                    let conditions = match request_conditions(m) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            unsupported.push(format!("rule {i} match {j}: {e}"));
+                            continue;
+                        }
+                    };
                     let path = m["path"]["value"].as_str().unwrap_or("/");
                     let path_match = match m["path"]["type"].as_str().unwrap_or("PathPrefix") {
                         "PathPrefix" => "segments",
@@ -335,13 +332,17 @@ pub fn translate(
                             continue;
                         }
                     };
-                    out.routes.push(json!({
+                    let mut route = json!({
                         "name": format!("{ns}/{name}:{i}.{j}:{path}"),
                         "hosts": hosts,
                         "pathPrefix": path,
                         "pathMatch": path_match,
                         "backends": backends,
-                    }));
+                    });
+                    if !conditions.as_object().is_some_and(|c| c.is_empty()) {
+                        route["match"] = conditions;
+                    }
+                    out.routes.push(route);
                 }
             }
             let accepted = if unsupported.is_empty() {
@@ -376,6 +377,48 @@ pub fn translate(
         }
     }
     out
+}
+
+/// A match's method, headers and query parameters as a weir route's `match`: `Exact`
+/// values as they are, `RegularExpression` ones anchored (the whole value must match, as
+/// Envoy's implementation does); of several entries for one name (any case for headers,
+/// exact case for query parameters) the first counts, as the specification says.
+fn request_conditions(m: &Value) -> Result<Value, String> {
+    let mut out = json!({});
+    if let Some(method) = m["method"].as_str() {
+        out["method"] = json!(method);
+    }
+    for (field, fold_case) in [("headers", true), ("queryParams", false)] {
+        let mut map = serde_json::Map::new();
+        for entry in m[field].as_array().into_iter().flatten() {
+            let name = entry["name"].as_str().unwrap_or_default();
+            let key = if fold_case {
+                name.to_ascii_lowercase()
+            } else {
+                name.to_owned()
+            };
+            if key.is_empty() || map.contains_key(&key) {
+                continue;
+            }
+            let value = entry["value"].as_str().unwrap_or_default();
+            let matcher = match entry["type"].as_str().unwrap_or("Exact") {
+                "Exact" => json!({"exact": value}),
+                "RegularExpression" => {
+                    let anchored = format!("^(?:{value})$");
+                    regex::Regex::new(&anchored).map_err(|e| {
+                        format!("{field} {name}: {value:?} is not a regular expression: {e}")
+                    })?;
+                    json!({"regex": anchored})
+                }
+                other => return Err(format!("{field} {name}: match type {other} is not served")),
+            };
+            map.insert(key, matcher);
+        }
+        if !map.is_empty() {
+            out[field] = Value::Object(map);
+        }
+    }
+    Ok(out)
 }
 
 /// The `status.parents` entry weir writes for `s` (an HTTPRoute's), keeping each

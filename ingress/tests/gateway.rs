@@ -93,7 +93,7 @@ fn what_a_rule_cannot_serve_is_said_and_the_rest_served() {
     let listeners = json!([{"name": "http", "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}]);
     let rules = json!([
         {"matches": [{"path": {"type": "Exact", "value": "/exact"}},
-                     {"path": {"type": "PathPrefix", "value": "/h"}, "headers": [{"name": "x", "value": "y"}]}],
+                     {"path": {"type": "PathPrefix", "value": "/h"}, "headers": [{"name": "x", "type": "Sideways", "value": "y"}]}],
          "backendRefs": [{"name": "web", "port": 80}]},
         {"filters": [{"type": "RequestHeaderModifier"}], "backendRefs": [{"name": "web", "port": 80}]},
         {"backendRefs": [{"name": "gone", "port": 80}]},
@@ -118,7 +118,7 @@ fn what_a_rule_cannot_serve_is_said_and_the_rest_served() {
     assert!(accepted.status);
     assert!(accepted
         .message
-        .contains("rule 0 match 1: header, query and method matches are not served yet"));
+        .contains("rule 0 match 1: headers x: match type Sideways is not served"));
     assert!(accepted
         .message
         .contains("rule 1: filters are not served yet"));
@@ -131,4 +131,47 @@ fn what_a_rule_cannot_serve_is_said_and_the_rest_served() {
         .contains("Service apps/gone does not exist"));
     // The unresolved backend keeps its share with no endpoint.
     assert_eq!(t.services["apps/gone:80"], json!({"endpoints": []}));
+}
+
+#[test]
+fn method_header_and_query_matches_become_route_conditions() {
+    let classes = [class("weir", CONTROLLER)];
+    let listeners = json!([{"name": "http", "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}]);
+    let rules = json!([
+        {"matches": [{
+            "path": {"type": "PathPrefix", "value": "/api"},
+            "method": "POST",
+            "headers": [
+                {"name": "X-Canary", "value": "yes"},
+                {"name": "x-canary", "value": "ignored: the first of a name counts"},
+                {"name": "x-user", "type": "RegularExpression", "value": "a.*"},
+            ],
+            "queryParams": [{"name": "v", "value": "2"}, {"name": "V", "value": "3"}],
+         }],
+         "backendRefs": [{"name": "web", "port": 80}]},
+        {"matches": [{"headers": [{"name": "x", "type": "RegularExpression", "value": "("}]}],
+         "backendRefs": [{"name": "web", "port": 80}]},
+    ]);
+    let t = translate(
+        &classes,
+        &[gateway("edge", "weir", listeners)],
+        &[route("default", json!([]), rules)],
+        &endpoints(),
+    );
+    assert_eq!(t.routes.len(), 1, "{:?}", t.routes);
+    assert_eq!(
+        t.routes[0]["match"],
+        json!({
+            "method": "POST",
+            "headers": {"x-canary": {"exact": "yes"}, "x-user": {"regex": "^(?:a.*)$"}},
+            "queryParams": {"v": {"exact": "2"}, "V": {"exact": "3"}},
+        })
+    );
+    let accepted = &t.route_status[0].conditions[0];
+    assert!(
+        accepted
+            .message
+            .contains("rule 1 match 0: headers x: \"(\" is not a regular expression"),
+        "{accepted:?}"
+    );
 }

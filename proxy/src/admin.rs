@@ -265,14 +265,18 @@ impl Admin {
                     .iter()
                     .map(|m| json!({ "name": m.name, "backend": &*m.target.name, "percentage": m.percentage }))
                     .collect();
-                json!({
+                let mut shown = json!({
                     "name": &*r.name,
                     "pathPrefix": r.path_prefix,
                     "pathMatch": format!("{:?}", r.path_match).to_lowercase(),
                     "backends": backends,
                     "headerRoutes": header_routes,
                     "mirrors": mirrors,
-                })
+                });
+                if let Some(conditions) = r.conditions.describe() {
+                    shown["match"] = conditions;
+                }
+                shown
             })
             .collect();
         let mut answer = json!({ "generation": table.generation, "routes": routes });

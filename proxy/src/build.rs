@@ -1,7 +1,7 @@
 //! Building a [`RouteTable`] from the configuration plus the live overrides (weights set
 //! through the admin API or by the rollout engine).
 
-use crate::matching::{HeaderRoute, HostMatch, RequestMatch, StringMatch};
+use crate::matching::{HeaderRoute, HostMatch, RequestMatch, RouteConditions, StringMatch};
 use crate::pick::WeightedPick;
 use crate::stats::BackendStats;
 use crate::table::{Backend, MirrorRule, RetryBudget, Route, RouteTable, StickyRule, StickySource};
@@ -254,6 +254,8 @@ impl Builder<'_> {
             hosts: r.hosts.iter().map(|h| HostMatch::new(h)).collect(),
             path_prefix: r.path_prefix.clone(),
             path_match: r.path_match,
+            conditions: RouteConditions::compile(&r.conditions)
+                .map_err(|e| format!("route {name:?}: {e}"))?,
             pick: WeightedPick::new(weights.iter().copied()),
             weights,
             backends,

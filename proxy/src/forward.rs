@@ -96,7 +96,7 @@ pub(crate) async fn forward(
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     let table = proxy.table_full();
-    let found = table.find(&request_host(&parts), parts.uri.path());
+    let found = table.find(&request_host(&parts), &parts);
     let Some(route) = found else {
         proxy.no_route.fetch_add(1, Ordering::Relaxed);
         return ProxyError::NoRoute.into_response();

@@ -108,6 +108,92 @@ impl RequestMatch {
     }
 }
 
+/// A route's conditions beyond host and path, compiled: all must hold.
+#[derive(Clone, Debug, Default)]
+pub struct RouteConditions {
+    pub method: Option<http::Method>,
+    /// Lowercase header names.
+    pub headers: Vec<(String, StringMatch)>,
+    pub query: Vec<(String, StringMatch)>,
+}
+
+impl RouteConditions {
+    pub fn compile(c: &cfg::RouteConditions) -> Result<Self, String> {
+        let method = c
+            .method
+            .as_deref()
+            .map(|m| {
+                http::Method::from_bytes(m.as_bytes()).map_err(|e| format!("method {m:?}: {e}"))
+            })
+            .transpose()?;
+        let headers = c
+            .headers
+            .iter()
+            .map(|(k, v)| Ok((k.to_ascii_lowercase(), StringMatch::compile(v)?)))
+            .collect::<Result<_, String>>()?;
+        let query = c
+            .query_params
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), StringMatch::compile(v)?)))
+            .collect::<Result<_, String>>()?;
+        Ok(RouteConditions {
+            method,
+            headers,
+            query,
+        })
+    }
+
+    /// The conditions in the configuration's shape, `None` when there are none.
+    pub fn describe(&self) -> Option<serde_json::Value> {
+        if self.method.is_none() && self.headers.is_empty() && self.query.is_empty() {
+            return None;
+        }
+        let map = |list: &[(String, StringMatch)]| {
+            list.iter()
+                .map(|(k, m)| (k.clone(), m.describe()))
+                .collect::<serde_json::Map<_, _>>()
+        };
+        let mut out = serde_json::json!({});
+        if let Some(m) = &self.method {
+            out["method"] = m.as_str().into();
+        }
+        if !self.headers.is_empty() {
+            out["headers"] = map(&self.headers).into();
+        }
+        if !self.query.is_empty() {
+            out["queryParams"] = map(&self.query).into();
+        }
+        Some(out)
+    }
+
+    /// How specific: a method, then more headers, then more query parameters.
+    pub fn rank(&self) -> (bool, usize, usize) {
+        (self.method.is_some(), self.headers.len(), self.query.len())
+    }
+
+    pub fn matches(&self, parts: &Parts) -> bool {
+        if self.method.as_ref().is_some_and(|m| *m != parts.method) {
+            return false;
+        }
+        if !self
+            .headers
+            .iter()
+            .all(|(name, m)| header_matches(parts, name, m))
+        {
+            return false;
+        }
+        if self.query.is_empty() {
+            return true;
+        }
+        let query = parts.uri.query().unwrap_or("");
+        self.query.iter().all(|(name, m)| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .is_some_and(|(_, v)| m.matches(&v))
+        })
+    }
+}
+
 /// Host patterns: `*` any host, `*.example.com` any subdomain, otherwise exact
 /// (case-insensitive, port ignored).
 #[derive(Clone, Debug)]

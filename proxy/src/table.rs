@@ -3,7 +3,7 @@
 //! new table and swaps it in whole; the table points at long-lived pools and stats, so
 //! building one never touches a connection or a counter.
 
-use crate::matching::{HeaderRoute, HostMatch, RequestMatch};
+use crate::matching::{HeaderRoute, HostMatch, RequestMatch, RouteConditions};
 use crate::pick::WeightedPick;
 use crate::stats::BackendStats;
 use crate::upstream::ServicePool;
@@ -28,6 +28,8 @@ pub struct Route {
     pub hosts: Vec<HostMatch>,
     pub path_prefix: String,
     pub path_match: weir_config::proxy::PathMatch,
+    /// Method, header and query conditions, all of which must hold.
+    pub conditions: RouteConditions,
     pub backends: Vec<Backend>,
     pub weights: Vec<u32>,
     pub pick: WeightedPick,
@@ -134,14 +136,21 @@ impl Route {
 }
 
 impl RouteTable {
-    /// The route for this host and path: the most specific host match first (exact, then
-    /// `*.suffix`, then `*`, as nginx and Envoy pick virtual hosts), then the longest
-    /// matching path (an exact path before a prefix of the same length, as Kubernetes
-    /// orders Ingress paths), then configuration order.
-    pub fn find(&self, host: &[u8], path: &str) -> Option<&Route> {
-        let mut best: Option<(&Route, (u8, usize, bool))> = None;
+    /// The route for this request (`host` lowercase, without a port): the most specific
+    /// host match first (exact, then `*.suffix`, then `*`, as nginx and Envoy pick virtual
+    /// hosts), then the longest matching path (an exact path before a prefix of the same
+    /// length, as Kubernetes orders Ingress paths), then a method condition, more header
+    /// conditions, more query conditions (the Gateway API's precedence), then
+    /// configuration order. A route whose conditions do not hold is not a match.
+    pub fn find(&self, host: &[u8], parts: &http::request::Parts) -> Option<&Route> {
+        let path = parts.uri.path();
+        type Score = (u8, usize, bool, (bool, usize, usize));
+        let mut best: Option<(&Route, Score)> = None;
         for r in &self.routes {
             if !r.path_match.matches(&r.path_prefix, path) {
+                continue;
+            }
+            if !r.conditions.matches(parts) {
                 continue;
             }
             let Some(rank) = r
@@ -154,7 +163,7 @@ impl RouteTable {
                 continue;
             };
             let exact = r.path_match == weir_config::proxy::PathMatch::Exact;
-            let score = (rank, r.path_prefix.len(), exact);
+            let score = (rank, r.path_prefix.len(), exact, r.conditions.rank());
             if best.is_none_or(|(_, b)| score > b) {
                 best = Some((&**r, score));
             }
