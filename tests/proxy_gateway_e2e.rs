@@ -405,3 +405,276 @@ async fn method_header_and_query_matches_pick_the_rule() {
     assert_eq!(shown[2]["match"]["method"], "DELETE", "{routes}");
     server.shutdown();
 }
+
+/// One HTTP/1.1 request over a fresh connection (`connection: close`): the status and the
+/// head's lines, lowercased names.
+async fn raw_get(weir: &Weir, path: &str) -> (u16, Vec<(String, String)>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(weir.authority())
+        .await
+        .unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nhost: {HOST}\r\nconnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_an_invalid_backend_and_the_listener_status_over_real_traffic() {
+    let (server, weir, _stable, _canary) = started().await;
+    let mut r = route(&server);
+    r["spec"]["rules"] = json!([
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/old"}}],
+         "filters": [{"type": "RequestRedirect", "requestRedirect": {
+            "hostname": "new.example.com", "statusCode": 301,
+            "path": {"type": "ReplaceFullPath", "replaceFullPath": "/new"}}}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}],
+         "filters": [{"type": "ResponseHeaderModifier", "responseHeaderModifier": {
+            "add": [{"name": "x-served-by", "value": "weir"}]}}],
+         "backendRefs": [
+            {"name": "argo-rollouts-stable-service", "kind": "Service", "port": 80},
+            {"name": "nowhere", "kind": "Service", "port": 80}]},
+    ]);
+    r["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    apply(&server, &r);
+    until("the redirect served", &weir, async || {
+        raw_get(&weir, "/old/page?x=1").await.0 == 301
+    })
+    .await;
+    let (_, headers) = raw_get(&weir, "/old/page?x=1").await;
+    // The listener's port is 80, http's own: not written.
+    assert_eq!(
+        header(&headers, "location"),
+        Some("http://new.example.com/new?x=1"),
+        "{headers:?}"
+    );
+
+    // Half the /api share goes to a Service that does not exist: 500, never spilled to
+    // the stable one; the rest is served, with the response header added.
+    let (mut ok, mut invalid) = (0, 0);
+    for _ in 0..40 {
+        let (status, headers) = raw_get(&weir, "/api").await;
+        match status {
+            200 => {
+                assert_eq!(header(&headers, "x-served-by"), Some("weir"), "{headers:?}");
+                ok += 1;
+            }
+            500 => {
+                assert_eq!(
+                    header(&headers, "x-weir-error"),
+                    Some("invalid_backend"),
+                    "{headers:?}"
+                );
+                invalid += 1;
+            }
+            other => panic!("{other}: {headers:?}\n{}", weir.logs()),
+        }
+    }
+    assert!(ok > 0 && invalid > 0, "{ok} served, {invalid} invalid");
+
+    // The statuses: the route's ResolvedRefs says which reference failed; the listener
+    // counts the route and is programmed.
+    until("statuses written", &weir, async || {
+        let r = route(&server);
+        let gw = server.get(GROUP, "Gateway", "default", "eg").unwrap();
+        condition(&r["status"]["parents"][0]["conditions"], "ResolvedRefs")["status"] == "False"
+            && gw["status"]["listeners"][0]["attachedRoutes"] == 1
+    })
+    .await;
+    let r = route(&server);
+    let resolved = condition(&r["status"]["parents"][0]["conditions"], "ResolvedRefs");
+    assert_eq!(resolved["reason"], "BackendNotFound", "{resolved}");
+    let gw = server.get(GROUP, "Gateway", "default", "eg").unwrap();
+    let listener = &gw["status"]["listeners"][0];
+    assert_eq!(listener["name"], "http");
+    assert_eq!(
+        condition(&listener["conditions"], "Programmed")["status"],
+        "True"
+    );
+    assert_eq!(
+        listener["supportedKinds"],
+        json!([{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}])
+    );
+    // `/routes` names the HTTPRoute and the Gateway it reflects, at their versions (the
+    // status writes move them; the table catches up).
+    until("the objects' versions reflected", &weir, async || {
+        let routes = weir.admin_json("/routes").await;
+        let reflected = &routes["sources"]["kubernetes"];
+        let r = route(&server);
+        let gw = server.get(GROUP, "Gateway", "default", "eg").unwrap();
+        reflected["httproutes"][format!("default/{ROUTE}")] == r["metadata"]["resourceVersion"]
+            && reflected["gateways"]["default/eg"] == gw["metadata"]["resourceVersion"]
+    })
+    .await;
+    server.shutdown();
+}
+
+/// An HTTPS listener: its `certificateRefs` Secret is served on the proxy's TLS listener
+/// by SNI, and a route attached only to it is served over TLS and not over plain HTTP; a
+/// listener whose Secret is missing says so and serves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_listener_serves_its_certificate_and_its_routes_over_tls_only() {
+    let server = ApiServer::start(Options {
+        endpointslice_controller: false,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let backend = Backend::start("secure").await;
+    server.apply_yaml(&service("secure")).unwrap();
+    apply(&server, &slice("secure", &backend));
+    let site = rcgen::generate_simple_self_signed(vec!["secure.test".to_string()]).unwrap();
+    apply(
+        &server,
+        &json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "site-tls", "namespace": "default"},
+            "stringData": {"tls.crt": site.cert.pem(), "tls.key": site.signing_key.serialize_pem()}}),
+    );
+    apply(
+        &server,
+        &json!({"apiVersion": GROUP, "kind": "GatewayClass", "metadata": {"name": "weir"},
+            "spec": {"controllerName": "weir.dev/gateway-controller"}}),
+    );
+    apply(
+        &server,
+        &json!({"apiVersion": GROUP, "kind": "Gateway", "metadata": {"name": "edge", "namespace": "default"},
+        "spec": {"gatewayClassName": "weir", "listeners": [
+            {"name": "http", "protocol": "HTTP", "port": 80},
+            {"name": "https", "protocol": "HTTPS", "port": 443,
+             "tls": {"certificateRefs": [{"name": "site-tls"}]}},
+            {"name": "broken", "protocol": "HTTPS", "port": 8443, "hostname": "broken.test",
+             "tls": {"certificateRefs": [{"name": "missing-tls"}]}},
+        ]}}),
+    );
+    apply(
+        &server,
+        &json!({"apiVersion": GROUP, "kind": "HTTPRoute", "metadata": {"name": "secure", "namespace": "default"},
+            "spec": {"parentRefs": [{"name": "edge", "sectionName": "https"}],
+                "hostnames": ["secure.test"],
+                "rules": [{"backendRefs": [{"name": "secure", "port": 80}]}]}}),
+    );
+    let (default_cert, default_key, _) = support::raw::tls_files();
+    let config = "\
+listeners:
+  - address: 127.0.0.1:0
+  - address: 127.0.0.1:0
+    tls:
+      certificates:
+        - {cert: cert.pem, key: key.pem}
+admin:
+  address: 127.0.0.1:0
+";
+    let kubeconfig = server.kubeconfig();
+    let weir = Weir::start_proxy_with_args(
+        config,
+        &["--kubernetes", "--kubeconfig", "kubeconfig"],
+        &[
+            ("kubeconfig", kubeconfig.as_bytes()),
+            ("cert.pem", default_cert.as_bytes()),
+            ("key.pem", default_key.as_bytes()),
+        ],
+    )
+    .await;
+    let (plain, tls) = (weir.listeners[0], weir.listeners[1]);
+    // The Secret's certificate for the route's host, once the proxy has read it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let tcp = tokio::net::TcpStream::connect(tls).await.unwrap();
+        let tried = tokio::time::timeout(
+            Duration::from_secs(2),
+            support::raw::try_tls_connect(tcp, "secure.test", site.cert.der()),
+        )
+        .await;
+        if matches!(tried, Ok(Ok(_))) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never served secure.test's certificate: {tried:?}\n{}",
+            weir.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let client = Client::tls(tls, "secure.test", site.cert.der()).await;
+    until("served over TLS", &weir, async || {
+        client
+            .get("secure.test", "/", &[])
+            .await
+            .is_ok_and(|o| o.backend.as_deref() == Some("secure"))
+    })
+    .await;
+    // Not over plain HTTP: the route is attached to the HTTPS listener only.
+    let o = Client::http1()
+        .get(&plain.to_string(), "/", &[("host", "secure.test")])
+        .await
+        .unwrap();
+    assert_eq!(o.status, 404, "{o:?}");
+
+    until("listener statuses written", &weir, async || {
+        let gw = server.get(GROUP, "Gateway", "default", "edge").unwrap();
+        gw["status"]["listeners"]
+            .as_array()
+            .is_some_and(|l| l.len() == 3)
+    })
+    .await;
+    let gw = server.get(GROUP, "Gateway", "default", "edge").unwrap();
+    let listener = |name: &str| {
+        gw["status"]["listeners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let https = listener("https");
+    assert_eq!(https["attachedRoutes"], 1, "{https}");
+    assert_eq!(
+        condition(&https["conditions"], "Programmed")["status"],
+        "True"
+    );
+    let broken = listener("broken");
+    let resolved = condition(&broken["conditions"], "ResolvedRefs");
+    assert_eq!(resolved["status"], "False", "{broken}");
+    assert_eq!(resolved["reason"], "InvalidCertificateRef", "{broken}");
+    assert!(
+        resolved["message"]
+            .as_str()
+            .unwrap()
+            .contains("default/missing-tls"),
+        "{broken}"
+    );
+    assert_eq!(
+        condition(&broken["conditions"], "Programmed")["status"],
+        "False"
+    );
+    support::kube::assert_calls_allowed_by(
+        &server,
+        "the proxy",
+        &[include_str!("../deploy/proxy/clusterrole.yaml")],
+    );
+    server.shutdown();
+}

@@ -1,4 +1,5 @@
-//! The Gateway API (`gateway.networking.k8s.io` v1: GatewayClass, Gateway, HTTPRoute) as
+//! The Gateway API (`gateway.networking.k8s.io` v1: GatewayClass, Gateway, HTTPRoute;
+//! v1beta1: ReferenceGrant) as
 //! a cluster that has its standard-channel CRDs installed serves it. The CRDs are
 //! written here from the Gateway API's published field list (names, types, required
 //! fields, defaults, bounds, list keys), not copied; CEL rules are left out, and the
@@ -119,7 +120,7 @@ fn crd(
     })
 }
 
-/// The three CRDs.
+/// The four CRDs.
 pub fn crds() -> Vec<Value> {
     let age = json!({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"});
     let gateway_class = crd(
@@ -186,5 +187,31 @@ pub fn crds() -> Vec<Value> {
         route_status(),
         json!([{"name": "Hostnames", "type": "string", "jsonPath": ".spec.hostnames"}, age]),
     );
-    vec![gateway_class, gateway, route]
+    vec![gateway_class, gateway, route, reference_grant()]
+}
+
+/// ReferenceGrant: `v1beta1` (the storage version) and `v1alpha2`, no status.
+fn reference_grant() -> Value {
+    let schema = json!({"openAPIV3Schema": {"type": "object", "properties": {
+        "apiVersion": string(), "kind": string(), "metadata": {"type": "object"},
+        "spec": {"type": "object", "required": ["from", "to"], "properties": {
+            "from": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "object",
+                "required": ["group", "kind", "namespace"], "properties": {
+                    "group": {"type": "string", "maxLength": 253}, "kind": bounded(63), "namespace": bounded(63)}}},
+            "to": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "object",
+                "required": ["group", "kind"], "properties": {
+                    "group": {"type": "string", "maxLength": 253}, "kind": bounded(63), "name": bounded(253)}}}}}}}});
+    let version = |name: &str, storage: bool| {
+        json!({"name": name, "served": true, "storage": storage, "schema": schema,
+            "additionalPrinterColumns": [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]})
+    };
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "referencegrants.gateway.networking.k8s.io",
+            "annotations": {"gateway.networking.k8s.io/bundle-version": "v1.2.1", "gateway.networking.k8s.io/channel": "standard"}},
+        "spec": {"group": "gateway.networking.k8s.io", "scope": "Namespaced",
+            "names": {"plural": "referencegrants", "singular": "referencegrant", "kind": "ReferenceGrant",
+                "listKind": "ReferenceGrantList", "shortNames": ["refgrant"], "categories": ["gateway-api"]},
+            "versions": [version("v1beta1", true), version("v1alpha2", false)]}
+    })
 }

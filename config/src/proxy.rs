@@ -99,6 +99,12 @@ pub struct Service {
     /// TLS (h2c), multiplexing requests over one connection per endpoint.
     #[serde(default)]
     pub protocol: UpstreamProtocol,
+    /// Why this service cannot be served (a Gateway API backendRef that does not resolve,
+    /// say). A request whose pick lands on a backend of this service is answered 500 with
+    /// `x-weir-error: invalid_backend` and this text, is never sent elsewhere, and nothing
+    /// is dialled: the Gateway API's rule for an invalid backendRef's share.
+    #[serde(default)]
+    pub invalid: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
@@ -133,6 +139,8 @@ pub struct Route {
     /// header conditions, then more query conditions, then the first.
     #[serde(default, rename = "match")]
     pub conditions: RouteConditions,
+    /// May be left out (empty) only on a route with a `redirect`.
+    #[serde(default)]
     pub backends: Vec<Backend>,
     #[serde(default)]
     pub timeouts: Timeouts,
@@ -148,6 +156,78 @@ pub struct Route {
     /// What to do when the picked backend has no live endpoint.
     #[serde(default)]
     pub on_no_endpoints: NoEndpoints,
+    /// The Gateway API's RequestHeaderModifier: the request's headers changed before it is
+    /// sent upstream (and mirrored).
+    pub request_headers: Option<HeaderModifier>,
+    /// The Gateway API's ResponseHeaderModifier: the upstream answer's headers changed
+    /// before they reach the client (and those of a `redirect` answer).
+    pub response_headers: Option<HeaderModifier>,
+    /// The Gateway API's RequestRedirect: the proxy answers with a redirect and calls no
+    /// backend. Not with `rewrite`.
+    pub redirect: Option<Redirect>,
+    /// The Gateway API's URLRewrite: the host and path sent upstream.
+    pub rewrite: Option<Rewrite>,
+}
+
+/// Header changes (the Gateway API's HTTPHeaderFilter). Names are case-insensitive. Applied
+/// in this order: `remove`, then `set`, then `add`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HeaderModifier {
+    /// Each header replaces every value the message had under its name.
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Each header is appended: the values the message had are kept.
+    #[serde(default)]
+    pub add: BTreeMap<String, String>,
+    /// Each header is removed with all its values.
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+impl HeaderModifier {
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// The Gateway API's HTTPRequestRedirectFilter: what the `Location` of the answer is built
+/// from; every part left out is the request's own (see the proxy's `filters.rs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Redirect {
+    /// `http` or `https`; left out: the client connection's.
+    pub scheme: Option<String>,
+    /// Left out: the request's host.
+    pub hostname: Option<String>,
+    /// 1 to 65535; left out: the scheme's default when `scheme` is given, else the port
+    /// of the request's `host`, if it had one.
+    pub port: Option<u32>,
+    /// Left out: the request's path.
+    pub path: Option<PathModifier>,
+    /// 301, 302, 303, 307 or 308; 302 when left out.
+    pub status_code: Option<u16>,
+}
+
+/// The Gateway API's HTTPURLRewriteFilter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Rewrite {
+    /// The `host` sent upstream (and the URI's authority, when the request has one).
+    pub hostname: Option<String>,
+    pub path: Option<PathModifier>,
+}
+
+/// The Gateway API's HTTPPathModifier: exactly one of the two. The query is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PathModifier {
+    /// The whole path is replaced by this one.
+    pub replace_full_path: Option<String>,
+    /// The part of the path the route's `pathPrefix` matched is replaced by this one
+    /// (`/foo` to `/bar`: `/foo/x` becomes `/bar/x`; to `/`: `/foo/x` becomes `/x`). Not on
+    /// a route whose `pathMatch` is `exact`.
+    pub replace_prefix_match: Option<String>,
 }
 
 /// How a route's path matches a request's (see [`Route::path_match`]).
@@ -292,11 +372,17 @@ pub struct RouteConditions {
     /// percent-decoded.
     #[serde(default)]
     pub query_params: BTreeMap<String, StringMatch>,
+    /// Only requests that came over TLS (`true`) or over plain connections (`false`): a
+    /// Gateway API route attached to HTTPS listeners only, or to HTTP ones only.
+    pub tls: Option<bool>,
 }
 
 impl RouteConditions {
     pub fn is_empty(&self) -> bool {
-        self.method.is_none() && self.headers.is_empty() && self.query_params.is_empty()
+        self.method.is_none()
+            && self.headers.is_empty()
+            && self.query_params.is_empty()
+            && self.tls.is_none()
     }
 }
 

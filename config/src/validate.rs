@@ -1,7 +1,7 @@
 //! Semantic checks that serde cannot express: references between sections, address
 //! syntax, ranges. Every problem is collected, not just the first.
 
-use crate::proxy::{ProxyConfig, Route, StringMatch};
+use crate::proxy::{HeaderModifier, PathMatch, PathModifier, ProxyConfig, Route, StringMatch};
 use crate::ConfigError;
 use serde_saphyr::Spanned;
 use std::collections::HashSet;
@@ -124,11 +124,11 @@ fn check_route(r: &mut Report<'_>, config: &ProxyConfig, i: usize, route: &Route
             format!("{:?} must start with '/'", route.path_prefix),
         );
     }
-    if route.backends.is_empty() {
+    if route.backends.is_empty() && route.redirect.is_none() {
         r.at(
             &route.name,
             format!("{at}.backends"),
-            "a route needs at least one backend",
+            "a route needs at least one backend (or a redirect)",
         );
     }
     let mut seen = HashSet::new();
@@ -224,6 +224,7 @@ fn check_route(r: &mut Report<'_>, config: &ProxyConfig, i: usize, route: &Route
             }
         }
     }
+    check_filters(r, &at, route);
     if let Some(sticky) = &route.sticky {
         if sticky.header.is_some() == sticky.cookie.is_some() {
             r.at(
@@ -243,6 +244,174 @@ fn check_route(r: &mut Report<'_>, config: &ProxyConfig, i: usize, route: &Route
             );
         }
     }
+}
+
+/// The Gateway API filters of a route: header modifiers, redirect, rewrite.
+fn check_filters(r: &mut Report<'_>, at: &str, route: &Route) {
+    let near = &route.name;
+    if let Some(m) = &route.request_headers {
+        check_header_modifier(r, near, &format!("{at}.requestHeaders"), m);
+    }
+    if let Some(m) = &route.response_headers {
+        check_header_modifier(r, near, &format!("{at}.responseHeaders"), m);
+    }
+    if let Some(redirect) = &route.redirect {
+        let field = format!("{at}.redirect");
+        if route.rewrite.is_some() {
+            r.at(
+                near,
+                field.clone(),
+                "a route with a redirect cannot also have a rewrite: a redirect sends nothing upstream",
+            );
+        }
+        if let Some(scheme) = &redirect.scheme {
+            if scheme != "http" && scheme != "https" {
+                r.at(
+                    near,
+                    format!("{field}.scheme"),
+                    format!("{scheme:?} is not one of http, https"),
+                );
+            }
+        }
+        if let Some(host) = &redirect.hostname {
+            check_hostname(r, near, format!("{field}.hostname"), host);
+        }
+        if let Some(port) = redirect.port {
+            if !(1..=65535).contains(&port) {
+                r.at(
+                    near,
+                    format!("{field}.port"),
+                    format!("{port} is out of range; write 1 to 65535"),
+                );
+            }
+        }
+        if let Some(code) = redirect.status_code {
+            if ![301, 302, 303, 307, 308].contains(&code) {
+                r.at(
+                    near,
+                    format!("{field}.statusCode"),
+                    format!("{code} is not one of 301, 302, 303, 307, 308"),
+                );
+            }
+        }
+        if let Some(path) = &redirect.path {
+            check_path_modifier(r, route, &format!("{field}.path"), path);
+        }
+    }
+    if let Some(rewrite) = &route.rewrite {
+        let field = format!("{at}.rewrite");
+        if let Some(host) = &rewrite.hostname {
+            check_hostname(r, near, format!("{field}.hostname"), host);
+        }
+        if let Some(path) = &rewrite.path {
+            check_path_modifier(r, route, &format!("{field}.path"), path);
+        }
+    }
+}
+
+fn check_header_modifier<T>(
+    r: &mut Report<'_>,
+    near: &Spanned<T>,
+    field: &str,
+    m: &HeaderModifier,
+) {
+    for (list, headers) in [("set", &m.set), ("add", &m.add)] {
+        for (name, value) in headers {
+            if http_header_name_invalid(name) {
+                r.at(
+                    near,
+                    format!("{field}.{list}"),
+                    format!("{name:?} is not a header name"),
+                );
+            }
+            if let Some(c) = value.chars().find(|c| header_value_char_invalid(*c)) {
+                r.at(
+                    near,
+                    format!("{field}.{list}.{name}"),
+                    format!(
+                        "{value:?} holds the control character {c:?}; a header value may not hold CR, LF, NUL or other control characters (tab is allowed)"
+                    ),
+                );
+            }
+        }
+    }
+    for (i, name) in m.remove.iter().enumerate() {
+        if http_header_name_invalid(name) {
+            r.at(
+                near,
+                format!("{field}.remove[{i}]"),
+                format!("{name:?} is not a header name"),
+            );
+        }
+    }
+}
+
+fn check_path_modifier(r: &mut Report<'_>, route: &Route, field: &str, p: &PathModifier) {
+    let near = &route.name;
+    match (&p.replace_full_path, &p.replace_prefix_match) {
+        (Some(_), Some(_)) | (None, None) => r.at(
+            near,
+            field.to_string(),
+            "set exactly one of replaceFullPath or replacePrefixMatch",
+        ),
+        _ => {}
+    }
+    for (name, value) in [
+        ("replaceFullPath", &p.replace_full_path),
+        ("replacePrefixMatch", &p.replace_prefix_match),
+    ] {
+        let Some(value) = value else { continue };
+        if !value.starts_with('/') {
+            r.at(
+                near,
+                format!("{field}.{name}"),
+                format!("{value:?} must start with '/'"),
+            );
+        } else if let Some(c) = value.chars().find(|c| !is_path_char(*c)) {
+            r.at(
+                near,
+                format!("{field}.{name}"),
+                format!("{value:?} holds {c:?}, which a URI path may not hold (percent-encode it)"),
+            );
+        }
+    }
+    if p.replace_prefix_match.is_some() && route.path_match == PathMatch::Exact {
+        r.at(
+            near,
+            format!("{field}.replacePrefixMatch"),
+            "not with pathMatch: exact (there is no prefix to replace); use replaceFullPath",
+        );
+    }
+}
+
+/// A host name as a `Location` or `host` carries it: letters, digits, `-` and `.`, or an
+/// IPv6 literal in brackets. No port: that is a field of its own.
+fn check_hostname<T>(r: &mut Report<'_>, near: &Spanned<T>, field: String, host: &str) {
+    let ipv6 = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok());
+    let name = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if !ipv6 && !name {
+        r.at(
+            near,
+            field,
+            format!("{host:?} is not a host name (letters, digits, '-' and '.'; no port)"),
+        );
+    }
+}
+
+/// RFC 3986 `pchar`s, `/` and `%` (of a percent-encoding).
+fn is_path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/%".contains(c)
+}
+
+/// What `http::HeaderValue` refuses: control characters (DEL among them) other than tab.
+fn header_value_char_invalid(c: char) -> bool {
+    c.is_ascii_control() && c != '\t'
 }
 
 fn check_string_match<T>(r: &mut Report<'_>, near: &Spanned<T>, field: String, sm: &StringMatch) {

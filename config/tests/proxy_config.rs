@@ -173,3 +173,96 @@ fn route_conditions_are_checked() {
     );
     assert!(parse_proxy_config("weir.yaml", &ok, 1).is_ok());
 }
+
+#[test]
+fn route_filters_parse_in_the_gateway_api_shape() {
+    let text = format!(
+        "{GOOD}    pathMatch: segments\n    requestHeaders:\n      set: {{x-a: \"1\"}}\n      add: {{X-B: \"2\"}}\n      remove: [x-c]\n    responseHeaders: {{set: {{}}, add: {{}}, remove: []}}\n    rewrite:\n      hostname: internal.example\n      path: {{replacePrefixMatch: /}}\n  - name: moved\n    pathPrefix: /old\n    redirect:\n      scheme: https\n      hostname: example.com\n      port: 8443\n      path: {{replaceFullPath: /new}}\n      statusCode: 301\n"
+    );
+    let c = parse_proxy_config("weir.yaml", &text, 1).unwrap();
+    let web = &c.routes[0];
+    let headers = web.request_headers.as_ref().unwrap();
+    assert_eq!(headers.set["x-a"], "1");
+    assert_eq!(headers.add["X-B"], "2");
+    assert_eq!(headers.remove, ["x-c"]);
+    assert!(web.response_headers.as_ref().unwrap().is_empty());
+    let rewrite = web.rewrite.as_ref().unwrap();
+    assert_eq!(rewrite.hostname.as_deref(), Some("internal.example"));
+    let path = rewrite.path.as_ref().unwrap();
+    assert_eq!(path.replace_prefix_match.as_deref(), Some("/"));
+    assert_eq!(path.replace_full_path, None);
+    // A redirect route needs no backends.
+    let moved = &c.routes[1];
+    assert!(moved.backends.is_empty());
+    let redirect = moved.redirect.as_ref().unwrap();
+    assert_eq!(redirect.scheme.as_deref(), Some("https"));
+    assert_eq!(redirect.port, Some(8443));
+    assert_eq!(redirect.status_code, Some(301));
+    let path = redirect.path.as_ref().unwrap();
+    assert_eq!(path.replace_full_path.as_deref(), Some("/new"));
+    // A service that cannot be served says why.
+    let invalid = text.replace(
+        "    endpoints: [\"127.0.0.1:18082\"]\n",
+        "    endpoints: []\n    invalid: \"Service apps/gone does not exist\"\n",
+    );
+    let c = parse_proxy_config("weir.yaml", &invalid, 1).unwrap();
+    assert_eq!(
+        c.services["web-canary"].invalid.as_deref(),
+        Some("Service apps/gone does not exist")
+    );
+    assert_eq!(c.services["web-stable"].invalid, None);
+    // Unknown fields in a filter are errors like everywhere else.
+    let typo = text.replace("statusCode: 301", "status: 301");
+    assert!(errors(&typo)
+        .to_string()
+        .contains("routes[1].redirect.status: unknown field"));
+}
+
+#[test]
+fn route_filters_are_checked() {
+    let text = format!(
+        "{GOOD}    pathMatch: exact\n    requestHeaders:\n      set: {{\"x a\": \"1\", x-ok: \"a\\r\\nb\"}}\n      add: {{x-nul: \"a\\0b\"}}\n      remove: [\"bad:name\"]\n    responseHeaders:\n      set: {{x-tab: \"a\\tb\"}}\n      add: {{\"\": \"1\"}}\n    rewrite:\n      hostname: \"internal.example:8080\"\n      path: {{replacePrefixMatch: /v2}}\n  - name: moved\n    redirect:\n      scheme: ftp\n      hostname: \"a/b\"\n      port: 0\n      path: {{replaceFullPath: /x, replacePrefixMatch: /y}}\n      statusCode: 305\n    rewrite: {{hostname: ok.example}}\n  - name: moved-2\n    redirect:\n      port: 65536\n      path: {{replaceFullPath: \"x\"}}\n  - name: moved-3\n    redirect:\n      path: {{replacePrefixMatch: \"/a b\"}}\n  - name: empty-path\n    redirect:\n      path: {{}}\n  - name: nothing\n    pathPrefix: /nothing\n"
+    );
+    let s = errors(&text).to_string();
+    for expected in [
+        "routes[0].requestHeaders.set: \"x a\" is not a header name",
+        "routes[0].requestHeaders.set.x-ok: \"a\\r\\nb\" holds the control character '\\r'",
+        "routes[0].requestHeaders.add.x-nul: \"a\\0b\" holds the control character '\\0'",
+        "routes[0].requestHeaders.remove[0]: \"bad:name\" is not a header name",
+        "routes[0].responseHeaders.add: \"\" is not a header name",
+        "routes[0].rewrite.hostname: \"internal.example:8080\" is not a host name",
+        "routes[0].rewrite.path.replacePrefixMatch: not with pathMatch: exact",
+        "routes[1].redirect: a route with a redirect cannot also have a rewrite",
+        "routes[1].redirect.scheme: \"ftp\" is not one of http, https",
+        "routes[1].redirect.hostname: \"a/b\" is not a host name",
+        "routes[1].redirect.port: 0 is out of range; write 1 to 65535",
+        "routes[1].redirect.path: set exactly one of replaceFullPath or replacePrefixMatch",
+        "routes[1].redirect.statusCode: 305 is not one of 301, 302, 303, 307, 308",
+        "routes[2].redirect.port: 65536 is out of range; write 1 to 65535",
+        "routes[2].redirect.path.replaceFullPath: \"x\" must start with '/'",
+        "routes[3].redirect.path.replacePrefixMatch: \"/a b\" holds ' '",
+        "routes[4].redirect.path: set exactly one of replaceFullPath or replacePrefixMatch",
+        "routes[5].backends: a route needs at least one backend (or a redirect)",
+    ] {
+        assert!(s.contains(expected), "{expected}\n not in\n{s}");
+    }
+    // A tab is a valid header value character; these routes have no other problem.
+    assert!(!s.contains("x-tab"), "{s}");
+    assert_eq!(s.lines().count(), 18, "{s}");
+    // Lines point at the route.
+    let e = errors(&text);
+    let scheme =
+        e.0.iter()
+            .find(|e| e.field == "routes[1].redirect.scheme")
+            .unwrap();
+    assert_eq!(scheme.line, 32, "{e}");
+}
+
+#[test]
+fn valid_route_filters_pass() {
+    let text = format!(
+        "{GOOD}    pathPrefix: /api\n    pathMatch: segments\n    requestHeaders: {{set: {{X-Env: \"prod\\tblue\"}}, remove: [Cookie]}}\n    rewrite: {{hostname: \"[::1]\", path: {{replacePrefixMatch: /}}}}\n  - name: to-https\n    pathPrefix: /old\n    redirect: {{scheme: https, port: 443, path: {{replacePrefixMatch: /new/%7Euser}}, statusCode: 308}}\n    backends: [{{service: web-stable, weight: 1}}]\n"
+    )
+    .replace("    pathPrefix: /\n", "");
+    parse_proxy_config("weir.yaml", &text, 1).unwrap();
+}

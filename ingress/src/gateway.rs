@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use k8s_openapi::api::core::v1::Secret;
+
 use crate::endpoints::{Endpoints, ServiceRef};
 
 /// weir's GatewayClass `controllerName`.
@@ -38,6 +40,10 @@ impl Condition {
     }
 }
 
+/// How an HTTPS listener's certificates stand, by listener name: served, or the reason
+/// and message of why not.
+type HttpsListeners = BTreeMap<String, Result<(), (&'static str, String)>>;
+
 /// The status weir owes one object: a Gateway's conditions, or one HTTPRoute parent's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
@@ -46,6 +52,18 @@ pub struct Status {
     pub generation: i64,
     /// For an HTTPRoute: the parentRef (as written) this status is for.
     pub parent_ref: Option<Value>,
+    pub conditions: Vec<Condition>,
+    /// For a Gateway: each listener's status ([`Listener`]).
+    pub listeners: Vec<Listener>,
+}
+
+/// A Gateway listener's status: its name, the route kinds it takes, how many routes are
+/// attached to it, and its conditions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listener {
+    pub name: String,
+    pub supported_kinds: Vec<&'static str>,
+    pub attached_routes: i64,
     pub conditions: Vec<Condition>,
 }
 
@@ -58,6 +76,9 @@ pub struct Translated {
     pub routes: Vec<Value>,
     pub gateway_status: Vec<Status>,
     pub route_status: Vec<Status>,
+    /// The certificates the HTTPS listeners name, each Secret once, as (`namespace/name`,
+    /// key, the Secret's resourceVersion).
+    pub certificates: Vec<(String, crate::tls::Key, String)>,
 }
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
@@ -86,11 +107,13 @@ fn intersect(listener: Option<&str>, host: &str) -> Option<String> {
 }
 
 /// The listeners of `gateway` a route of namespace `route_ns` may attach to through
-/// `parent` (its `sectionName`, if any): HTTP listeners whose `allowedRoutes` admit it.
+/// `parent` (its `sectionName`, if any): HTTP listeners, and HTTPS ones whose certificates
+/// are served (`https_served`), whose `allowedRoutes` admit it.
 fn listeners<'a>(
     gateway: &'a Value,
     parent: &Value,
     route_ns: &str,
+    https_served: &dyn Fn(&Value) -> bool,
 ) -> (Vec<&'a Value>, Option<&'static str>) {
     let section = parent["sectionName"].as_str();
     let gw_ns = meta(gateway, "namespace");
@@ -110,7 +133,11 @@ fn listeners<'a>(
     }
     let allowed: Vec<&Value> = named
         .into_iter()
-        .filter(|l| l["protocol"].as_str() == Some("HTTP"))
+        .filter(|l| match l["protocol"].as_str() {
+            Some("HTTP") => true,
+            Some("HTTPS") => https_served(l),
+            _ => false,
+        })
         .filter(|l| {
             match l["allowedRoutes"]["namespaces"]["from"]
                 .as_str()
@@ -128,11 +155,256 @@ fn listeners<'a>(
     (allowed, None)
 }
 
+/// An HTTPS listener's certificates (`tls.certificateRefs`: Secrets of the Gateway's
+/// namespace, or of another that a ReferenceGrant opens to Gateways of it), each as
+/// (`namespace/name`, key, resourceVersion); or the listener's problem, as the reason of
+/// its condition and a message.
+#[allow(clippy::type_complexity)]
+fn listener_certificates(
+    gateway: &Value,
+    listener: &Value,
+    grants: &[Value],
+    secrets: &[Secret],
+) -> Result<Vec<(String, crate::tls::Key, String)>, (&'static str, String)> {
+    let gw_ns = meta(gateway, "namespace");
+    let tls = &listener["tls"];
+    if tls["mode"].as_str().unwrap_or("Terminate") != "Terminate" {
+        return Err((
+            "UnsupportedProtocol",
+            "TLS passthrough is not served by weir (an HTTPS listener terminates TLS)".into(),
+        ));
+    }
+    let refs = tls["certificateRefs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if refs.is_empty() {
+        return Err((
+            "InvalidCertificateRef",
+            "an HTTPS listener needs tls.certificateRefs".into(),
+        ));
+    }
+    let mut keys = Vec::new();
+    for r in refs {
+        let kind = r["kind"].as_str().unwrap_or("Secret");
+        let group = r["group"].as_str().unwrap_or("");
+        let name = r["name"].as_str().unwrap_or_default();
+        let ns = r["namespace"].as_str().unwrap_or(gw_ns);
+        if kind != "Secret" || !group.is_empty() {
+            return Err((
+                "InvalidCertificateRef",
+                format!("{kind} {name}: only Secrets hold certificates"),
+            ));
+        }
+        let allowed = ns == gw_ns
+            || grants.iter().any(|g| {
+                meta(g, "namespace") == ns
+                    && g["spec"]["from"].as_array().into_iter().flatten().any(|f| {
+                        f["group"] == GROUP && f["kind"] == "Gateway" && f["namespace"] == gw_ns
+                    })
+                    && g["spec"]["to"].as_array().into_iter().flatten().any(|t| {
+                        t["group"].as_str().unwrap_or("").is_empty()
+                            && t["kind"] == "Secret"
+                            && t["name"].as_str().is_none_or(|n| n.is_empty() || n == name)
+                    })
+            });
+        if !allowed {
+            return Err((
+                "RefNotPermitted",
+                format!("Secret {ns}/{name}: no ReferenceGrant in {ns} lets Gateways of {gw_ns} refer to it"),
+            ));
+        }
+        let (key, version) =
+            crate::tls::load(secrets, ns, name).map_err(|e| ("InvalidCertificateRef", e))?;
+        keys.push((format!("{ns}/{name}"), key, version));
+    }
+    Ok(keys)
+}
+
+/// Whether `route` is attached to `listener` of `gateway` (the specification's rule for
+/// `attachedRoutes`: a parentRef selecting the Gateway, or this listener by section name
+/// or port, and the listener's `allowedRoutes` admitting HTTPRoutes (by default, HTTP and
+/// HTTPS listeners do) from the route's namespace; whether the listener or the route is
+/// accepted does not matter).
+fn attached(gateway: &Value, listener: &Value, route: &Value) -> bool {
+    let ns = meta(route, "namespace");
+    let gw_ns = meta(gateway, "namespace");
+    let admitted = match listener["allowedRoutes"]["namespaces"]["from"]
+        .as_str()
+        .unwrap_or("Same")
+    {
+        "All" => true,
+        "Same" => gw_ns == ns,
+        _ => false,
+    };
+    // The route kinds the listener takes: its `allowedRoutes.kinds`, else its protocol's.
+    let kinds = listener["allowedRoutes"]["kinds"].as_array();
+    let takes_http_routes = match kinds {
+        Some(k) if !k.is_empty() => k
+            .iter()
+            .any(|k| k["kind"] == "HTTPRoute" && k["group"].as_str().unwrap_or(GROUP) == GROUP),
+        _ => matches!(listener["protocol"].as_str(), Some("HTTP" | "HTTPS")),
+    };
+    admitted
+        && takes_http_routes
+        && route["spec"]["parentRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| {
+                p["group"].as_str().unwrap_or(GROUP) == GROUP
+                    && p["kind"].as_str().unwrap_or("Gateway") == "Gateway"
+                    && p["namespace"].as_str().unwrap_or(ns) == gw_ns
+                    && p["name"].as_str() == Some(meta(gateway, "name"))
+                    && p["sectionName"]
+                        .as_str()
+                        .is_none_or(|s| listener["name"].as_str() == Some(s))
+                    && p["port"]
+                        .as_i64()
+                        .is_none_or(|port| listener["port"].as_i64() == Some(port))
+            })
+}
+
+/// Each listener's status: an HTTP listener is accepted and programmed (it is served on
+/// weir's plain listeners), an HTTPS one too when its certificates are served (`https`,
+/// by listener name: on weir's TLS listeners), else it says why; any other protocol is not
+/// served yet, and says so.
+fn listener_statuses(gateway: &Value, routes: &[Value], https: &HttpsListeners) -> Vec<Listener> {
+    gateway["spec"]["listeners"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let protocol = l["protocol"].as_str().unwrap_or_default();
+            let attached_routes = routes.iter().filter(|r| attached(gateway, l, r)).count();
+            let name = l["name"].as_str().unwrap_or_default();
+            let https_outcome = https.get(name).filter(|_| protocol == "HTTPS");
+            let (supported_kinds, conditions) = if let Some(Err((reason, message))) = https_outcome
+            {
+                let accepted = *reason != "UnsupportedProtocol";
+                (
+                    if accepted {
+                        vec!["HTTPRoute"]
+                    } else {
+                        Vec::new()
+                    },
+                    vec![
+                        Condition::new(
+                            "Accepted",
+                            accepted,
+                            if accepted { "Accepted" } else { reason },
+                            if accepted {
+                                "Listener is accepted"
+                            } else {
+                                message.as_str()
+                            },
+                        ),
+                        Condition::new("Programmed", false, "Invalid", message.as_str()),
+                        Condition::new(
+                            "ResolvedRefs",
+                            !accepted,
+                            if accepted { reason } else { "ResolvedRefs" },
+                            if accepted {
+                                message.as_str()
+                            } else {
+                                "Resolved all the Object references"
+                            },
+                        ),
+                        Condition::new("Conflicted", false, "NoConflicts", "No conflicts"),
+                    ],
+                )
+            } else if protocol == "HTTP" || https_outcome.is_some() {
+                (
+                    vec!["HTTPRoute"],
+                    vec![
+                        Condition::new("Accepted", true, "Accepted", "Listener is accepted"),
+                        Condition::new(
+                            "Programmed",
+                            true,
+                            "Programmed",
+                            "Served on weir's proxy listeners",
+                        ),
+                        Condition::new(
+                            "ResolvedRefs",
+                            true,
+                            "ResolvedRefs",
+                            "Resolved all the Object references",
+                        ),
+                        Condition::new("Conflicted", false, "NoConflicts", "No conflicts"),
+                    ],
+                )
+            } else {
+                let message = format!("protocol {protocol} is not served by weir yet");
+                (
+                    Vec::new(),
+                    vec![
+                        Condition::new("Accepted", false, "UnsupportedProtocol", &message),
+                        Condition::new("Programmed", false, "Invalid", &message),
+                        Condition::new(
+                            "ResolvedRefs",
+                            true,
+                            "ResolvedRefs",
+                            "Resolved all the Object references",
+                        ),
+                        Condition::new("Conflicted", false, "NoConflicts", "No conflicts"),
+                    ],
+                )
+            };
+            Listener {
+                name: l["name"].as_str().unwrap_or_default().to_owned(),
+                supported_kinds,
+                attached_routes: i64::try_from(attached_routes).unwrap_or(i64::MAX),
+                conditions,
+            }
+        })
+        .collect()
+}
+
+/// The `status.listeners` weir writes for `listeners`, each keeping its conditions'
+/// `lastTransitionTime` from `current` (the object's `status.listeners`) when unchanged.
+pub fn listeners_status(
+    listeners: &[Listener],
+    generation: i64,
+    current: &Value,
+    now: &str,
+) -> Value {
+    Value::Array(
+        listeners
+            .iter()
+            .map(|l| {
+                let before = current
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c["name"] == l.name.as_str());
+                let kinds: Vec<Value> = l
+                    .supported_kinds
+                    .iter()
+                    .map(|k| json!({"group": GROUP, "kind": k}))
+                    .collect();
+                json!({
+                    "name": l.name,
+                    "supportedKinds": kinds,
+                    "attachedRoutes": l.attached_routes,
+                    "conditions": conditions(
+                        &l.conditions,
+                        generation,
+                        before.map_or(&Value::Null, |b| &b["conditions"]),
+                        now,
+                    ),
+                })
+            })
+            .collect(),
+    )
+}
+
 /// The routes and statuses for the Gateway API objects weir's GatewayClasses claim.
 pub fn translate(
     classes: &[Value],
     gateways: &[Value],
     http_routes: &[Value],
+    reference_grants: &[Value],
+    secrets: &[Secret],
     endpoints: &Endpoints,
 ) -> Translated {
     let mut out = Translated::default();
@@ -149,12 +421,39 @@ pub fn translate(
                 .is_some_and(|c| ours.contains(&c))
         })
         .collect();
+    // Each HTTPS listener's certificates, by (gateway namespace, gateway, listener).
+    let mut https: BTreeMap<(String, String), HttpsListeners> = BTreeMap::new();
     for g in &our_gateways {
+        let per_listener = https
+            .entry((meta(g, "namespace").to_owned(), meta(g, "name").to_owned()))
+            .or_default();
+        for l in g["spec"]["listeners"].as_array().into_iter().flatten() {
+            if l["protocol"].as_str() != Some("HTTPS") {
+                continue;
+            }
+            let name = l["name"].as_str().unwrap_or_default().to_owned();
+            let outcome = match listener_certificates(g, l, reference_grants, secrets) {
+                Ok(keys) => {
+                    for (id, key, version) in keys {
+                        if !out.certificates.iter().any(|(known, ..)| *known == id) {
+                            out.certificates.push((id, key, version));
+                        }
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            };
+            per_listener.insert(name, outcome);
+        }
+    }
+    for g in &our_gateways {
+        let g_https = &https[&(meta(g, "namespace").to_owned(), meta(g, "name").to_owned())];
         out.gateway_status.push(Status {
             namespace: meta(g, "namespace").to_owned(),
             name: meta(g, "name").to_owned(),
             generation: g["metadata"]["generation"].as_i64().unwrap_or(0),
             parent_ref: None,
+            listeners: listener_statuses(g, http_routes, g_https),
             conditions: vec![
                 Condition::new("Accepted", true, "Accepted", "Accepted by weir"),
                 Condition::new(
@@ -198,9 +497,20 @@ pub fn translate(
                 name: name.to_owned(),
                 generation,
                 parent_ref: Some(parent.clone()),
+                listeners: Vec::new(),
                 conditions,
             };
-            let (listeners, refused) = listeners(gateway, parent, ns);
+            let gw_https = &https[&(
+                meta(gateway, "namespace").to_owned(),
+                meta(gateway, "name").to_owned(),
+            )];
+            let served = |l: &Value| {
+                l["name"]
+                    .as_str()
+                    .and_then(|n| gw_https.get(n))
+                    .is_some_and(Result::is_ok)
+            };
+            let (listeners, refused) = listeners(gateway, parent, ns, &served);
             if let Some(reason) = refused {
                 out.route_status.push(status(vec![
                     Condition::new(
@@ -218,6 +528,17 @@ pub fn translate(
                 ]));
                 continue;
             }
+            // Served over TLS only when every listener it is attached to is HTTPS, over
+            // plain connections only when every one is HTTP.
+            let https_listeners = listeners
+                .iter()
+                .filter(|l| l["protocol"] == "HTTPS")
+                .count();
+            let over_tls = match https_listeners {
+                0 => Some(false),
+                n if n == listeners.len() => Some(true),
+                _ => None,
+            };
             let route_hosts: Vec<&str> = route["spec"]["hostnames"]
                 .as_array()
                 .into_iter()
@@ -257,57 +578,84 @@ pub fn translate(
             }
             let mut unresolved: Vec<String> = Vec::new();
             let mut unsupported: Vec<String> = Vec::new();
+            // A backendRef as a weir service: resolved to its endpoints, or marked invalid
+            // (its share of requests then answers 500, as the specification asks).
+            let mut backend_service = |b: &Value| -> String {
+                let b_kind = b["kind"].as_str().unwrap_or("Service");
+                let b_group = b["group"].as_str().unwrap_or("");
+                let b_ns = b["namespace"].as_str().unwrap_or(ns);
+                let b_name = b["name"].as_str().unwrap_or_default();
+                let port = b["port"].as_i64().and_then(|p| i32::try_from(p).ok());
+                let service_ref = ServiceRef::new(b_ns, b_name, port, None);
+                let key = service_ref
+                    .as_ref()
+                    .map(ServiceRef::weir_name)
+                    .unwrap_or_else(|_| format!("{b_ns}/{b_name}:"));
+                let resolved = if b_kind != "Service" || !b_group.is_empty() {
+                    Err(format!(
+                        "{b_kind} {b_name}: only Services are served (InvalidKind)"
+                    ))
+                } else if b_ns != ns && !granted(reference_grants, ns, b_ns, b_name) {
+                    Err(format!("Service {b_ns}/{b_name}: no ReferenceGrant in {b_ns} lets HTTPRoutes of {ns} refer to it (RefNotPermitted)"))
+                } else {
+                    service_ref.and_then(|r| endpoints.resolve(&r))
+                };
+                let service = match resolved {
+                    Ok(list) => json!({"endpoints": list}),
+                    Err(e) => {
+                        unresolved.push(e.clone());
+                        json!({"endpoints": [], "invalid": e})
+                    }
+                };
+                out.services.entry(key.clone()).or_insert(service);
+                key
+            };
+            let listener_port = listeners.iter().find_map(|l| l["port"].as_i64());
             for (i, rule) in route["spec"]["rules"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .enumerate()
             {
-                if rule["filters"].as_array().is_some_and(|f| !f.is_empty()) {
-                    unsupported.push(format!("rule {i}: filters are not served yet"));
+                let mut filters = json!({});
+                let mut mirrors = Vec::new();
+                let mut refused = None;
+                for (k, f) in rule["filters"].as_array().into_iter().flatten().enumerate() {
+                    match filter(f, listener_port) {
+                        Ok(Filter::Route(field, value)) => filters[field] = value,
+                        Ok(Filter::Mirror(backend, percentage)) => {
+                            let service = backend_service(&backend);
+                            mirrors.push(json!({"name": format!("mirror-{k}"), "backend": service, "percentage": percentage}));
+                        }
+                        Err(e) => refused = Some(format!("rule {i}: filter {k}: {e}")),
+                    }
+                }
+                if let Some(r) = refused {
+                    unsupported.push(r);
                     continue;
                 }
                 let mut backends = Vec::new();
                 for b in rule["backendRefs"].as_array().into_iter().flatten() {
-                    let weight = b["weight"].as_i64().unwrap_or(1).max(0);
-                    let b_kind = b["kind"].as_str().unwrap_or("Service");
-                    let b_group = b["group"].as_str().unwrap_or("");
-                    let b_ns = b["namespace"].as_str().unwrap_or(ns);
-                    let b_name = b["name"].as_str().unwrap_or_default();
-                    let port = b["port"].as_i64().and_then(|p| i32::try_from(p).ok());
-                    let service_ref = ServiceRef::new(b_ns, b_name, port, None);
-                    let key = service_ref
-                        .as_ref()
-                        .map(ServiceRef::weir_name)
-                        .unwrap_or_else(|_| format!("{b_ns}/{b_name}:"));
-                    let endpoints = if b_kind != "Service" || !b_group.is_empty() {
-                        unresolved.push(format!(
-                            "{b_kind} {b_name}: only Services are served (InvalidKind)"
+                    if b["filters"].as_array().is_some_and(|f| !f.is_empty()) {
+                        unsupported.push(format!(
+                            "rule {i}: filters on a backendRef are not served yet"
                         ));
-                        Vec::new()
-                    } else if b_ns != ns {
-                        unresolved.push(format!("Service {b_ns}/{b_name}: a reference to another namespace needs a ReferenceGrant, not served yet (RefNotPermitted)"));
-                        Vec::new()
-                    } else {
-                        match service_ref.and_then(|r| endpoints.resolve(&r)) {
-                            Ok(list) => list,
-                            Err(e) => {
-                                unresolved.push(e);
-                                Vec::new()
-                            }
-                        }
-                    };
-                    // An unresolved backend keeps its share with no endpoint: its requests
-                    // fail (503) rather than move to the others.
-                    out.services
-                        .entry(key.clone())
-                        .or_insert_with(|| json!({"endpoints": endpoints}));
+                    }
+                    let weight = b["weight"].as_i64().unwrap_or(1).max(0);
+                    let key = backend_service(b);
                     backends.push(json!({"service": key, "weight": weight}));
                 }
-                if backends.is_empty() {
+                if backends.is_empty() && filters.get("redirect").is_none() {
                     unsupported.push(format!("rule {i}: no backendRefs"));
                     continue;
                 }
+                let timeout = match rule_timeout(&rule["timeouts"]) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        unsupported.push(format!("rule {i}: {e}"));
+                        continue;
+                    }
+                };
                 let default_match = [json!({"path": {"type": "PathPrefix", "value": "/"}})];
                 let matches: Vec<Value> = match rule["matches"].as_array() {
                     Some(m) if !m.is_empty() => m.clone(),
@@ -339,8 +687,21 @@ pub fn translate(
                         "pathMatch": path_match,
                         "backends": backends,
                     });
+                    let mut conditions = conditions;
+                    if let Some(tls) = over_tls {
+                        conditions["tls"] = json!(tls);
+                    }
                     if !conditions.as_object().is_some_and(|c| c.is_empty()) {
                         route["match"] = conditions;
+                    }
+                    for (field, value) in filters.as_object().into_iter().flatten() {
+                        route[field] = value.clone();
+                    }
+                    if !mirrors.is_empty() {
+                        route["mirrors"] = json!(mirrors);
+                    }
+                    if let Some(t) = &timeout {
+                        route["timeouts"] = json!({"request": t});
                     }
                     out.routes.push(route);
                 }
@@ -377,6 +738,138 @@ pub fn translate(
         }
     }
     out
+}
+
+/// What one of a rule's filters becomes: a field of weir's route (its value in the
+/// route's shape), or a mirror (the backendRef and the share of requests copied, 0..=100).
+enum Filter {
+    Route(&'static str, Value),
+    Mirror(Value, f64),
+}
+
+/// A header modifier (`set` and `add` lists of name and value, `remove` names) as weir's
+/// `requestHeaders`/`responseHeaders`.
+fn header_modifier(m: &Value) -> Value {
+    let pairs = |field: &str| {
+        m[field]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| Some((h["name"].as_str()?.to_owned(), h["value"].clone())))
+            .collect::<serde_json::Map<String, Value>>()
+    };
+    json!({"set": pairs("set"), "add": pairs("add"), "remove": m["remove"].as_array().cloned().unwrap_or_default()})
+}
+
+/// A path modifier (`type` ReplaceFullPath or ReplacePrefixMatch) as weir's.
+fn path_modifier(p: &Value) -> Result<Value, String> {
+    match p["type"].as_str() {
+        Some("ReplaceFullPath") => Ok(json!({"replaceFullPath": p["replaceFullPath"]})),
+        Some("ReplacePrefixMatch") => Ok(json!({"replacePrefixMatch": p["replacePrefixMatch"]})),
+        other => Err(format!("path modifier type {other:?} is not served")),
+    }
+}
+
+/// One HTTPRoute rule filter as weir serves it. A RequestRedirect without scheme or port
+/// keeps the listener's port (`listener_port`), as the specification asks.
+fn filter(f: &Value, listener_port: Option<i64>) -> Result<Filter, String> {
+    match f["type"].as_str().unwrap_or_default() {
+        "RequestHeaderModifier" => Ok(Filter::Route(
+            "requestHeaders",
+            header_modifier(&f["requestHeaderModifier"]),
+        )),
+        "ResponseHeaderModifier" => Ok(Filter::Route(
+            "responseHeaders",
+            header_modifier(&f["responseHeaderModifier"]),
+        )),
+        "RequestRedirect" => {
+            let r = &f["requestRedirect"];
+            let mut out = json!({"statusCode": r["statusCode"].as_i64().unwrap_or(302)});
+            for field in ["scheme", "hostname", "port"] {
+                if !r[field].is_null() {
+                    out[field] = r[field].clone();
+                }
+            }
+            if r["scheme"].is_null() && r["port"].is_null() {
+                if let Some(p) = listener_port {
+                    out["port"] = json!(p);
+                }
+            }
+            if !r["path"].is_null() {
+                out["path"] = path_modifier(&r["path"])?;
+            }
+            Ok(Filter::Route("redirect", out))
+        }
+        "URLRewrite" => {
+            let r = &f["urlRewrite"];
+            let mut out = json!({});
+            if !r["hostname"].is_null() {
+                out["hostname"] = r["hostname"].clone();
+            }
+            if !r["path"].is_null() {
+                out["path"] = path_modifier(&r["path"])?;
+            }
+            Ok(Filter::Route("rewrite", out))
+        }
+        "RequestMirror" => {
+            let m = &f["requestMirror"];
+            let percentage = if let Some(p) = m["percent"].as_f64() {
+                p
+            } else if let Some(n) = m["fraction"]["numerator"].as_f64() {
+                let d = m["fraction"]["denominator"].as_f64().unwrap_or(100.0);
+                if d <= 0.0 {
+                    return Err("a mirror fraction's denominator must be positive".into());
+                }
+                n / d * 100.0
+            } else {
+                100.0
+            };
+            Ok(Filter::Mirror(
+                m["backendRef"].clone(),
+                percentage.clamp(0.0, 100.0),
+            ))
+        }
+        other => Err(format!("filter type {other} is not served yet")),
+    }
+}
+
+/// A rule's `timeouts` as weir's request timeout: the smaller of `request` and
+/// `backendRequest` (weir's timeout runs from the request to the upstream's answer,
+/// retries included). A zero duration means no timeout in the specification; weir keeps
+/// one, of an hour. `None` when neither is set.
+fn rule_timeout(t: &Value) -> Result<Option<String>, String> {
+    let mut smallest: Option<std::time::Duration> = None;
+    for field in ["request", "backendRequest"] {
+        let Some(text) = t[field].as_str() else {
+            continue;
+        };
+        let d = weir_config::duration::parse(text)
+            .map_err(|e| format!("timeouts.{field} {text:?}: {e}"))?
+            .get();
+        let d = if d.is_zero() {
+            std::time::Duration::from_secs(3600)
+        } else {
+            d
+        };
+        smallest = Some(smallest.map_or(d, |s| s.min(d)));
+    }
+    Ok(smallest.map(|d| format!("{}ms", d.as_millis())))
+}
+
+/// Whether a ReferenceGrant in namespace `to_ns` lets HTTPRoutes of `from_ns` refer to
+/// Service `name` there (a grant naming no Service allows them all).
+fn granted(grants: &[Value], from_ns: &str, to_ns: &str, name: &str) -> bool {
+    grants.iter().any(|g| {
+        meta(g, "namespace") == to_ns
+            && g["spec"]["from"].as_array().into_iter().flatten().any(|f| {
+                f["group"] == GROUP && f["kind"] == "HTTPRoute" && f["namespace"] == from_ns
+            })
+            && g["spec"]["to"].as_array().into_iter().flatten().any(|t| {
+                t["group"].as_str().unwrap_or("").is_empty()
+                    && t["kind"] == "Service"
+                    && t["name"].as_str().is_none_or(|n| n.is_empty() || n == name)
+            })
+    })
 }
 
 /// A match's method, headers and query parameters as a weir route's `match`: `Exact`

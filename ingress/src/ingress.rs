@@ -424,11 +424,12 @@ pub(crate) fn referenced(
     services: &BTreeMap<String, Value>,
     route: &Value,
 ) -> BTreeMap<String, Value> {
-    route["backends"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|b| b["service"].as_str())
+    let backends = route["backends"].as_array().into_iter().flatten();
+    let mirrors = route["mirrors"].as_array().into_iter().flatten();
+    backends
+        .map(|b| &b["service"])
+        .chain(mirrors.map(|m| &m["backend"]))
+        .filter_map(Value::as_str)
         .filter_map(|name| services.get(name).map(|v| (name.to_owned(), v.clone())))
         .collect()
 }

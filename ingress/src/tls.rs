@@ -42,28 +42,7 @@ pub fn certificates(
             if out.versions.contains_key(&id) {
                 continue;
             }
-            let secret = secrets.iter().find(|s| {
-                s.metadata.namespace.as_deref() == Some(ns)
-                    && s.metadata.name.as_deref() == Some(name)
-            });
-            let result = match secret {
-                None => Err(format!(
-                    "TLS Secret {id} does not exist (or is not of type kubernetes.io/tls)"
-                )),
-                Some(s) => {
-                    let data = s.data.clone().unwrap_or_default();
-                    match (data.get("tls.crt"), data.get("tls.key")) {
-                        (Some(crt), Some(k)) => {
-                            weir_proxy::tls::certified_key_from_pem(&crt.0, &k.0)
-                                .map(|key| {
-                                    (key, s.metadata.resource_version.clone().unwrap_or_default())
-                                })
-                                .map_err(|e| format!("TLS Secret {id}: {e}"))
-                        }
-                        _ => Err(format!("TLS Secret {id} has no tls.crt and tls.key")),
-                    }
-                }
-            };
+            let result = load(secrets, ns, name);
             match result {
                 Ok((k, version)) => {
                     out.keys.push(k);
@@ -76,4 +55,25 @@ pub fn certificates(
         }
     }
     out
+}
+
+/// The certificate and key of `kubernetes.io/tls` Secret `ns/name`, and its
+/// resourceVersion; an error says what is wrong with it.
+pub fn load(secrets: &[Secret], ns: &str, name: &str) -> Result<(Key, String), String> {
+    let id = format!("{ns}/{name}");
+    let secret = secrets.iter().find(|s| {
+        s.metadata.namespace.as_deref() == Some(ns) && s.metadata.name.as_deref() == Some(name)
+    });
+    let Some(s) = secret else {
+        return Err(format!(
+            "TLS Secret {id} does not exist (or is not of type kubernetes.io/tls)"
+        ));
+    };
+    let data = s.data.clone().unwrap_or_default();
+    match (data.get("tls.crt"), data.get("tls.key")) {
+        (Some(crt), Some(k)) => weir_proxy::tls::certified_key_from_pem(&crt.0, &k.0)
+            .map(|key| (key, s.metadata.resource_version.clone().unwrap_or_default()))
+            .map_err(|e| format!("TLS Secret {id}: {e}")),
+        _ => Err(format!("TLS Secret {id} has no tls.crt and tls.key")),
+    }
 }

@@ -213,6 +213,18 @@ pub async fn run(
     let (gw_classes, s6) = dynamic_cache(&client, gvk("GatewayClass", "gatewayclasses"));
     let (gateways, s7) = dynamic_cache(&client, gvk("Gateway", "gateways"));
     let (http_routes, s8) = dynamic_cache(&client, gvk("HTTPRoute", "httproutes"));
+    // ReferenceGrant is served as v1beta1 by every release of the standard channel.
+    let (grants, s9) = dynamic_cache(
+        &client,
+        kube::core::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk(
+                "gateway.networking.k8s.io",
+                "v1beta1",
+                "ReferenceGrant",
+            ),
+            "referencegrants",
+        ),
+    );
     let mut events = futures_util::stream::select_all([
         s1.boxed(),
         s2.boxed(),
@@ -222,6 +234,7 @@ pub async fn run(
         s6.boxed(),
         s7.boxed(),
         s8.boxed(),
+        s9.boxed(),
     ]);
     let mut served_certificates: BTreeMap<String, String> = BTreeMap::new();
     let mut last_problems: BTreeMap<String, String> = BTreeMap::new();
@@ -238,6 +251,8 @@ pub async fn run(
             &values(&gw_classes),
             &values(&gateways),
             &values(&http_routes),
+            &values(&grants),
+            &all(&secrets),
             &endpoints,
         );
         add_gateway_routes(&mut translated.config, &gateway);
@@ -249,8 +264,15 @@ pub async fn run(
             &gateway,
         )
         .await;
-        let certificates =
+        let mut certificates =
             crate::tls::certificates(&ingress_list, &translated.served, &all(&secrets));
+        // The HTTPS listeners' certificates too, each Secret once.
+        for (id, key, version) in &gateway.certificates {
+            if !certificates.versions.contains_key(id) {
+                certificates.keys.push(key.clone());
+                certificates.versions.insert(id.clone(), version.clone());
+            }
+        }
         for (ingress, problem) in certificates.problems {
             translated.problems.entry(ingress).or_insert(problem);
         }
@@ -290,9 +312,37 @@ pub async fn run(
                     .then(|| (key, serde_json::json!(i.metadata.resource_version)))
             })
             .collect();
+        // The Gateway API objects too: every Gateway of weir's and HTTPRoute it answers
+        // for, by `namespace/name`.
+        let versions = |objects: &[Value], wanted: &dyn Fn(&str) -> bool| {
+            objects
+                .iter()
+                .filter_map(|o| {
+                    let key = format!(
+                        "{}/{}",
+                        o["metadata"]["namespace"].as_str().unwrap_or_default(),
+                        o["metadata"]["name"].as_str().unwrap_or_default()
+                    );
+                    wanted(&key).then(|| (key, o["metadata"]["resourceVersion"].clone()))
+                })
+                .collect::<serde_json::Map<String, Value>>()
+        };
+        let gateway_keys: std::collections::BTreeSet<String> = gateway
+            .gateway_status
+            .iter()
+            .map(|s| format!("{}/{}", s.namespace, s.name))
+            .collect();
+        let route_keys: std::collections::BTreeSet<String> = gateway
+            .route_status
+            .iter()
+            .map(|s| format!("{}/{}", s.namespace, s.name))
+            .collect();
+        let gateways_reflected = versions(&values(&gateways), &|k| gateway_keys.contains(k));
+        let routes_reflected = versions(&values(&http_routes), &|k| route_keys.contains(k));
         let sources = |generation: Value| {
             serde_json::json!({"generation": generation, "kubernetes": {
-                "ingresses": reflected, "problems": &translated.problems}})
+                "ingresses": reflected, "gateways": gateways_reflected,
+                "httproutes": routes_reflected, "problems": &translated.problems}})
         };
         if changed {
             match reload() {
@@ -443,13 +493,20 @@ async fn write_gateway_status(
             &g["status"]["conditions"],
             &now,
         );
-        if g["status"]["conditions"] != want {
+        let listeners = crate::gateway::listeners_status(
+            &s.listeners,
+            s.generation,
+            &g["status"]["listeners"],
+            &now,
+        );
+        if g["status"]["conditions"] != want || g["status"]["listeners"] != listeners {
             let api = Api::namespaced_with(
                 client.clone(),
                 &s.namespace,
                 &resource("Gateway", "gateways"),
             );
-            patch(api, s.name.clone(), serde_json::json!({"conditions": want})).await;
+            let status = serde_json::json!({"conditions": want, "listeners": listeners});
+            patch(api, s.name.clone(), status).await;
         }
     }
     let mut by_route: BTreeMap<(String, String), Vec<&crate::gateway::Status>> = BTreeMap::new();

@@ -50,6 +50,8 @@ fn only_weirs_classes_and_admitted_routes_are_served() {
         &classes,
         &[gateway("edge", "weir", all_ns.clone())],
         &[r.clone()],
+        &[],
+        &[],
         &endpoints(),
     );
     assert_eq!(t.gateway_status.len(), 1);
@@ -71,6 +73,8 @@ fn only_weirs_classes_and_admitted_routes_are_served() {
         &classes,
         &[gateway("edge", "other", all_ns)],
         &[r.clone()],
+        &[],
+        &[],
         &endpoints(),
     );
     assert!(t.routes.is_empty() && t.route_status.is_empty() && t.gateway_status.is_empty());
@@ -80,6 +84,8 @@ fn only_weirs_classes_and_admitted_routes_are_served() {
         &classes,
         &[gateway("edge", "weir", same_ns)],
         &[r],
+        &[],
+        &[],
         &endpoints(),
     );
     assert!(t.routes.is_empty());
@@ -95,13 +101,15 @@ fn what_a_rule_cannot_serve_is_said_and_the_rest_served() {
         {"matches": [{"path": {"type": "Exact", "value": "/exact"}},
                      {"path": {"type": "PathPrefix", "value": "/h"}, "headers": [{"name": "x", "type": "Sideways", "value": "y"}]}],
          "backendRefs": [{"name": "web", "port": 80}]},
-        {"filters": [{"type": "RequestHeaderModifier"}], "backendRefs": [{"name": "web", "port": 80}]},
+        {"filters": [{"type": "ExtensionRef", "extensionRef": {"group": "x.test", "kind": "Thing", "name": "t"}}], "backendRefs": [{"name": "web", "port": 80}]},
         {"backendRefs": [{"name": "gone", "port": 80}]},
     ]);
     let t = translate(
         &classes,
         &[gateway("edge", "weir", listeners)],
         &[route("apps", json!([]), rules)],
+        &[],
+        &[],
         &endpoints(),
     );
     let names: Vec<&str> = t
@@ -121,7 +129,7 @@ fn what_a_rule_cannot_serve_is_said_and_the_rest_served() {
         .contains("rule 0 match 1: headers x: match type Sideways is not served"));
     assert!(accepted
         .message
-        .contains("rule 1: filters are not served yet"));
+        .contains("rule 1: filter 0: filter type ExtensionRef is not served yet"));
     assert!(
         !resolved.status && resolved.reason == "BackendNotFound",
         "{resolved:?}"
@@ -129,8 +137,12 @@ fn what_a_rule_cannot_serve_is_said_and_the_rest_served() {
     assert!(resolved
         .message
         .contains("Service apps/gone does not exist"));
-    // The unresolved backend keeps its share with no endpoint.
-    assert_eq!(t.services["apps/gone:80"], json!({"endpoints": []}));
+    // The unresolved backend keeps its share, which answers 500 (the specification's rule
+    // for an invalid backendRef).
+    assert_eq!(
+        t.services["apps/gone:80"],
+        json!({"endpoints": [], "invalid": "Service apps/gone does not exist"})
+    );
 }
 
 #[test]
@@ -156,6 +168,8 @@ fn method_header_and_query_matches_become_route_conditions() {
         &classes,
         &[gateway("edge", "weir", listeners)],
         &[route("default", json!([]), rules)],
+        &[],
+        &[],
         &endpoints(),
     );
     assert_eq!(t.routes.len(), 1, "{:?}", t.routes);
@@ -165,6 +179,8 @@ fn method_header_and_query_matches_become_route_conditions() {
             "method": "POST",
             "headers": {"x-canary": {"exact": "yes"}, "x-user": {"regex": "^(?:a.*)$"}},
             "queryParams": {"v": {"exact": "2"}, "V": {"exact": "3"}},
+            // Attached to an HTTP listener only: served over plain connections only.
+            "tls": false,
         })
     );
     let accepted = &t.route_status[0].conditions[0];
@@ -174,4 +190,189 @@ fn method_header_and_query_matches_become_route_conditions() {
             .contains("rule 1 match 0: headers x: \"(\" is not a regular expression"),
         "{accepted:?}"
     );
+}
+
+#[test]
+fn filters_mirrors_and_timeouts_become_route_fields() {
+    let classes = [class("weir", CONTROLLER)];
+    let listeners = json!([{"name": "http", "protocol": "HTTP", "port": 8080, "allowedRoutes": {"namespaces": {"from": "All"}}}]);
+    let rules = json!([
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}],
+         "filters": [
+            {"type": "RequestHeaderModifier", "requestHeaderModifier": {
+                "set": [{"name": "x-a", "value": "1"}], "add": [{"name": "x-b", "value": "2"}], "remove": ["x-c"]}},
+            {"type": "ResponseHeaderModifier", "responseHeaderModifier": {"set": [{"name": "x-r", "value": "3"}]}},
+            {"type": "URLRewrite", "urlRewrite": {"hostname": "internal.test",
+                "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/v2"}}},
+            {"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "web", "port": 80},
+                "fraction": {"numerator": 1, "denominator": 4}}},
+         ],
+         "timeouts": {"request": "10s", "backendRequest": "2s"},
+         "backendRefs": [{"name": "web", "port": 80}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/old"}}],
+         "filters": [{"type": "RequestRedirect", "requestRedirect": {
+             "hostname": "new.test", "statusCode": 301,
+             "path": {"type": "ReplaceFullPath", "replaceFullPath": "/new"}}}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/secure"}}],
+         "filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https"}}]},
+    ]);
+    let t = translate(
+        &classes,
+        &[gateway("edge", "weir", listeners)],
+        &[route("apps", json!([]), rules)],
+        &[],
+        &[],
+        &endpoints(),
+    );
+    assert_eq!(t.routes.len(), 3, "{:?}", t.route_status);
+    let api = &t.routes[0];
+    assert_eq!(
+        api["requestHeaders"],
+        json!({"set": {"x-a": "1"}, "add": {"x-b": "2"}, "remove": ["x-c"]})
+    );
+    assert_eq!(
+        api["responseHeaders"],
+        json!({"set": {"x-r": "3"}, "add": {}, "remove": []})
+    );
+    assert_eq!(
+        api["rewrite"],
+        json!({"hostname": "internal.test", "path": {"replacePrefixMatch": "/v2"}})
+    );
+    assert_eq!(
+        api["mirrors"],
+        json!([{"name": "mirror-3", "backend": "apps/web:80", "percentage": 25.0}])
+    );
+    // The smaller of the two timeouts bounds weir's request timeout.
+    assert_eq!(api["timeouts"], json!({"request": "2000ms"}));
+    // A redirect needs no backend; without scheme or port it keeps the listener's port.
+    let old = &t.routes[1];
+    assert_eq!(old["backends"], json!([]));
+    assert_eq!(
+        old["redirect"],
+        json!({"statusCode": 301, "hostname": "new.test", "port": 8080, "path": {"replaceFullPath": "/new"}})
+    );
+    assert_eq!(
+        t.routes[2]["redirect"],
+        json!({"statusCode": 302, "scheme": "https"})
+    );
+    let accepted = &t.route_status[0].conditions[0];
+    assert_eq!(accepted.message, "Route is accepted", "{accepted:?}");
+}
+
+#[test]
+fn a_backend_in_another_namespace_needs_a_reference_grant() {
+    let classes = [class("weir", CONTROLLER)];
+    let listeners = json!([{"name": "http", "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}]);
+    let rules = json!([{"backendRefs": [{"name": "web", "namespace": "apps", "port": 80}]}]);
+    let grant = |from_ns: &str, name: Option<&str>| {
+        let mut to = json!({"group": "", "kind": "Service"});
+        if let Some(n) = name {
+            to["name"] = json!(n);
+        }
+        json!({"metadata": {"name": "g", "namespace": "apps"},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": from_ns}],
+                     "to": [to]}})
+    };
+    let run = |grants: &[Value]| {
+        translate(
+            &classes,
+            &[gateway("edge", "weir", listeners.clone())],
+            &[route("team", json!([]), rules.clone())],
+            grants,
+            &[],
+            &endpoints(),
+        )
+    };
+    let refused = run(&[]);
+    let resolved = &refused.route_status[0].conditions[1];
+    assert!(
+        !resolved.status && resolved.reason == "RefNotPermitted",
+        "{resolved:?}"
+    );
+    assert!(refused.services["apps/web:80"]["invalid"].is_string());
+    for grants in [vec![grant("team", None)], vec![grant("team", Some("web"))]] {
+        let t = run(&grants);
+        assert!(t.route_status[0].conditions[1].status, "{grants:?}");
+        assert!(t.services["apps/web:80"]["invalid"].is_null());
+    }
+    for grants in [vec![grant("other", None)], vec![grant("team", Some("api"))]] {
+        let t = run(&grants);
+        assert!(!t.route_status[0].conditions[1].status, "{grants:?}");
+    }
+}
+
+#[test]
+fn each_listener_says_whether_it_is_served_and_counts_its_routes() {
+    let classes = [class("weir", CONTROLLER)];
+    let listeners = json!([
+        {"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": {"namespaces": {"from": "All"}}},
+        {"name": "same", "protocol": "HTTP", "port": 81},
+        {"name": "tcp", "protocol": "TCP", "port": 9000, "allowedRoutes": {"namespaces": {"from": "All"}}},
+        {"name": "https", "protocol": "HTTPS", "port": 443, "allowedRoutes": {"namespaces": {"from": "All"}}},
+    ]);
+    let mut to_https = route("apps", json!([]), weighted());
+    to_https["metadata"]["name"] = json!("to-https");
+    to_https["spec"]["parentRefs"][0]["sectionName"] = json!("https");
+    let t = translate(
+        &classes,
+        &[gateway("edge", "weir", listeners)],
+        &[route("apps", json!([]), weighted()), to_https],
+        &[],
+        &[],
+        &endpoints(),
+    );
+    let shown = weir_ingress::gateway::listeners_status(
+        &t.gateway_status[0].listeners,
+        3,
+        &Value::Null,
+        "2026-12-05T00:00:00Z",
+    );
+    let by_name = |n: &str| {
+        shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let status_of = |l: &Value, kind: &str| {
+        let c = l["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == kind)
+            .unwrap()
+            .clone();
+        (
+            c["status"].as_str().unwrap().to_owned(),
+            c["reason"].as_str().unwrap().to_owned(),
+        )
+    };
+    // `web` selects the whole Gateway: `http` and `https` admit it, `same` does not
+    // (another namespace), `tcp` takes no HTTPRoutes; `to-https` selects `https` by name.
+    let http = by_name("http");
+    assert_eq!(http["attachedRoutes"], 1, "{shown}");
+    assert_eq!(
+        http["supportedKinds"],
+        json!([{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}])
+    );
+    assert_eq!(
+        status_of(&http, "Programmed"),
+        ("True".into(), "Programmed".into())
+    );
+    assert_eq!(by_name("same")["attachedRoutes"], 0);
+    let tcp = by_name("tcp");
+    assert_eq!(tcp["attachedRoutes"], 0);
+    assert_eq!(
+        status_of(&tcp, "Accepted"),
+        ("False".into(), "UnsupportedProtocol".into())
+    );
+    assert_eq!(tcp["supportedKinds"], json!([]));
+    // Attached to a listener weir does not serve yet: counted all the same, as the
+    // specification asks.
+    let https = by_name("https");
+    assert_eq!(https["attachedRoutes"], 2);
+    assert_eq!(status_of(&https, "Programmed").0, "False");
+    assert_eq!(http["conditions"][0]["observedGeneration"], 3);
 }

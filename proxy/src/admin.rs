@@ -245,7 +245,11 @@ impl Admin {
                             .iter()
                             .map(|e| json!({ "address": e.addr.to_string(), "live": e.is_live() }))
                             .collect();
-                        json!({ "service": &*b.name, "weight": w, "endpoints": endpoints })
+                        let mut shown = json!({ "service": &*b.name, "weight": w, "endpoints": endpoints });
+                        if let Some(reason) = &b.invalid {
+                            shown["invalid"] = (**reason).into();
+                        }
+                        shown
                     })
                     .collect();
                 let header_routes: Vec<_> = r
@@ -275,6 +279,18 @@ impl Admin {
                 });
                 if let Some(conditions) = r.conditions.describe() {
                     shown["match"] = conditions;
+                }
+                if let Some(m) = &r.request_headers {
+                    shown["requestHeaders"] = m.describe();
+                }
+                if let Some(m) = &r.response_headers {
+                    shown["responseHeaders"] = m.describe();
+                }
+                if let Some(redirect) = &r.redirect {
+                    shown["redirect"] = redirect.describe();
+                }
+                if let Some(rewrite) = &r.rewrite {
+                    shown["rewrite"] = rewrite.describe();
                 }
                 shown
             })

@@ -1,6 +1,7 @@
 //! Building a [`RouteTable`] from the configuration plus the live overrides (weights set
 //! through the admin API or by the rollout engine).
 
+use crate::filters::{HeaderModifier, Redirect, Rewrite};
 use crate::matching::{HeaderRoute, HostMatch, RequestMatch, RouteConditions, StringMatch};
 use crate::pick::WeightedPick;
 use crate::stats::BackendStats;
@@ -90,6 +91,7 @@ impl Overrides {
                         endpoints: extra.endpoints.iter().cloned().map(cfg::spanned).collect(),
                         resolve_interval: weir_config::Duration::from_secs(30),
                         protocol: Default::default(),
+                        invalid: None,
                     },
                 );
                 r.backends.retain(|b| b.service.value != extra.name);
@@ -152,6 +154,7 @@ impl Builder<'_> {
             name: Arc::from(service),
             pool,
             stats: self.stats.get(&route.name.value, service),
+            invalid: svc.invalid.as_deref().map(Arc::from),
         })
     }
 
@@ -246,6 +249,28 @@ impl Builder<'_> {
             .or_default()
             .clone();
         let split_key = split_key(config, r);
+        let in_route = |e: String| format!("route {name:?}: {e}");
+        let modifier = |m: &Option<cfg::HeaderModifier>| {
+            m.as_ref()
+                .map(HeaderModifier::compile)
+                .transpose()
+                .map(|m| m.flatten().map(Arc::new))
+                .map_err(in_route)
+        };
+        let request_headers = modifier(&r.request_headers)?;
+        let response_headers = modifier(&r.response_headers)?;
+        let redirect = r
+            .redirect
+            .as_ref()
+            .map(|x| Redirect::compile(x).map(Arc::new))
+            .transpose()
+            .map_err(in_route)?;
+        let rewrite = r
+            .rewrite
+            .as_ref()
+            .map(|x| Rewrite::compile(x).map(Arc::new))
+            .transpose()
+            .map_err(in_route)?;
         Ok(Route {
             split_key,
             // Set by the caller, who knows the previous table.
@@ -268,12 +293,17 @@ impl Builder<'_> {
             sticky,
             on_no_endpoints: r.on_no_endpoints,
             unrouted: self.stats.get(name, ""),
+            request_headers,
+            response_headers,
+            redirect,
+            rewrite,
         })
     }
 }
 
-/// The hash of what decides a route's split apart from its weights: each backend's service
-/// and endpoints, and each header route's name, matches and backend, in order.
+/// The hash of what decides a route's split apart from its weights: each backend's service,
+/// endpoints and whether it can be served, and each header route's name, matches and
+/// backend, in order.
 fn split_key(config: &ProxyConfig, r: &cfg::Route) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for b in &r.backends {
@@ -282,6 +312,7 @@ fn split_key(config: &ProxyConfig, r: &cfg::Route) -> u64 {
             for e in &svc.endpoints {
                 e.value.hash(&mut h);
             }
+            svc.invalid.is_some().hash(&mut h);
         }
         0xffu8.hash(&mut h);
     }

@@ -23,6 +23,9 @@ pub enum ProxyError {
     Protocol(String),
     #[error("malformed request: {0}")]
     BadRequest(&'static str),
+    /// The picked backend's service cannot be served (`Service::invalid`, the reason).
+    #[error("the backend cannot be served: {0}")]
+    InvalidBackend(String),
 }
 
 impl ProxyError {
@@ -36,6 +39,7 @@ impl ProxyError {
             ProxyError::Reset(_) => ErrorKind::Reset,
             ProxyError::Protocol(_) => ErrorKind::Protocol,
             ProxyError::BadRequest(_) => ErrorKind::BadRequest,
+            ProxyError::InvalidBackend(_) => ErrorKind::InvalidBackend,
         }
     }
 
@@ -48,6 +52,8 @@ impl ProxyError {
             }
             ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            // The Gateway API: the share of requests for an invalid backendRef gets 500.
+            ProxyError::InvalidBackend(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -5,6 +5,7 @@
 use crate::body::{empty, ProxyBody};
 use crate::deadline::LazyTimer;
 use crate::error::ProxyError;
+use crate::filters::Redirect;
 use crate::mirror;
 use crate::pool::UpstreamBody;
 use crate::state::Proxy;
@@ -96,23 +97,33 @@ pub(crate) async fn forward(
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     let table = proxy.table_full();
-    let found = table.find(&request_host(&parts), &parts);
+    let found = table.find(&request_host(&parts), &parts, client.tls);
     let Some(route) = found else {
         proxy.no_route.fetch_add(1, Ordering::Relaxed);
         return ProxyError::NoRoute.into_response();
     };
+    if let Some(redirect) = &route.redirect {
+        return redirect_answer(route, redirect, client, &parts, start);
+    }
     route.budget.deposit();
 
     let (mut choice, forced, cookie) = match choose(route, &parts) {
         Ok(c) => c,
         Err(e) => return fail(&route.unrouted, start, e),
     };
+    if let Some(reason) = &route.backends[choice].invalid {
+        // Its share fails, here and now: no spill, no dial (the Gateway API's rule for an
+        // invalid backendRef).
+        let e = ProxyError::InvalidBackend(reason.to_string());
+        return fail(&route.backends[choice].stats, start, e);
+    }
 
     let upgrade = is_upgrade(&parts);
     // A client of weir's own HTTP/1.1 server (the only one that hands a held body) gets
     // the upstream's header lines copied on as they came, with no `HeaderMap` between
-    // (`h1::RawHeaders`); hyper's servers need the map.
-    let raw_head = matches!(body, ClientBody::Held(_));
+    // (`h1::RawHeaders`); hyper's servers need the map, and so does a route that changes
+    // the answer's headers.
+    let raw_head = matches!(body, ClientBody::Held(_)) && route.response_headers.is_none();
     let mut held = match body {
         ClientBody::Held(b) if b.is_empty() => HeldBody::Empty,
         ClientBody::Held(b) => HeldBody::Buffered(b),
@@ -133,6 +144,14 @@ pub(crate) async fn forward(
     };
 
     prepare_headers(&mut parts.headers, parts.uri.authority(), upgrade);
+    // The route's filters change the request before it is mirrored and sent: mirrors get
+    // the same request the backend gets (and their matches see it).
+    if let Some(m) = &route.request_headers {
+        m.apply(&mut parts.headers);
+    }
+    if let Some(rewrite) = &route.rewrite {
+        rewrite.apply(&mut parts, &route.path_prefix);
+    }
     let forwarded = Forwarded(client);
     if !route.mirrors.is_empty() {
         let body = match &held {
@@ -161,8 +180,11 @@ pub(crate) async fn forward(
             if !forced && route.on_no_endpoints == NoEndpoints::Spill {
                 // Only backends with an endpoint this request has not tried: two backends
                 // whose endpoints all refused must not bounce the request between them.
+                // Nor to a backend that cannot be served.
                 let next = route.pick.pick_among(&route.weights, |i| {
-                    i != choice && route.backends[i].pool.has_untried_endpoint(&tried)
+                    i != choice
+                        && route.backends[i].invalid.is_none()
+                        && route.backends[i].pool.has_untried_endpoint(&tried)
                 });
                 if let Some(next) = next {
                     backend.stats.record_spill();
@@ -269,7 +291,7 @@ fn respond(
     start: Instant,
     resp: Response<UpstreamBody>,
     cookie: Option<&HeaderValue>,
-    _route: &Route,
+    route: &Route,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response<ProxyBody> {
     let (mut parts, mut body) = resp.into_parts();
@@ -281,12 +303,44 @@ fn respond(
     } else if body.may_have_hop_by_hop() {
         strip_hop_by_hop(&mut parts.headers);
     }
+    // Such a route never asks for the head raw, so the headers are all in the map.
+    if let Some(m) = &route.response_headers {
+        m.apply(&mut parts.headers);
+    }
     if let Some(c) = cookie {
         parts.headers.append(header::SET_COOKIE, c.clone());
     }
     let now = Instant::now();
     stats.record(now, status.as_u16(), status.is_server_error(), now - start);
     Response::from_parts(parts, ProxyBody::Upstream(body))
+}
+
+/// The answer of a route with a redirect: its status and `Location`, an empty body, the
+/// route's response header changes; counted on the route's unrouted statistics (no backend
+/// was asked), not as an error.
+fn redirect_answer(
+    route: &Route,
+    redirect: &Redirect,
+    client: &ClientInfo,
+    parts: &Parts,
+    start: Instant,
+) -> Response<ProxyBody> {
+    let location = redirect.location(parts, client.tls, &route.path_prefix);
+    let Ok(location) = HeaderValue::try_from(location) else {
+        let e = ProxyError::BadRequest("the redirect's location is not a header value");
+        return fail(&route.unrouted, start, e);
+    };
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = redirect.status;
+    resp.headers_mut().insert(header::LOCATION, location);
+    if let Some(m) = &route.response_headers {
+        m.apply(resp.headers_mut());
+    }
+    let now = Instant::now();
+    route
+        .unrouted
+        .record(now, redirect.status.as_u16(), false, now - start);
+    resp
 }
 
 /// Joins an upgraded client connection (WebSocket, ...) to the upgraded upstream one,

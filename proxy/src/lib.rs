@@ -15,6 +15,7 @@ pub mod body;
 mod build;
 mod deadline;
 pub mod error;
+pub mod filters;
 pub mod forward;
 pub mod h1;
 mod h1_server;

@@ -115,6 +115,8 @@ pub struct RouteConditions {
     /// Lowercase header names.
     pub headers: Vec<(String, StringMatch)>,
     pub query: Vec<(String, StringMatch)>,
+    /// Only over TLS (`true`) or only over plain connections (`false`).
+    pub tls: Option<bool>,
 }
 
 impl RouteConditions {
@@ -140,12 +142,17 @@ impl RouteConditions {
             method,
             headers,
             query,
+            tls: c.tls,
         })
     }
 
     /// The conditions in the configuration's shape, `None` when there are none.
     pub fn describe(&self) -> Option<serde_json::Value> {
-        if self.method.is_none() && self.headers.is_empty() && self.query.is_empty() {
+        if self.method.is_none()
+            && self.headers.is_empty()
+            && self.query.is_empty()
+            && self.tls.is_none()
+        {
             return None;
         }
         let map = |list: &[(String, StringMatch)]| {
@@ -163,6 +170,9 @@ impl RouteConditions {
         if !self.query.is_empty() {
             out["queryParams"] = map(&self.query).into();
         }
+        if let Some(tls) = self.tls {
+            out["tls"] = tls.into();
+        }
         Some(out)
     }
 
@@ -171,7 +181,11 @@ impl RouteConditions {
         (self.method.is_some(), self.headers.len(), self.query.len())
     }
 
-    pub fn matches(&self, parts: &Parts) -> bool {
+    /// Whether `parts`, which came over TLS or not (`tls`), meets the conditions.
+    pub fn matches(&self, parts: &Parts, tls: bool) -> bool {
+        if self.tls.is_some_and(|wanted| wanted != tls) {
+            return false;
+        }
         if self.method.as_ref().is_some_and(|m| *m != parts.method) {
             return false;
         }

@@ -29,6 +29,10 @@ pub fn maybe_mirror(
             continue;
         }
         let stats = rule.target.stats.clone();
+        if rule.target.invalid.is_some() {
+            stats.record_mirror(MirrorOutcome::Failed);
+            continue;
+        }
         let Some(body) = body.clone() else {
             stats.record_mirror(MirrorOutcome::Dropped);
             continue;

@@ -42,10 +42,11 @@ pub enum ErrorKind {
     ZeroWeight,
     NoRoute,
     BadRequest,
+    InvalidBackend,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Reset,
@@ -54,6 +55,7 @@ impl ErrorKind {
         ErrorKind::ZeroWeight,
         ErrorKind::NoRoute,
         ErrorKind::BadRequest,
+        ErrorKind::InvalidBackend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +68,7 @@ impl ErrorKind {
             ErrorKind::ZeroWeight => "zero_weight",
             ErrorKind::NoRoute => "no_route",
             ErrorKind::BadRequest => "bad_request",
+            ErrorKind::InvalidBackend => "invalid_backend",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! new table and swaps it in whole; the table points at long-lived pools and stats, so
 //! building one never touches a connection or a counter.
 
+use crate::filters::{HeaderModifier, Redirect, Rewrite};
 use crate::matching::{HeaderRoute, HostMatch, RequestMatch, RouteConditions};
 use crate::pick::WeightedPick;
 use crate::stats::BackendStats;
@@ -50,6 +51,14 @@ pub struct Route {
     /// When the current split took effect (the process start for the first). Windows the
     /// analysis reads begin no earlier: a verdict is about the current split only.
     pub split_since: Instant,
+    /// The Gateway API filters (`filters.rs`), `None` when the route has none of a kind.
+    /// Changes to the request sent upstream (and mirrored).
+    pub request_headers: Option<Arc<HeaderModifier>>,
+    /// Changes to the upstream's answer (and to a redirect's).
+    pub response_headers: Option<Arc<HeaderModifier>>,
+    /// The proxy answers with this redirect; no backend is called.
+    pub redirect: Option<Arc<Redirect>>,
+    pub rewrite: Option<Arc<Rewrite>>,
 }
 
 /// A backend of a route: a service (its endpoints and their connections) and the
@@ -59,6 +68,9 @@ pub struct Backend {
     pub name: Arc<str>,
     pub pool: Arc<ServicePool>,
     pub stats: Arc<BackendStats>,
+    /// Why the service cannot be served (`Service::invalid`): a request picked for it is
+    /// answered 500 and goes nowhere else.
+    pub invalid: Option<Arc<str>>,
 }
 
 #[derive(Clone)]
@@ -141,8 +153,9 @@ impl RouteTable {
     /// hosts), then the longest matching path (an exact path before a prefix of the same
     /// length, as Kubernetes orders Ingress paths), then a method condition, more header
     /// conditions, more query conditions (the Gateway API's precedence), then
-    /// configuration order. A route whose conditions do not hold is not a match.
-    pub fn find(&self, host: &[u8], parts: &http::request::Parts) -> Option<&Route> {
+    /// configuration order. A route whose conditions do not hold (`tls`: the request came
+    /// over TLS) is not a match.
+    pub fn find(&self, host: &[u8], parts: &http::request::Parts, tls: bool) -> Option<&Route> {
         let path = parts.uri.path();
         type Score = (u8, usize, bool, (bool, usize, usize));
         let mut best: Option<(&Route, Score)> = None;
@@ -150,7 +163,7 @@ impl RouteTable {
             if !r.path_match.matches(&r.path_prefix, path) {
                 continue;
             }
-            if !r.conditions.matches(parts) {
+            if !r.conditions.matches(parts, tls) {
                 continue;
             }
             let Some(rank) = r

@@ -31,6 +31,8 @@ pub struct Backend {
     pub last_body: Arc<parking_lot::Mutex<Bytes>>,
     /// Last request's headers, as the backend received them.
     pub last_headers: Arc<parking_lot::Mutex<hyper::HeaderMap>>,
+    /// Last request's URI (request target), as the backend received it.
+    pub last_uri: Arc<parking_lot::Mutex<hyper::Uri>>,
     task: tokio::task::JoinHandle<()>,
     /// Every connection task, so `kill` can cut open keep-alive connections too.
     conns: Arc<parking_lot::Mutex<Vec<tokio::task::AbortHandle>>>,
@@ -69,12 +71,14 @@ impl Backend {
         }));
         let last_body = Arc::new(parking_lot::Mutex::new(Bytes::new()));
         let last_headers = Arc::new(parking_lot::Mutex::new(hyper::HeaderMap::new()));
-        let (n, h, s, lb, lh, delay) = (
+        let last_uri = Arc::new(parking_lot::Mutex::new(hyper::Uri::default()));
+        let (n, h, s, lb, lh, lu, delay) = (
             name.to_string(),
             hits.clone(),
             status.clone(),
             last_body.clone(),
             last_headers.clone(),
+            last_uri.clone(),
             opts.delay,
         );
         let conns: Arc<parking_lot::Mutex<Vec<tokio::task::AbortHandle>>> = Default::default();
@@ -84,11 +88,19 @@ impl Backend {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (n, h, s, lb, lh) = (n.clone(), h.clone(), s.clone(), lb.clone(), lh.clone());
+                let (n, h, s, lb, lh, lu) = (
+                    n.clone(),
+                    h.clone(),
+                    s.clone(),
+                    lb.clone(),
+                    lh.clone(),
+                    lu.clone(),
+                );
                 let conn = tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                         let (n, h, s, lb) = (n.clone(), h.clone(), s.clone(), lb.clone());
                         *lh.lock() = req.headers().clone();
+                        *lu.lock() = req.uri().clone();
                         async move {
                             h.fetch_add(1, Ordering::SeqCst);
                             if req.headers().contains_key(hyper::header::UPGRADE) {
@@ -135,6 +147,7 @@ impl Backend {
             status,
             last_body,
             last_headers,
+            last_uri,
             task,
             conns,
         }

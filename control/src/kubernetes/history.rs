@@ -209,9 +209,16 @@ mod tests {
 
     #[test]
     fn the_limits_default_to_five_and_follow_spec_analysis() {
-        let rollout: Rollout = serde_json::from_value(json!({"spec": {}})).unwrap();
-        assert_eq!(limits(&rollout), (5, 5));
-        let rollout: Rollout = serde_json::from_value(json!({"spec": {"analysis": {"successfulRunHistoryLimit": 1, "unsuccessfulRunHistoryLimit": 0}}})).unwrap();
-        assert_eq!(limits(&rollout), (1, 0));
+        let rollout = |spec: Value| -> Rollout {
+            serde_json::from_value(
+                json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                "metadata": {"name": "web"}, "spec": spec}),
+            )
+            .unwrap()
+        };
+        assert_eq!(limits(&rollout(json!({}))), (5, 5));
+        let set =
+            json!({"analysis": {"successfulRunHistoryLimit": 1, "unsuccessfulRunHistoryLimit": 0}});
+        assert_eq!(limits(&rollout(set)), (1, 0));
     }
 }
