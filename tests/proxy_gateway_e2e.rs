@@ -336,6 +336,7 @@ async fn method_header_and_query_matches_pick_the_rule() {
             {"path": {"type": "PathPrefix", "value": "/"},
              "queryParams": [{"name": "canary", "type": "RegularExpression", "value": "1|true"}]},
             {"path": {"type": "PathPrefix", "value": "/"}, "method": "DELETE"},
+            {"path": {"type": "RegularExpression", "value": "/v[0-9]+/.*"}},
          ],
          "backendRefs": to("argo-rollouts-canary-service")},
     ]);
@@ -380,6 +381,10 @@ async fn method_header_and_query_matches_pick_the_rule() {
         ("GET", "/?x=1&canary=1", vec![], "canary"),
         ("DELETE", "/", vec![], "canary"),
         ("POST", "/", vec![], "stable"),
+        // A regular expression over the whole path, above any prefix.
+        ("GET", "/v2/items", vec![], "canary"),
+        ("GET", "/vx/items", vec![], "stable"),
+        ("GET", "/api/v2/items", vec![], "stable"),
     ] {
         let what = format!("{method} {path} {headers:?}");
         assert_eq!(
@@ -401,7 +406,8 @@ async fn method_header_and_query_matches_pick_the_rule() {
                 .starts_with(&format!("default/{ROUTE}:1."))
         })
         .collect();
-    assert_eq!(shown.len(), 3, "{routes}");
+    assert_eq!(shown.len(), 4, "{routes}");
+    assert_eq!(shown[3]["pathMatch"], "regex", "{routes}");
     assert_eq!(shown[2]["match"]["method"], "DELETE", "{routes}");
     server.shutdown();
 }
@@ -676,5 +682,122 @@ admin:
         "the proxy",
         &[include_str!("../deploy/proxy/clusterrole.yaml")],
     );
+    server.shutdown();
+}
+
+/// The mesh profile, with the Gateway API plugin's Linkerd example: an HTTPRoute whose
+/// parent is the Service `argo-rollouts-service` splits what weir forwards to that Service
+/// (here from an Ingress) between the stable and canary Services, as the plugin moves its
+/// weights; a header route sends its requests to the canary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_on_a_service_splits_what_weir_forwards_to_it() {
+    let server = ApiServer::start(Options {
+        endpointslice_controller: false,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let stable = Backend::start("stable").await;
+    let canary = Backend::start("canary").await;
+    server
+        .apply_yaml(include_str!(
+            "../config/tests/data/gatewayapi-plugin-examples/linkerd/service.yaml"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The example's Service ports have no name: nor have their slices' ports.
+    for (service, backend) in [
+        ("argo-rollouts-stable-service", &stable),
+        ("argo-rollouts-canary-service", &canary),
+    ] {
+        let mut s = slice(service, backend);
+        s["ports"][0].as_object_mut().unwrap().remove("name");
+        apply(&server, &s);
+    }
+    // The Service itself has no endpoint of its own here: every request weir forwards to
+    // it must go through the route.
+    server
+        .apply_yaml(include_str!(
+            "../config/tests/data/gatewayapi-plugin-examples/linkerd/httproute.yaml"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    apply(
+        &server,
+        &json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"ingressClassName": "weir", "rules": [{"host": HOST, "http": {"paths": [
+                {"path": "/", "pathType": "Prefix",
+                 "backend": {"service": {"name": "argo-rollouts-service", "port": {"number": 80}}}}]}}]}}),
+    );
+    let kubeconfig = server.kubeconfig();
+    let weir = Weir::start_proxy_with_args(
+        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\n",
+        &["--kubernetes", "--kubeconfig", "kubeconfig"],
+        &[("kubeconfig", kubeconfig.as_bytes())],
+    )
+    .await;
+    let client = Client::http1();
+    // The example's backendRefs have no weight: 1 each.
+    until("both sides served", &weir, async || {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            if let Ok(o) = client.get(&weir.authority(), "/", &[("host", HOST)]).await {
+                seen.extend(o.backend);
+            }
+        }
+        seen.len() == 2
+    })
+    .await;
+
+    // The plugin moves the weights to 0/100, and adds its header route.
+    let mut r = server
+        .get(GROUP, "HTTPRoute", "default", "argo-rollouts-http-route")
+        .unwrap();
+    r["spec"]["rules"][0]["backendRefs"][0]["weight"] = json!(0);
+    r["spec"]["rules"][0]["backendRefs"][1]["weight"] = json!(100);
+    r["spec"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"matches": [{"path": {"type": "PathPrefix", "value": "/"},
+            "headers": [{"name": "x-stable-please", "value": "1"}]}],
+            "backendRefs": [{"group": "core", "kind": "Service", "name": "argo-rollouts-stable-service", "port": 80}]}));
+    r["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    apply(&server, &r);
+    until("all on the canary", &weir, async || {
+        let mut all = true;
+        for _ in 0..20 {
+            let o = client.get(&weir.authority(), "/", &[("host", HOST)]).await;
+            all &= o.is_ok_and(|o| o.backend.as_deref() == Some("canary"));
+        }
+        all
+    })
+    .await;
+    for _ in 0..10 {
+        let o = client
+            .get(
+                &weir.authority(),
+                "/",
+                &[("host", HOST), ("x-stable-please", "1")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(o.backend.as_deref(), Some("stable"), "{o:?}");
+    }
+    // weir answers for the route on the Service in its status.
+    until("the mesh route's status", &weir, async || {
+        let r = server
+            .get(GROUP, "HTTPRoute", "default", "argo-rollouts-http-route")
+            .unwrap();
+        r["status"]["parents"].as_array().is_some_and(|p| {
+            p.iter().any(|p| {
+                p["controllerName"] == "weir.dev/gateway-controller"
+                    && condition(&p["conditions"], "Accepted")["status"] == "True"
+                    && condition(&p["conditions"], "ResolvedRefs")["status"] == "True"
+            })
+        })
+    })
+    .await;
     server.shutdown();
 }

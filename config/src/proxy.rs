@@ -238,14 +238,21 @@ pub enum PathMatch {
     Prefix,
     Segments,
     Exact,
+    /// `pathPrefix` is a regular expression the whole path must match (the Gateway API's
+    /// `RegularExpression`). Ranked between exact paths and prefixes, as Envoy Gateway does.
+    Regex,
 }
 
 impl PathMatch {
-    /// Whether `path` (without its query) matches `pattern` this way.
+    /// Whether `path` (without its query) matches `pattern` this way. (`Regex` compiles the
+    /// expression on every call here; the proxy's route table keeps it compiled.)
     pub fn matches(self, pattern: &str, path: &str) -> bool {
         match self {
             PathMatch::Prefix => path.starts_with(pattern),
             PathMatch::Exact => path == pattern,
+            PathMatch::Regex => {
+                regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|re| re.is_match(path))
+            }
             PathMatch::Segments => {
                 let p = pattern.trim_end_matches('/');
                 p.is_empty()
@@ -476,6 +483,11 @@ mod path_match_tests {
                 "{pattern} {path}"
             );
         }
+        assert!(PathMatch::Regex.matches("/v[0-9]+/.*", "/v2/x"));
+        assert!(
+            !PathMatch::Regex.matches("/v[0-9]+/.*", "/api/v2/x"),
+            "anchored"
+        );
         assert!(PathMatch::Exact.matches("/foo", "/foo"));
         assert!(!PathMatch::Exact.matches("/foo", "/foo/"));
         assert!(PathMatch::Prefix.matches("/foo", "/foobar"));

@@ -117,7 +117,18 @@ fn check_endpoint(ep: &str) -> Result<(), String> {
 
 fn check_route(r: &mut Report<'_>, config: &ProxyConfig, i: usize, route: &Route) {
     let at = format!("routes[{i}]");
-    if !route.path_prefix.starts_with('/') {
+    if route.path_match == PathMatch::Regex {
+        if let Err(e) = regex::Regex::new(&format!("^(?:{})$", route.path_prefix)) {
+            r.at(
+                &route.name,
+                format!("{at}.pathPrefix"),
+                format!(
+                    "{:?} is not a regular expression (pathMatch: regex): {e}",
+                    route.path_prefix
+                ),
+            );
+        }
+    } else if !route.path_prefix.starts_with('/') {
         r.at(
             &route.name,
             format!("{at}.pathPrefix"),
@@ -375,11 +386,13 @@ fn check_path_modifier(r: &mut Report<'_>, route: &Route, field: &str, p: &PathM
             );
         }
     }
-    if p.replace_prefix_match.is_some() && route.path_match == PathMatch::Exact {
+    if p.replace_prefix_match.is_some()
+        && matches!(route.path_match, PathMatch::Exact | PathMatch::Regex)
+    {
         r.at(
             near,
             format!("{field}.replacePrefixMatch"),
-            "not with pathMatch: exact (there is no prefix to replace); use replaceFullPath",
+            "not with pathMatch: exact or regex (there is no prefix to replace); use replaceFullPath",
         );
     }
 }

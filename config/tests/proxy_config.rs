@@ -266,3 +266,22 @@ fn valid_route_filters_pass() {
     .replace("    pathPrefix: /\n", "");
     parse_proxy_config("weir.yaml", &text, 1).unwrap();
 }
+
+#[test]
+fn a_regex_path_must_compile_and_takes_no_prefix_replacement() {
+    let text = GOOD.replace(
+        "    pathPrefix: /\n",
+        "    pathPrefix: \"/v[0-9\"\n    pathMatch: regex\n",
+    );
+    assert!(text.contains("pathMatch: regex"), "{text}");
+    let s = errors(&text).to_string();
+    assert!(
+        s.contains("routes[0].pathPrefix: \"/v[0-9\" is not a regular expression"),
+        "{s}"
+    );
+    let ok = GOOD.replace(
+        "    pathPrefix: /\n",
+        "    pathPrefix: \"/v[0-9]+/.*\"\n    pathMatch: regex\n",
+    );
+    assert!(parse_proxy_config("weir.yaml", &ok, 1).is_ok());
+}

@@ -86,6 +86,17 @@ impl Endpoints {
         out
     }
 
+    /// The number of Service `ns/name`'s port `port` (a name or a number, as weir's service
+    /// keys carry it), if the Service has such a port.
+    pub fn port_number(&self, ns: &str, name: &str, port: &str) -> Option<i32> {
+        let svc = self.services.get(&(ns.to_owned(), name.to_owned()))?;
+        let ports = svc.spec.as_ref()?.ports.as_ref()?;
+        ports
+            .iter()
+            .find(|p| p.name.as_deref() == Some(port) || p.port.to_string() == port)
+            .map(|p| p.port)
+    }
+
     /// The `address:port` list a Service port serves at now, or why it cannot be served.
     /// No ready endpoint is an empty list (the route answers 503), not an error.
     pub fn resolve(&self, r: &ServiceRef) -> Result<Vec<String>, String> {

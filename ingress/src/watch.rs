@@ -256,6 +256,12 @@ pub async fn run(
             &endpoints,
         );
         add_gateway_routes(&mut translated.config, &gateway);
+        crate::gateway::apply_mesh(
+            &mut translated.config,
+            &gateway.mesh,
+            &gateway.services,
+            &endpoints,
+        );
         write_gateway_status(
             &client,
             &values(&gw_classes),

@@ -376,3 +376,59 @@ fn each_listener_says_whether_it_is_served_and_counts_its_routes() {
     assert_eq!(status_of(&https, "Programmed").0, "False");
     assert_eq!(http["conditions"][0]["observedGeneration"], 3);
 }
+
+#[test]
+fn a_route_on_a_service_splits_what_weir_forwards_to_it() {
+    // The Gateway API plugin's Linkerd example: an HTTPRoute whose parent is the Service
+    // (group `core`, as Linkerd writes it), the plugin's weights and a header route added.
+    let svc = |name: &str| -> Service {
+        serde_json::from_value(json!({"metadata": {"name": name, "namespace": "default"},
+            "spec": {"ports": [{"name": "http", "port": 80}]}}))
+        .unwrap()
+    };
+    let endpoints = Endpoints::new(
+        &[svc("argo-rollouts-service"), svc("stable"), svc("canary")],
+        &[],
+    );
+    let mesh_route = json!({"metadata": {"name": "argo-rollouts-http-route", "namespace": "default", "generation": 2},
+    "spec": {"parentRefs": [{"group": "core", "kind": "Service", "name": "argo-rollouts-service", "port": 80}],
+        "rules": [
+            {"backendRefs": [
+                {"group": "core", "kind": "Service", "name": "stable", "port": 80, "weight": 80},
+                {"group": "core", "kind": "Service", "name": "canary", "port": 80, "weight": 20}]},
+            {"matches": [{"headers": [{"name": "x-canary", "value": "yes"}]}],
+             "backendRefs": [{"group": "core", "kind": "Service", "name": "canary", "port": 80}]},
+        ]}});
+    let t = translate(&[], &[], &[mesh_route], &[], &[], &endpoints);
+    assert!(t.routes.is_empty());
+    assert_eq!(t.mesh.len(), 1);
+    let status = &t.route_status[0];
+    assert!(status.conditions.iter().all(|c| c.status), "{status:?}");
+    // An Ingress route to the Service (by port name): its share is split 80/20, and the
+    // header route sends `x-canary: yes` to the canary.
+    let mut config = json!({
+        "services": {"default/argo-rollouts-service:http": {"endpoints": []}},
+        "routes": [{"name": "default/web:/", "backends": [{"service": "default/argo-rollouts-service:http", "weight": 1}]}],
+    });
+    weir_ingress::gateway::apply_mesh(&mut config, &t.mesh, &t.services, &endpoints);
+    let route = &config["routes"][0];
+    assert_eq!(
+        route["backends"],
+        json!([{"service": "default/stable:80", "weight": 8000}, {"service": "default/canary:80", "weight": 2000}])
+    );
+    assert_eq!(
+        route["headerRoutes"],
+        json!([{"name": "default/argo-rollouts-http-route:1.0",
+            "match": [{"headerName": "x-canary", "headerValue": {"exact": "yes"}}],
+            "backend": "default/canary:80"}])
+    );
+    assert!(config["services"]["default/stable:80"].is_object());
+    assert!(config["services"]["default/canary:80"].is_object());
+    // A route to another port of the Service is left alone.
+    let mut other = json!({"routes": [{"name": "x", "backends": [{"service": "default/argo-rollouts-service:9090", "weight": 1}]}]});
+    weir_ingress::gateway::apply_mesh(&mut other, &t.mesh, &t.services, &endpoints);
+    assert_eq!(
+        other["routes"][0]["backends"][0]["service"],
+        "default/argo-rollouts-service:9090"
+    );
+}

@@ -279,6 +279,13 @@ impl Builder<'_> {
             hosts: r.hosts.iter().map(|h| HostMatch::new(h)).collect(),
             path_prefix: r.path_prefix.clone(),
             path_match: r.path_match,
+            path_regex: match r.path_match {
+                weir_config::proxy::PathMatch::Regex => Some(
+                    regex::Regex::new(&format!("^(?:{})$", r.path_prefix))
+                        .map_err(|e| format!("route {name:?}: pathPrefix: {e}"))?,
+                ),
+                _ => None,
+            },
             conditions: RouteConditions::compile(&r.conditions)
                 .map_err(|e| format!("route {name:?}: {e}"))?,
             pick: WeightedPick::new(weights.iter().copied()),

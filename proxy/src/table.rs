@@ -29,6 +29,8 @@ pub struct Route {
     pub hosts: Vec<HostMatch>,
     pub path_prefix: String,
     pub path_match: weir_config::proxy::PathMatch,
+    /// `pathMatch: regex`: the expression, anchored and compiled once.
+    pub path_regex: Option<regex::Regex>,
     /// Method, header and query conditions, all of which must hold.
     pub conditions: RouteConditions,
     pub backends: Vec<Backend>,
@@ -150,17 +152,22 @@ impl Route {
 impl RouteTable {
     /// The route for this request (`host` lowercase, without a port): the most specific
     /// host match first (exact, then `*.suffix`, then `*`, as nginx and Envoy pick virtual
-    /// hosts), then the longest matching path (an exact path before a prefix of the same
-    /// length, as Kubernetes orders Ingress paths), then a method condition, more header
+    /// hosts), then the path: an exact path, then a regular expression (the longer first),
+    /// then the longest prefix (as Kubernetes orders Ingress paths), then a method
+    /// condition, more header
     /// conditions, more query conditions (the Gateway API's precedence), then
     /// configuration order. A route whose conditions do not hold (`tls`: the request came
     /// over TLS) is not a match.
     pub fn find(&self, host: &[u8], parts: &http::request::Parts, tls: bool) -> Option<&Route> {
         let path = parts.uri.path();
-        type Score = (u8, usize, bool, (bool, usize, usize));
+        type Score = (u8, u8, usize, (bool, usize, usize));
         let mut best: Option<(&Route, Score)> = None;
         for r in &self.routes {
-            if !r.path_match.matches(&r.path_prefix, path) {
+            let path_matches = match &r.path_regex {
+                Some(re) => re.is_match(path),
+                None => r.path_match.matches(&r.path_prefix, path),
+            };
+            if !path_matches {
                 continue;
             }
             if !r.conditions.matches(parts, tls) {
@@ -175,8 +182,14 @@ impl RouteTable {
             else {
                 continue;
             };
-            let exact = r.path_match == weir_config::proxy::PathMatch::Exact;
-            let score = (rank, r.path_prefix.len(), exact, r.conditions.rank());
+            // An exact path first (no prefix matching the same path is longer), then a
+            // regular expression, then the longest prefix.
+            let (class, len) = match r.path_match {
+                weir_config::proxy::PathMatch::Exact => (2, r.path_prefix.len()),
+                weir_config::proxy::PathMatch::Regex => (1, r.path_prefix.len()),
+                _ => (0, r.path_prefix.len()),
+            };
+            let score = (rank, class, len, r.conditions.rank());
             if best.is_none_or(|(_, b)| score > b) {
                 best = Some((&**r, score));
             }
