@@ -425,6 +425,21 @@ async fn controller_and_proxies() -> (
     Backend,
     Backend,
 ) {
+    controller_and_proxies_with(|rollout| rollout, "").await
+}
+
+/// As [`controller_and_proxies`], the Rollout changed by `rollout` and `extra` manifests
+/// applied before it.
+async fn controller_and_proxies_with(
+    rollout: impl Fn(String) -> String,
+    extra: &str,
+) -> (
+    ApiServer,
+    support::kube::Controller,
+    Vec<Weir>,
+    Backend,
+    Backend,
+) {
     // The test's EndpointSlices stand for the EndpointSlice controller: the Services'
     // endpoints are the real backends on loopback, whatever their selectors say.
     let server = ApiServer::start(Options {
@@ -456,13 +471,16 @@ async fn controller_and_proxies() -> (
     for (i, p) in proxies.iter().enumerate() {
         apply(&server, &p.admin_endpoint_slice(i));
     }
+    if !extra.is_empty() {
+        server.apply_yaml(extra).unwrap();
+    }
     server
-        .apply_yaml(
-            &include_str!("../config/tests/data/argo-examples/nginx/rollout.yaml").replace(
+        .apply_yaml(&rollout(
+            include_str!("../config/tests/data/argo-examples/nginx/rollout.yaml").replace(
                 "metadata:\n  name:",
                 "metadata:\n  namespace: default\n  name:",
             ),
-        )
+        ))
         .unwrap();
     let controller = support::kube::Controller::start_with(
         &server,
@@ -579,6 +597,122 @@ async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
             PROXY_ROLE,
         ],
     );
+    server.shutdown();
+}
+
+/// weir's controller and two weir proxies with a weir-provider analysis step: the
+/// analysis reads every proxy replica's histograms of the Ingress' route (here the load goes
+/// through one replica, then only through the other, so each verdict needs that replica's
+/// figures). A good canary is promoted to Healthy with traffic flowing; a bad one (its
+/// backend answering 500) fails the analysis, the Rollout aborts, and its traffic is back on
+/// stable with the next weight change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weir_analysis_over_both_proxies_promotes_a_good_canary_and_aborts_a_bad_one() {
+    let template = format!(
+        "\
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: canary-health, namespace: default}}
+spec:
+  metrics:
+  - name: success-rate
+    count: 2
+    interval: 2s
+    failureLimit: 0
+    successCondition: result >= 0.95
+    provider:
+      weir: {{route: \"default/rollouts-demo-stable:{HOST}/\", backend: canary, metric: success-rate, window: 5s, minRequests: 10}}
+"
+    );
+    let (server, controller, proxies, _stable, canary) = controller_and_proxies_with(
+        |rollout| {
+            let changed = rollout.replace(
+                "      - setWeight: 5\n      - pause: {}\n",
+                "      - setWeight: 50\n      - analysis: {templates: [{templateName: canary-health}]}\n",
+            );
+            assert!(changed.contains("canary-health"), "{changed}");
+            changed
+        },
+        &template,
+    )
+    .await;
+    let name = "rollouts-demo";
+    support::kube::until(&server, &controller, name, "healthy", |r, _| {
+        r["status"]["phase"] == "Healthy"
+    })
+    .await;
+    let client = Client::http1();
+    let runs = |phase: &str| -> Vec<serde_json::Value> {
+        server
+            .list("argoproj.io/v1alpha1", "AnalysisRun", "default")
+            .unwrap()
+            .into_iter()
+            .filter(|r| r["status"]["phase"] == phase)
+            .collect()
+    };
+
+    // A good canary, its traffic through the first replica only.
+    let load = Statuses::start(&client, &proxies[0]);
+    support::kube::set_image_with_http_port(
+        &server,
+        name,
+        "rollouts-demo",
+        "argoproj/rollouts-demo:yellow",
+    )
+    .await;
+    support::kube::until(&server, &controller, name, "promoted", |r, _| {
+        r["status"]["phase"] == "Healthy"
+            && r["metadata"]["annotations"]["rollout.argoproj.io/revision"] == "2"
+            && r["status"]["stableRS"] == r["status"]["currentPodHash"]
+    })
+    .await;
+    let statuses = load.stop().await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let good = runs("Successful");
+    assert_eq!(good.len(), 1, "{good:?}");
+    let measured = &good[0]["status"]["metricResults"][0];
+    assert_eq!(measured["successful"], 2, "{measured}");
+    assert_eq!(measured["measurements"][0]["value"], "1", "{measured}");
+
+    // A bad canary, its traffic through the second replica only: the analysis fails on
+    // what that replica saw, and the Rollout aborts back to stable.
+    canary
+        .status
+        .store(500, std::sync::atomic::Ordering::Relaxed);
+    let load = Statuses::start(&client, &proxies[1]);
+    support::kube::set_image_with_http_port(
+        &server,
+        name,
+        "rollouts-demo",
+        "argoproj/rollouts-demo:red",
+    )
+    .await;
+    support::kube::until(&server, &controller, name, "aborted, verified", |r, _| {
+        r["status"]["abort"] == true
+            && r["status"]["canary"]["weights"]["canary"]["weight"] == 0
+            && r["status"]["canary"]["weights"]["verified"] == true
+    })
+    .await;
+    let statuses = load.stop().await;
+    assert!(statuses.contains(&500), "the bad canary was served");
+    let bad = runs("Failed");
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    let value: f64 = bad[0]["status"]["metricResults"][0]["measurements"][0]["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(value < 0.95, "{}", bad[0]["status"]);
+    for p in &proxies {
+        for _ in 0..50 {
+            let o = get(&client, p, &[]).await;
+            assert_eq!(
+                (o.status, o.backend.as_deref()),
+                (200, Some("stable")),
+                "{o:?}"
+            );
+        }
+    }
     server.shutdown();
 }
 

@@ -127,14 +127,11 @@ fn same_token(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The query's parameters, percent-decoded (a route from the cluster is named
+/// `namespace/ingress:host/path`, which a client encodes).
 fn parse_query(q: Option<&str>) -> HashMap<String, String> {
-    q.unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (kv.to_string(), String::new()),
-        })
+    form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
@@ -579,5 +576,19 @@ mod stats_tests {
         }
         assert_eq!(cut["backends"][0]["requests"], 0, "{cut}");
         assert!(cut["backends"][0]["histogram"].is_string(), "{cut}");
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    #[test]
+    fn parameters_are_percent_decoded() {
+        let q = super::parse_query(Some(
+            "route=default%2Fweb%3Ademo.test%2F&window=10s&format=hdr&flag",
+        ));
+        assert_eq!(q["route"], "default/web:demo.test/");
+        assert_eq!(q["window"], "10s");
+        assert_eq!(q["flag"], "");
+        assert!(super::parse_query(None).is_empty());
     }
 }

@@ -448,12 +448,48 @@ impl WindowSource for FleetWindows {
                 window.as_secs_f64()
             ));
         }
-        self.backends.get(backend).cloned().ok_or_else(|| {
+        let found = resolve_backend(self.backends.keys().map(String::as_str), backend)?;
+        self.backends.get(found).cloned().ok_or_else(|| {
             format!(
                 "route {route:?} has no backend {backend:?}; its backends are {}",
                 list(self.backends.keys().map(String::as_str))
             )
         })
+    }
+}
+
+/// The backend of `names` that `wanted` (a service name, as a Rollout names its canary
+/// and stable Services) stands for: that name itself, or the one Kubernetes backend
+/// `<namespace>/<wanted>:<port>` (or, when `wanted` is `<namespace>/<name>`, of that
+/// namespace) of a proxy serving the cluster's routes. Several such (other namespaces or
+/// ports) is an error naming them; none is left to the caller.
+fn resolve_backend<'a>(
+    names: impl Iterator<Item = &'a str>,
+    wanted: &'a str,
+) -> Result<&'a str, String> {
+    let names: Vec<&str> = names.collect();
+    if names.contains(&wanted) {
+        return Ok(wanted);
+    }
+    let service_of = |name: &'a str| name.rsplit_once(':').map_or(name, |(s, _)| s);
+    let candidates: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| {
+            let service = service_of(n);
+            service == wanted
+                || service
+                    .split_once('/')
+                    .is_some_and(|(_, svc)| svc == wanted)
+        })
+        .collect();
+    match candidates[..] {
+        [] => Ok(wanted),
+        [one] => Ok(one),
+        _ => Err(format!(
+            "backend {wanted:?} could be any of {}; name it as <namespace>/<service>:<port>",
+            list(candidates)
+        )),
     }
 }
 

@@ -343,3 +343,24 @@ fn the_split_served_is_the_one_every_replica_serves() {
         "backends": [{"service": "default/web-stable:80", "weight": 100}]}]});
     assert_eq!(split(&[stable_only]), Some(Some((0, 100))));
 }
+
+#[test]
+fn a_service_name_finds_its_kubernetes_backend() {
+    let names = [
+        "default/web-canary:80",
+        "default/web-stable:http",
+        "other/web-stable:80",
+        "plain",
+    ];
+    let find = |wanted| super::resolve_backend(names.iter().copied(), wanted);
+    assert_eq!(find("plain"), Ok("plain"));
+    assert_eq!(find("web-canary"), Ok("default/web-canary:80"));
+    assert_eq!(find("default/web-stable"), Ok("default/web-stable:http"));
+    assert_eq!(find("other/web-stable"), Ok("other/web-stable:80"));
+    assert!(find("web-stable").unwrap_err().contains("could be any of"));
+    assert_eq!(
+        find("missing"),
+        Ok("missing"),
+        "the caller says it is missing"
+    );
+}
