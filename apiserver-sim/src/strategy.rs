@@ -35,8 +35,31 @@ fn merge_string_data(ty: &ResourceType, obj: &mut Value) {
     }
 }
 
+/// A namespace carries its own name as the `kubernetes.io/metadata.name` label, set on
+/// every write (the namespace strategy's PrepareForCreate and PrepareForUpdate), so that
+/// selectors can pick namespaces by name.
+fn ensure_name_label(ty: &ResourceType, obj: &mut Value) {
+    if !(ty.group.is_empty() && ty.resource == "namespaces") {
+        return;
+    }
+    let Some(name) = meta::metadata(obj)
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    let m = meta::metadata_mut(obj);
+    let labels = m.entry("labels").or_insert_with(|| json!({}));
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    labels["kubernetes.io/metadata.name"] = json!(name);
+}
+
 pub fn prepare_for_create(ty: &ResourceType, obj: &mut Value) {
     merge_string_data(ty, obj);
+    ensure_name_label(ty, obj);
     let Some(map) = obj.as_object_mut() else {
         return;
     };
@@ -72,6 +95,7 @@ fn initial_status(ty: &ResourceType) -> Value {
 
 pub fn prepare_for_update(ty: &ResourceType, sub: Subresource, obj: &mut Value, old: &Value) {
     merge_string_data(ty, obj);
+    ensure_name_label(ty, obj);
     match sub {
         Subresource::Main => {
             if ty.status_subresource {

@@ -116,6 +116,7 @@ fn listeners<'a>(
     parent: &Value,
     route_ns: &str,
     https_served: &dyn Fn(&Value) -> bool,
+    namespaces: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> (Vec<&'a Value>, Option<&'static str>) {
     let section = parent["sectionName"].as_str();
     let gw_ns = meta(gateway, "namespace");
@@ -140,16 +141,7 @@ fn listeners<'a>(
             Some("HTTPS") => https_served(l),
             _ => false,
         })
-        .filter(|l| {
-            match l["allowedRoutes"]["namespaces"]["from"]
-                .as_str()
-                .unwrap_or("Same")
-            {
-                "All" => true,
-                "Same" => gw_ns == route_ns,
-                _ => false,
-            }
-        })
+        .filter(|l| admits_namespace(l, gw_ns, route_ns, namespaces))
         .collect();
     if allowed.is_empty() {
         return (allowed, Some("NotAllowedByListeners"));
@@ -228,17 +220,26 @@ fn listener_certificates(
 /// or port, and the listener's `allowedRoutes` admitting HTTPRoutes (by default, HTTP and
 /// HTTPS listeners do) from the route's namespace; whether the listener or the route is
 /// accepted does not matter).
-fn attached(gateway: &Value, listener: &Value, route: &Value) -> bool {
+fn attached(
+    gateway: &Value,
+    listener: &Value,
+    route: &Value,
+    namespaces: &BTreeMap<String, BTreeMap<String, String>>,
+) -> bool {
     let ns = meta(route, "namespace");
     let gw_ns = meta(gateway, "namespace");
-    let admitted = match listener["allowedRoutes"]["namespaces"]["from"]
-        .as_str()
-        .unwrap_or("Same")
-    {
-        "All" => true,
-        "Same" => gw_ns == ns,
-        _ => false,
-    };
+    let admitted = admits_namespace(listener, gw_ns, ns, namespaces);
+    // A route none of whose hostnames the listener's hostname takes is not attached to it.
+    let route_hosts: Vec<&str> = route["spec"]["hostnames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let hostnames_meet = route_hosts.is_empty()
+        || route_hosts
+            .iter()
+            .any(|h| intersect(listener["hostname"].as_str(), h).is_some());
     // The route kinds the listener takes: its `allowedRoutes.kinds`, else its protocol's.
     let kinds = listener["allowedRoutes"]["kinds"].as_array();
     let takes_http_routes = match kinds {
@@ -249,6 +250,7 @@ fn attached(gateway: &Value, listener: &Value, route: &Value) -> bool {
     };
     admitted
         && takes_http_routes
+        && hostnames_meet
         && route["spec"]["parentRefs"]
             .as_array()
             .into_iter()
@@ -271,14 +273,22 @@ fn attached(gateway: &Value, listener: &Value, route: &Value) -> bool {
 /// weir's plain listeners), an HTTPS one too when its certificates are served (`https`,
 /// by listener name: on weir's TLS listeners), else it says why; any other protocol is not
 /// served yet, and says so.
-fn listener_statuses(gateway: &Value, routes: &[Value], https: &HttpsListeners) -> Vec<Listener> {
+fn listener_statuses(
+    gateway: &Value,
+    routes: &[Value],
+    https: &HttpsListeners,
+    namespaces: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Vec<Listener> {
     gateway["spec"]["listeners"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|l| {
             let protocol = l["protocol"].as_str().unwrap_or_default();
-            let attached_routes = routes.iter().filter(|r| attached(gateway, l, r)).count();
+            let attached_routes = routes
+                .iter()
+                .filter(|r| attached(gateway, l, r, namespaces))
+                .count();
             let name = l["name"].as_str().unwrap_or_default();
             let https_outcome = https.get(name).filter(|_| protocol == "HTTPS");
             let (supported_kinds, conditions) = if let Some(Err((reason, message))) = https_outcome
@@ -400,15 +410,79 @@ pub fn listeners_status(
     )
 }
 
+/// The cluster's objects the translation reads.
+#[derive(Clone, Copy)]
+pub struct Objects<'a> {
+    pub classes: &'a [Value],
+    pub gateways: &'a [Value],
+    pub http_routes: &'a [Value],
+    pub reference_grants: &'a [Value],
+    pub secrets: &'a [Secret],
+    /// Each namespace's labels, for `allowedRoutes.namespaces.from: Selector`.
+    pub namespaces: &'a BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Whether `listener` of a Gateway in `gw_ns` admits routes of namespace `route_ns`
+/// (`allowedRoutes.namespaces`: `Same` by default, `All`, or the namespaces a label
+/// `selector` picks: `matchLabels` and `matchExpressions` with In, NotIn, Exists and
+/// DoesNotExist; an empty selector picks none).
+fn admits_namespace(
+    listener: &Value,
+    gw_ns: &str,
+    route_ns: &str,
+    namespaces: &BTreeMap<String, BTreeMap<String, String>>,
+) -> bool {
+    let from = &listener["allowedRoutes"]["namespaces"];
+    match from["from"].as_str().unwrap_or("Same") {
+        "All" => true,
+        "Same" => gw_ns == route_ns,
+        "Selector" => {
+            let empty = BTreeMap::new();
+            let labels = namespaces.get(route_ns).unwrap_or(&empty);
+            let selector = &from["selector"];
+            let match_labels = selector["matchLabels"].as_object();
+            let expressions = selector["matchExpressions"].as_array();
+            if match_labels.is_none_or(|m| m.is_empty()) && expressions.is_none_or(|e| e.is_empty())
+            {
+                return false;
+            }
+            let labels_ok = match_labels
+                .into_iter()
+                .flatten()
+                .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str());
+            let expressions_ok = expressions.into_iter().flatten().all(|e| {
+                let key = e["key"].as_str().unwrap_or_default();
+                let values: Vec<&str> = e["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let value = labels.get(key).map(String::as_str);
+                match e["operator"].as_str().unwrap_or_default() {
+                    "In" => value.is_some_and(|v| values.contains(&v)),
+                    "NotIn" => value.is_none_or(|v| !values.contains(&v)),
+                    "Exists" => value.is_some(),
+                    "DoesNotExist" => value.is_none(),
+                    _ => false,
+                }
+            });
+            labels_ok && expressions_ok
+        }
+        _ => false,
+    }
+}
+
 /// The routes and statuses for the Gateway API objects weir's GatewayClasses claim.
-pub fn translate(
-    classes: &[Value],
-    gateways: &[Value],
-    http_routes: &[Value],
-    reference_grants: &[Value],
-    secrets: &[Secret],
-    endpoints: &Endpoints,
-) -> Translated {
+pub fn translate(objects: &Objects<'_>, endpoints: &Endpoints) -> Translated {
+    let Objects {
+        classes,
+        gateways,
+        http_routes,
+        reference_grants,
+        secrets,
+        namespaces,
+    } = *objects;
     let mut out = Translated::default();
     let ours: Vec<&str> = classes
         .iter()
@@ -455,7 +529,7 @@ pub fn translate(
             name: meta(g, "name").to_owned(),
             generation: g["metadata"]["generation"].as_i64().unwrap_or(0),
             parent_ref: None,
-            listeners: listener_statuses(g, http_routes, g_https),
+            listeners: listener_statuses(g, http_routes, g_https, namespaces),
             conditions: vec![
                 Condition::new("Accepted", true, "Accepted", "Accepted by weir"),
                 Condition::new(
@@ -480,7 +554,19 @@ pub fn translate(
         let ns = meta(route, "namespace");
         let name = meta(route, "name");
         let generation = route["metadata"]["generation"].as_i64().unwrap_or(0);
-        for parent in route["spec"]["parentRefs"].as_array().into_iter().flatten() {
+        for (p_index, parent) in route["spec"]["parentRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            // The first parent's routes are `<ns>/<route>:<rule>.<match>:<path>`; another
+            // parent's carry its index too, so that each route name is unique.
+            let parent_tag = if p_index == 0 {
+                String::new()
+            } else {
+                format!("@{p_index}")
+            };
             let group = parent["group"].as_str().unwrap_or(GROUP);
             let kind = parent["kind"].as_str().unwrap_or("Gateway");
             let parent_ns = parent["namespace"].as_str().unwrap_or(ns);
@@ -532,8 +618,26 @@ pub fn translate(
                     .and_then(|n| gw_https.get(n))
                     .is_some_and(Result::is_ok)
             };
-            let (listeners, refused) = listeners(gateway, parent, ns, &served);
+            let (listeners, refused) = listeners(gateway, parent, ns, &served, namespaces);
             if let Some(reason) = refused {
+                // Not attached, but its references are still judged.
+                let mut unresolved = Vec::new();
+                let mut scratch = BTreeMap::new();
+                for b in route["spec"]["rules"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|r| r["backendRefs"].as_array().into_iter().flatten())
+                {
+                    resolve_backend(
+                        b,
+                        ns,
+                        reference_grants,
+                        endpoints,
+                        &mut scratch,
+                        &mut unresolved,
+                    );
+                }
                 out.route_status.push(status(vec![
                     Condition::new(
                         "Accepted",
@@ -541,12 +645,7 @@ pub fn translate(
                         reason,
                         "no HTTP listener of the Gateway admits this route",
                     ),
-                    Condition::new(
-                        "ResolvedRefs",
-                        true,
-                        "ResolvedRefs",
-                        "Resolved all the Object references for the Route",
-                    ),
+                    resolved_refs(&unresolved),
                 ]));
                 continue;
             }
@@ -692,7 +791,7 @@ pub fn translate(
                         }
                     };
                     let mut route = json!({
-                        "name": format!("{ns}/{name}:{i}.{j}:{path}"),
+                        "name": format!("{ns}/{name}:{i}.{j}{parent_tag}:{path}"),
                         "hosts": hosts,
                         "pathPrefix": path,
                         "pathMatch": path_match,
@@ -728,23 +827,7 @@ pub fn translate(
                     format!("Route is accepted; not served: {}", unsupported.join("; ")),
                 )
             };
-            let resolved = if unresolved.is_empty() {
-                Condition::new(
-                    "ResolvedRefs",
-                    true,
-                    "ResolvedRefs",
-                    "Resolved all the Object references for the Route",
-                )
-            } else {
-                let reason = if unresolved.iter().any(|u| u.contains("(InvalidKind)")) {
-                    "InvalidKind"
-                } else if unresolved.iter().any(|u| u.contains("(RefNotPermitted)")) {
-                    "RefNotPermitted"
-                } else {
-                    "BackendNotFound"
-                };
-                Condition::new("ResolvedRefs", false, reason, unresolved.join("; "))
-            };
+            let resolved = resolved_refs(&unresolved);
             out.route_status.push(status(vec![accepted, resolved]));
         }
     }
@@ -881,6 +964,27 @@ fn granted(grants: &[Value], from_ns: &str, to_ns: &str, name: &str) -> bool {
                     && t["name"].as_str().is_none_or(|n| n.is_empty() || n == name)
             })
     })
+}
+
+/// The ResolvedRefs condition for the references that did not resolve (each message ends
+/// with its reason in parentheses when it is not BackendNotFound).
+fn resolved_refs(unresolved: &[String]) -> Condition {
+    if unresolved.is_empty() {
+        return Condition::new(
+            "ResolvedRefs",
+            true,
+            "ResolvedRefs",
+            "Resolved all the Object references for the Route",
+        );
+    }
+    let reason = if unresolved.iter().any(|u| u.contains("(InvalidKind)")) {
+        "InvalidKind"
+    } else if unresolved.iter().any(|u| u.contains("(RefNotPermitted)")) {
+        "RefNotPermitted"
+    } else {
+        "BackendNotFound"
+    };
+    Condition::new("ResolvedRefs", false, reason, unresolved.join("; "))
 }
 
 /// A backendRef as a weir service key (`namespace/name:port`): resolved to its endpoints in
@@ -1049,23 +1153,7 @@ fn mesh_route(
             format!("Route is accepted; not applied: {}", unsupported.join("; ")),
         )
     };
-    let resolved = if unresolved.is_empty() {
-        Condition::new(
-            "ResolvedRefs",
-            true,
-            "ResolvedRefs",
-            "Resolved all the Object references for the Route",
-        )
-    } else {
-        let reason = if unresolved.iter().any(|u| u.contains("(InvalidKind)")) {
-            "InvalidKind"
-        } else if unresolved.iter().any(|u| u.contains("(RefNotPermitted)")) {
-            "RefNotPermitted"
-        } else {
-            "BackendNotFound"
-        };
-        Condition::new("ResolvedRefs", false, reason, unresolved.join("; "))
-    };
+    let resolved = resolved_refs(&unresolved);
     let applies = !mesh.backends.is_empty() || !mesh.header_routes.is_empty();
     (applies.then_some(mesh), vec![accepted, resolved])
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::runtime::reflector::{self, Store};
@@ -214,6 +214,8 @@ pub async fn run(
     let (gateways, s7) = dynamic_cache(&client, gvk("Gateway", "gateways"));
     let (http_routes, s8) = dynamic_cache(&client, gvk("HTTPRoute", "httproutes"));
     // ReferenceGrant is served as v1beta1 by every release of the standard channel.
+    // Namespaces, for their labels (a listener's `allowedRoutes` selector).
+    let (namespaces, s10) = cache(Api::<Namespace>::all(client.clone()));
     let (grants, s9) = dynamic_cache(
         &client,
         kube::core::ApiResource::from_gvk_with_plural(
@@ -235,6 +237,7 @@ pub async fn run(
         s7.boxed(),
         s8.boxed(),
         s9.boxed(),
+        s10.boxed(),
     ]);
     let mut served_certificates: BTreeMap<String, String> = BTreeMap::new();
     let mut last_problems: BTreeMap<String, String> = BTreeMap::new();
@@ -247,12 +250,29 @@ pub async fn run(
         // all read this copy.
         let ingress_list = all(&ingresses);
         let mut translated = translate(&ingress_list, &all(&classes), &options, &endpoints);
+        let namespace_labels: BTreeMap<String, BTreeMap<String, String>> = all(&namespaces)
+            .into_iter()
+            .map(|n| {
+                let labels = n.metadata.labels.unwrap_or_default().into_iter().collect();
+                (n.metadata.name.unwrap_or_default(), labels)
+            })
+            .collect();
+        let (gw_class_list, gateway_list, route_list, grant_list, secret_list) = (
+            values(&gw_classes),
+            values(&gateways),
+            values(&http_routes),
+            values(&grants),
+            all(&secrets),
+        );
         let gateway = crate::gateway::translate(
-            &values(&gw_classes),
-            &values(&gateways),
-            &values(&http_routes),
-            &values(&grants),
-            &all(&secrets),
+            &crate::gateway::Objects {
+                classes: &gw_class_list,
+                gateways: &gateway_list,
+                http_routes: &route_list,
+                reference_grants: &grant_list,
+                secrets: &secret_list,
+                namespaces: &namespace_labels,
+            },
             &endpoints,
         );
         add_gateway_routes(&mut translated.config, &gateway);
@@ -300,11 +320,13 @@ pub async fn run(
             publish(&client, &ingress_list, &translated.served, &lb).await;
         }
         last_problems = translated.problems.clone();
-        let changed = {
+        // The part the table serves, to put back if the new one is refused: a refused
+        // part must not count as served (nor be compared with next time).
+        let (changed, previous) = {
             let mut p = part.lock();
             let changed = *p != translated.config;
-            *p = translated.config;
-            changed
+            let previous = std::mem::replace(&mut *p, translated.config);
+            (changed, previous)
         };
         // The objects this table reflects, with their resourceVersions, for `/routes`: a
         // controller reads them to know its change is served.
@@ -360,9 +382,12 @@ pub async fn run(
                     );
                     proxy.set_sources(sources(serde_json::json!(generation)));
                 }
-                Err(e) => tracing::warn!(
-                    "the cluster's routes were refused; the table stays as it was: {e}"
-                ),
+                Err(e) => {
+                    tracing::warn!(
+                        "the cluster's routes were refused; the table stays as it was: {e}"
+                    );
+                    *part.lock() = previous;
+                }
             }
         } else {
             // Nothing to swap (a resourceVersion moved without changing a route): the table
@@ -416,7 +441,19 @@ fn add_gateway_routes(config: &mut Value, gateway: &crate::gateway::Translated) 
         config["services"][k] = v.clone();
     }
     let services: BTreeMap<String, Value> = gateway.services.clone().into_iter().collect();
+    let mut names: std::collections::BTreeSet<String> = config["routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        .collect();
     for route in &gateway.routes {
+        // One object's routes never take the whole table down with a clash of names.
+        let name = route["name"].as_str().unwrap_or_default().to_owned();
+        if !names.insert(name.clone()) {
+            tracing::warn!(route = %name, "not served: a route of that name is already served");
+            continue;
+        }
         let doc = serde_json::json!({"services": crate::ingress::referenced(&services, route), "routes": [route]});
         match crate::ingress::check(doc) {
             Ok(_) => {

@@ -5,7 +5,30 @@
 use k8s_openapi::api::core::v1::Service;
 use serde_json::{json, Value};
 use weir_ingress::endpoints::Endpoints;
-use weir_ingress::gateway::{translate, CONTROLLER};
+use weir_ingress::gateway::{Objects, Translated, CONTROLLER};
+
+/// The translation with no namespace labels.
+fn translate(
+    classes: &[Value],
+    gateways: &[Value],
+    http_routes: &[Value],
+    reference_grants: &[Value],
+    secrets: &[k8s_openapi::api::core::v1::Secret],
+    endpoints: &Endpoints,
+) -> Translated {
+    let namespaces = std::collections::BTreeMap::new();
+    weir_ingress::gateway::translate(
+        &Objects {
+            classes,
+            gateways,
+            http_routes,
+            reference_grants,
+            secrets,
+            namespaces: &namespaces,
+        },
+        endpoints,
+    )
+}
 
 fn class(name: &str, controller: &str) -> Value {
     json!({"metadata": {"name": name}, "spec": {"controllerName": controller}})

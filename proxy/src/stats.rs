@@ -130,7 +130,9 @@ impl Interval {
 
 struct Shard {
     slot: u64,
-    current: Interval,
+    /// Made on the shard's first request: a (route, backend) pair that never serves costs
+    /// no histogram (a cluster's thousands of routes, most of them idle).
+    current: Option<Interval>,
     /// Status-code counts and latency sum of `current`, folded into the lifetime totals.
     codes: Vec<(u16, u64)>,
     sum_micros: u64,
@@ -167,7 +169,8 @@ fn slot_start(slot: u64) -> Instant {
 
 /// Lifetime totals, for Prometheus counters.
 struct Lifetime {
-    latency: Histogram<u64>,
+    /// Made when the first slot is folded in.
+    latency: Option<Histogram<u64>>,
     codes: Vec<(u16, u64)>,
     sum_micros: u64,
 }
@@ -244,7 +247,7 @@ impl BackendStats {
             .map(|_| {
                 Mutex::new(Shard {
                     slot: 0,
-                    current: Interval::new(),
+                    current: None,
                     codes: Vec::new(),
                     sum_micros: 0,
                 })
@@ -261,7 +264,7 @@ impl BackendStats {
             shards,
             ring: Mutex::new(ring),
             lifetime: Mutex::new(Lifetime {
-                latency: new_hist(),
+                latency: None,
                 codes: Vec::new(),
                 sum_micros: 0,
             }),
@@ -284,9 +287,10 @@ impl BackendStats {
             self.fold(&mut shard);
             shard.slot = slot;
         }
-        shard.current.requests += 1;
-        shard.current.failures += failed as u64;
-        shard.current.latency.saturating_record(micros);
+        let current = shard.current.get_or_insert_with(Interval::new);
+        current.requests += 1;
+        current.failures += failed as u64;
+        current.latency.saturating_record(micros);
         shard.sum_micros += micros;
         bump(&mut shard.codes, code, 1);
     }
@@ -299,9 +303,9 @@ impl BackendStats {
     /// [`Self::fold`], into the slot's `before_cut` part when `before_cut` is set (a cut in
     /// the shard's slot).
     fn fold_into(&self, shard: &mut Shard, before_cut: bool) {
-        if shard.current.requests == 0 {
+        let Some(current) = shard.current.as_mut().filter(|c| c.requests > 0) else {
             return;
-        }
+        };
         {
             let mut ring = self.ring.lock();
             let entry = &mut ring[(shard.slot % RING_SLOTS as u64) as usize];
@@ -311,17 +315,20 @@ impl BackendStats {
             } else {
                 &mut entry.interval
             };
-            part.get_or_insert_with(Interval::new).add(&shard.current);
+            part.get_or_insert_with(Interval::new).add(current);
         }
         {
             let mut life = self.lifetime.lock();
-            let _ = life.latency.add(&shard.current.latency);
+            let _ = life
+                .latency
+                .get_or_insert_with(new_hist)
+                .add(&current.latency);
             life.sum_micros += shard.sum_micros;
             for &(code, n) in &shard.codes {
                 bump(&mut life.codes, code, n);
             }
         }
-        shard.current.clear();
+        current.clear();
         shard.codes.clear();
         shard.sum_micros = 0;
     }
@@ -419,8 +426,8 @@ impl BackendStats {
         // while reading the ring means no slot can move between the two mid-read.
         let shards: Vec<_> = self.shards.iter().map(|s| s.lock()).collect();
         for shard in &shards {
-            if in_window(shard.slot) {
-                out.add(&shard.current);
+            if let (true, Some(current)) = (in_window(shard.slot), &shard.current) {
+                out.add(current);
             }
         }
         let ring = self.ring.lock();
@@ -441,11 +448,13 @@ impl BackendStats {
         let shards: Vec<_> = self.shards.iter().map(|s| s.lock()).collect();
         let life = self.lifetime.lock();
         let mut codes = life.codes.clone();
-        let mut hist = life.latency.clone();
+        let mut hist = life.latency.clone().unwrap_or_else(new_hist);
         let mut sum = life.sum_micros;
         drop(life);
         for shard in &shards {
-            let _ = hist.add(&shard.current.latency);
+            if let Some(current) = &shard.current {
+                let _ = hist.add(&current.latency);
+            }
             sum += shard.sum_micros;
             for &(code, n) in &shard.codes {
                 bump(&mut codes, code, n);

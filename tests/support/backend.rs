@@ -1,6 +1,9 @@
 //! A test backend: answers every request with its name in the body and an
 //! `x-backend` header, after an optional delay and with an optional status; counts the
 //! requests it got. Serves HTTP/1.1 and h2c, and upgrades (echoes bytes after a 101).
+//! As the Gateway API conformance suite's echo server does, a request may ask for a
+//! later answer (`delay` query parameter: `1s`, `250ms`) and for response headers
+//! (`x-echo-set-header: Name:value,Other:value`).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -116,8 +119,11 @@ impl Backend {
                                 .map(str::to_string)
                                 .or_else(|| req.uri().authority().map(|a| a.to_string()))
                                 .unwrap_or_default();
+                            let asked_delay = asked_delay(req.uri().query());
+                            let asked_headers = asked_headers(req.headers());
                             let body = req.into_body().collect().await?.to_bytes();
                             *lb.lock() = body;
+                            let delay = asked_delay.unwrap_or(delay);
                             if !delay.is_zero() {
                                 tokio::time::sleep(delay).await;
                             }
@@ -129,6 +135,9 @@ impl Backend {
                                 .insert("x-seen-version", seen_version.parse().unwrap());
                             if let Ok(v) = seen_host.parse() {
                                 resp.headers_mut().insert("x-seen-host", v);
+                            }
+                            for (name, value) in asked_headers {
+                                resp.headers_mut().insert(name, value);
                             }
                             Ok(resp)
                         }
@@ -175,6 +184,40 @@ impl Drop for Backend {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The `delay` query parameter (`1s`, `250ms`, or whole seconds), as the conformance
+/// suite's echo server reads it.
+fn asked_delay(query: Option<&str>) -> Option<Duration> {
+    let value = query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("delay="))?;
+    if let Some(ms) = value.strip_suffix("ms") {
+        ms.parse().ok().map(Duration::from_millis)
+    } else {
+        value
+            .strip_suffix('s')
+            .unwrap_or(value)
+            .parse()
+            .ok()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+    }
+}
+
+/// The response headers a request asks for with `x-echo-set-header: Name:value,...`.
+fn asked_headers(
+    headers: &hyper::HeaderMap,
+) -> Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)> {
+    headers
+        .get_all("x-echo-set-header")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once(':')?;
+            Some((name.trim().parse().ok()?, value.trim().parse().ok()?))
+        })
+        .collect()
 }
 
 fn upgrade_echo(mut req: Request<Incoming>) -> Response<Full<Bytes>> {
