@@ -330,8 +330,15 @@ pub fn translate(
                 continue;
             };
             by_path.insert(slot, routes.len());
+            // An Exact path beside a Prefix one of the same text is a route of its own:
+            // its name says so, so that the two never clash.
+            let exact = if p.path_match == "exact" {
+                " (exact)"
+            } else {
+                ""
+            };
             routes.push(json!({
-                "name": format!("{}:{}{}", p.ingress, p.host, p.path),
+                "name": format!("{}:{}{}{exact}", p.ingress, p.host, p.path),
                 "hosts": [p.host],
                 "pathPrefix": p.path,
                 "pathMatch": p.path_match,

@@ -133,7 +133,7 @@ fn paths_default_backends_and_canary_annotations_become_routes() {
     let routes = out.config["routes"].as_array().unwrap();
     assert_eq!(routes.len(), 2);
     let api = &routes[0];
-    assert_eq!(api["name"], "default/main:a.test/api");
+    assert_eq!(api["name"], "default/main:a.test/api (exact)");
     assert_eq!(api["pathMatch"], "exact");
     assert_eq!(
         api["backends"],
@@ -265,4 +265,37 @@ fn endpoints_are_the_ready_serving_ones_at_the_named_port() {
     let metrics = ServiceRef::new("default", "web", None, Some("metrics")).unwrap();
     assert_eq!(e.resolve(&metrics).unwrap(), Vec::<String>::new());
     assert!(ServiceRef::new("default", "web", None, None).is_err());
+}
+
+#[test]
+fn an_exact_and_a_prefix_path_of_the_same_text_are_two_routes() {
+    let services = [service("web", json!([{"name": "http", "port": 80}]))];
+    let endpoints = Endpoints::new(&services, &[]);
+    let both = ingress(
+        "both",
+        json!({}),
+        json!({"ingressClassName": "weir", "rules": [{"host": "a.test", "http": {"paths": [
+            {"path": "/", "pathType": "Exact", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+        ]}}]}),
+    );
+    let out = translate(&[both], &[], &weir(), &endpoints);
+    let names: Vec<&str> = out.config["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["default/both:a.test/ (exact)", "default/both:a.test/"]
+    );
+    // Together they make a valid configuration (no name used twice).
+    let base = weir_config::parse_proxy_config(
+        "weir.yaml",
+        "listeners: [{address: 127.0.0.1:0}]\nadmin: {address: 127.0.0.1:0}\n",
+        1,
+    )
+    .unwrap();
+    weir_ingress::ingress::merge(&base, &out.config).unwrap();
 }

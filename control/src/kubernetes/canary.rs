@@ -106,14 +106,18 @@ pub(super) async fn reconcile(
     };
     // Served by weir's proxies (`--proxy-service`): the weight is the one every replica
     // serves, which is what `weights.verified` then means.
+    let mut served_by_proxies = false;
     let traffic = match (&router, ctx.runs.fleet()) {
         (Some(r), Some(fleet)) => match r.served_by_proxies(fleet, &ns).await {
             None => traffic,
-            Some(served) => served.map(|(canary_weight, stable_weight)| ObservedTraffic {
-                canary_weight,
-                stable_weight,
-                generation: 0,
-            }),
+            Some(served) => {
+                served_by_proxies = true;
+                served.map(|(canary_weight, stable_weight)| ObservedTraffic {
+                    canary_weight,
+                    stable_weight,
+                    generation: 0,
+                })
+            }
         },
         _ => traffic,
     };
@@ -274,12 +278,32 @@ pub(super) async fn reconcile(
     let mut written = out.state.status.clone();
     fill_replica_counts(&mut written, &snap.views, &hash, &snap.raw);
     snap.finish(&written, out.state.revision).await?;
+    // Weights weir's proxies do not serve yet are looked at again soon: the proxies swap
+    // a change in tens of milliseconds and their `/routes` is cheap to read, where Argo's
+    // 10 s retry is sized for a cloud load balancer's API.
+    let unverified = out
+        .state
+        .status
+        .canary
+        .as_ref()
+        .and_then(|c| c.weights.as_ref())
+        .is_some_and(|w| w.verified == Some(false));
+    let engine_at = match (served_by_proxies && unverified, out.requeue_at) {
+        (true, at) => {
+            let soon = now().saturating_add(PROXY_VERIFY_RETRY);
+            Some(at.map_or(soon, |at| at.min(soon)))
+        }
+        (false, at) => at,
+    };
     Ok(requeue_after(
-        snap.sooner(out.requeue_at),
+        snap.sooner(engine_at),
         plan.requeue_after,
         !scales.is_empty(),
     ))
 }
+
+/// How soon weights not yet served by every weir proxy replica are looked at again.
+const PROXY_VERIFY_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Points the stable Service at the stable ReplicaSet and the canary Service at the new
 /// one (or at the stable one once aborted), as Argo's `ensureSVCTargets` does.
