@@ -606,24 +606,8 @@ admin:
     .await;
     let (plain, tls) = (weir.listeners[0], weir.listeners[1]);
     // The Secret's certificate for the route's host, once the proxy has read it.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let tcp = tokio::net::TcpStream::connect(tls).await.unwrap();
-        let tried = tokio::time::timeout(
-            Duration::from_secs(2),
-            support::raw::try_tls_connect(tcp, "secure.test", site.cert.der()),
-        )
+    support::raw::until_certificate_served(tls, "secure.test", site.cert.der(), || weir.logs())
         .await;
-        if matches!(tried, Ok(Ok(_))) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never served secure.test's certificate: {tried:?}\n{}",
-            weir.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let client = Client::tls(tls, "secure.test", site.cert.der()).await;
     until("served over TLS", &weir, async || {
         client

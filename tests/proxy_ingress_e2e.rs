@@ -780,26 +780,13 @@ admin:
     )
     .await;
     // The Secret's certificate for its host, once the proxy has read it.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let tcp = tokio::net::TcpStream::connect(weir.listeners[0])
-            .await
-            .unwrap();
-        let tried = tokio::time::timeout(
-            Duration::from_secs(2),
-            support::raw::try_tls_connect(tcp, "secure.test", site.cert.der()),
-        )
-        .await;
-        if matches!(tried, Ok(Ok(_))) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never served secure.test's certificate: {tried:?}\n{}",
-            weir.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    support::raw::until_certificate_served(
+        weir.listeners[0],
+        "secure.test",
+        site.cert.der(),
+        || weir.logs(),
+    )
+    .await;
     let client = Client::tls(weir.listeners[0], "secure.test", site.cert.der()).await;
     let o = client.get("secure.test", "/", &[]).await.unwrap();
     assert_eq!(o.backend.as_deref(), Some("secure"), "{o:?}");

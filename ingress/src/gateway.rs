@@ -816,17 +816,7 @@ pub fn translate(objects: &Objects<'_>, endpoints: &Endpoints) -> Translated {
                     out.routes.push(route);
                 }
             }
-            let accepted = if unsupported.is_empty() {
-                Condition::new("Accepted", true, "Accepted", "Route is accepted")
-            } else {
-                // Partly served: Accepted (what is served is), with what is not said.
-                Condition::new(
-                    "Accepted",
-                    true,
-                    "Accepted",
-                    format!("Route is accepted; not served: {}", unsupported.join("; ")),
-                )
-            };
+            let accepted = accepted(&unsupported, "served");
             let resolved = resolved_refs(&unresolved);
             out.route_status.push(status(vec![accepted, resolved]));
         }
@@ -964,6 +954,20 @@ fn granted(grants: &[Value], from_ns: &str, to_ns: &str, name: &str) -> bool {
                     && t["name"].as_str().is_none_or(|n| n.is_empty() || n == name)
             })
     })
+}
+
+/// A route parent's Accepted condition: accepted, and when part of the route is not
+/// `done` ("served", "applied"), saying which part (partly served: what is served is).
+fn accepted(unsupported: &[String], done: &str) -> Condition {
+    if unsupported.is_empty() {
+        return Condition::new("Accepted", true, "Accepted", "Route is accepted");
+    }
+    Condition::new(
+        "Accepted",
+        true,
+        "Accepted",
+        format!("Route is accepted; not {done}: {}", unsupported.join("; ")),
+    )
 }
 
 /// The ResolvedRefs condition for the references that did not resolve (each message ends
@@ -1143,16 +1147,7 @@ fn mesh_route(
             }));
         }
     }
-    let accepted = if unsupported.is_empty() {
-        Condition::new("Accepted", true, "Accepted", "Route is accepted")
-    } else {
-        Condition::new(
-            "Accepted",
-            true,
-            "Accepted",
-            format!("Route is accepted; not applied: {}", unsupported.join("; ")),
-        )
-    };
+    let accepted = accepted(&unsupported, "applied");
     let resolved = resolved_refs(&unresolved);
     let applies = !mesh.backends.is_empty() || !mesh.header_routes.is_empty();
     (applies.then_some(mesh), vec![accepted, resolved])

@@ -206,3 +206,32 @@ pub async fn assert_upload_handed_to_hyper<S: AsyncRead + AsyncWrite + Unpin>(
         .unwrap();
     assert!(read_answers(s, 1, false).await[0].starts_with("HTTP/1.1 200"));
 }
+
+/// Waits (up to 20 s) until the TLS listener at `addr` answers `sni` with the certificate
+/// `der` (a certificate taken from the cluster is served a moment after it is written);
+/// panics with `logs()` when it never does.
+pub async fn until_certificate_served(
+    addr: std::net::SocketAddr,
+    sni: &str,
+    der: &[u8],
+    logs: impl Fn() -> String,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let tried = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            try_tls_connect(tcp, sni, der),
+        )
+        .await;
+        if matches!(tried, Ok(Ok(_))) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never served {sni}'s certificate: {tried:?}\n{}",
+            logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
