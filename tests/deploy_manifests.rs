@@ -162,3 +162,25 @@ async fn the_proxys_kustomization_builds_and_every_object_is_accepted() {
     }
     server.shutdown();
 }
+
+/// deploy/proxy-gateway/: the proxy and the GatewayClass `weir`, accepted by a server with
+/// the Gateway API's CRDs, the class naming weir's controller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_with_its_gateway_class_builds_and_is_accepted() {
+    let Some((server, _, kinds)) = built("deploy/proxy-gateway/", "").await else {
+        return;
+    };
+    assert!(kinds.iter().any(|k| k == "GatewayClass/weir"), "{kinds:?}");
+    assert!(
+        kinds.iter().any(|k| k == "Deployment/weir-proxy"),
+        "{kinds:?}"
+    );
+    let class = server
+        .get("gateway.networking.k8s.io/v1", "GatewayClass", "", "weir")
+        .unwrap();
+    assert_eq!(
+        class["spec"]["controllerName"],
+        weir_ingress::gateway::CONTROLLER
+    );
+    server.shutdown();
+}
