@@ -245,53 +245,39 @@ pub async fn run(
         // Gather what else arrives together, then rebuild once.
         tokio::time::sleep(COALESCE).await;
         while let Some(Some(())) = futures_util::FutureExt::now_or_never(events.next()) {}
-        let endpoints = Endpoints::new(&all(&services), &all(&slices));
-        // The Ingresses once per rebuild: translation, certificates, status and `/routes`
-        // all read this copy.
-        let ingress_list = all(&ingresses);
-        let mut translated = translate(&ingress_list, &all(&classes), &options, &endpoints);
-        let namespace_labels: BTreeMap<String, BTreeMap<String, String>> = all(&namespaces)
-            .into_iter()
-            .map(|n| {
-                let labels = n.metadata.labels.unwrap_or_default().into_iter().collect();
-                (n.metadata.name.unwrap_or_default(), labels)
-            })
-            .collect();
-        let (gw_class_list, gateway_list, route_list, grant_list, secret_list) = (
-            values(&gw_classes),
-            values(&gateways),
-            values(&http_routes),
-            values(&grants),
-            all(&secrets),
-        );
-        let gateway = crate::gateway::translate(
-            &crate::gateway::Objects {
-                classes: &gw_class_list,
-                gateways: &gateway_list,
-                http_routes: &route_list,
-                reference_grants: &grant_list,
-                secrets: &secret_list,
-                namespaces: &namespace_labels,
-            },
-            &endpoints,
-        );
-        add_gateway_routes(&mut translated.config, &gateway);
-        crate::gateway::apply_mesh(
-            &mut translated.config,
-            &gateway.mesh,
-            &gateway.services,
-            &endpoints,
-        );
+        // The cluster as the caches hold it now; translating it is CPU work (hundreds of
+        // milliseconds at thousands of Ingresses), done off the runtime that serves
+        // requests, so that no request waits behind it.
+        let snapshot = Snapshot {
+            ingresses: all(&ingresses),
+            classes: all(&classes),
+            services: all(&services),
+            slices: all(&slices),
+            namespaces: all(&namespaces),
+            gw_classes: values(&gw_classes),
+            gateways: values(&gateways),
+            http_routes: values(&http_routes),
+            grants: values(&grants),
+            secrets: all(&secrets),
+        };
+        let opts = options.clone();
+        let Ok((snapshot, mut translated, gateway)) =
+            tokio::task::spawn_blocking(move || rebuild(snapshot, &opts)).await
+        else {
+            tracing::warn!("translating the cluster failed; the table stays as it was");
+            continue;
+        };
+        let ingress_list = &snapshot.ingresses;
         write_gateway_status(
             &client,
-            &values(&gw_classes),
-            &values(&gateways),
-            &values(&http_routes),
+            &snapshot.gw_classes,
+            &snapshot.gateways,
+            &snapshot.http_routes,
             &gateway,
         )
         .await;
         let mut certificates =
-            crate::tls::certificates(&ingress_list, &translated.served, &all(&secrets));
+            crate::tls::certificates(ingress_list, &translated.served, &snapshot.secrets);
         // The HTTPS listeners' certificates too, each Secret once.
         for (id, key, version) in &gateway.certificates {
             if !certificates.versions.contains_key(id) {
@@ -313,11 +299,11 @@ pub async fn run(
         for (ingress, problem) in &translated.problems {
             if last_problems.get(ingress) != Some(problem) {
                 tracing::warn!(%ingress, "not served: {problem}");
-                report(&client, &ingress_list, ingress, problem).await;
+                report(&client, ingress_list, ingress, problem).await;
             }
         }
         if let Some(lb) = publish_to.ingress(&services) {
-            publish(&client, &ingress_list, &translated.served, &lb).await;
+            publish(&client, ingress_list, &translated.served, &lb).await;
         }
         last_problems = translated.problems.clone();
         // The part the table serves, to put back if the new one is refused: a refused
@@ -365,15 +351,20 @@ pub async fn run(
             .iter()
             .map(|s| format!("{}/{}", s.namespace, s.name))
             .collect();
-        let gateways_reflected = versions(&values(&gateways), &|k| gateway_keys.contains(k));
-        let routes_reflected = versions(&values(&http_routes), &|k| route_keys.contains(k));
+        let gateways_reflected = versions(&snapshot.gateways, &|k| gateway_keys.contains(k));
+        let routes_reflected = versions(&snapshot.http_routes, &|k| route_keys.contains(k));
         let sources = |generation: Value| {
             serde_json::json!({"generation": generation, "kubernetes": {
                 "ingresses": reflected, "gateways": gateways_reflected,
                 "httproutes": routes_reflected, "problems": &translated.problems}})
         };
         if changed {
-            match reload() {
+            // Merging, validating and building the table is CPU work too.
+            let reload = reload.clone();
+            let reloaded = tokio::task::spawn_blocking(move || reload())
+                .await
+                .unwrap_or_else(|e| Err(format!("the reload failed: {e}")));
+            match reloaded {
                 Ok(generation) => {
                     tracing::info!(
                         generation,
@@ -396,6 +387,67 @@ pub async fn run(
             proxy.set_sources(sources(generation));
         }
     }
+}
+
+/// The cluster's objects as the caches held them at one rebuild.
+struct Snapshot {
+    ingresses: Vec<Ingress>,
+    classes: Vec<IngressClass>,
+    services: Vec<Service>,
+    slices: Vec<EndpointSlice>,
+    namespaces: Vec<Namespace>,
+    gw_classes: Vec<Value>,
+    gateways: Vec<Value>,
+    http_routes: Vec<Value>,
+    grants: Vec<Value>,
+    secrets: Vec<Secret>,
+}
+
+/// Translates a snapshot: the Ingresses, then the Gateway API's routes added (each checked
+/// alone) and the mesh routes applied. Pure CPU work, run on a blocking thread.
+fn rebuild(
+    snapshot: Snapshot,
+    options: &ClassOptions,
+) -> (
+    Snapshot,
+    crate::ingress::Translated,
+    crate::gateway::Translated,
+) {
+    let endpoints = Endpoints::new(&snapshot.services, &snapshot.slices);
+    let mut translated = translate(&snapshot.ingresses, &snapshot.classes, options, &endpoints);
+    let namespace_labels: BTreeMap<String, BTreeMap<String, String>> = snapshot
+        .namespaces
+        .iter()
+        .map(|n| {
+            let labels = n
+                .metadata
+                .labels
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            (n.metadata.name.clone().unwrap_or_default(), labels)
+        })
+        .collect();
+    let gateway = crate::gateway::translate(
+        &crate::gateway::Objects {
+            classes: &snapshot.gw_classes,
+            gateways: &snapshot.gateways,
+            http_routes: &snapshot.http_routes,
+            reference_grants: &snapshot.grants,
+            secrets: &snapshot.secrets,
+            namespaces: &namespace_labels,
+        },
+        &endpoints,
+    );
+    add_gateway_routes(&mut translated.config, &gateway);
+    crate::gateway::apply_mesh(
+        &mut translated.config,
+        &gateway.mesh,
+        &gateway.services,
+        &endpoints,
+    );
+    (snapshot, translated, gateway)
 }
 
 fn dynamic_cache(
