@@ -966,3 +966,65 @@ async fn the_pair_rides_out_dropped_watches_and_a_proxy_restart() {
     assert_eq!(route(&answers[0]), route(&answers[1]));
     server.shutdown();
 }
+
+/// `--publish-service`: the proxy's own LoadBalancer Service's addresses (as a cloud's
+/// controller writes them in its status) are written on the served Ingresses, and follow
+/// when they change, as ingress-nginx's `--publish-service` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_services_addresses_are_written_on_the_ingresses() {
+    let server = ApiServer::start(Options {
+        endpointslice_controller: false,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let stable = Backend::start("stable").await;
+    let canary = Backend::start("canary").await;
+    server.apply_yaml(&services()).unwrap();
+    nginx_ingress(&server, &stable, &canary);
+    server
+        .apply_yaml(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: weir}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: weir-proxy, namespace: weir}\nspec:\n  type: LoadBalancer\n  ports: [{name: http, port: 80}]\n",
+        )
+        .unwrap();
+    // What a cloud's service controller writes once the balancer exists.
+    let set_balancer = |ingress: serde_json::Value| {
+        let mut svc = server.get("v1", "Service", "weir", "weir-proxy").unwrap();
+        svc["status"] = json!({"loadBalancer": {"ingress": ingress}});
+        server.update_status(svc).unwrap();
+    };
+    set_balancer(json!([{"ip": "198.51.100.10"}]));
+    let weir = nginx_proxy(&server, &["--publish-service", "weir/weir-proxy"]).await;
+    let written = |want: serde_json::Value| {
+        let server = &server;
+        let weir = &weir;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let i = server
+                    .get(
+                        "networking.k8s.io/v1",
+                        "Ingress",
+                        "default",
+                        "rollouts-demo-stable",
+                    )
+                    .unwrap();
+                if i["status"]["loadBalancer"]["ingress"] == want {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{}\n{}",
+                    i["status"],
+                    weir.logs()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    written(json!([{"ip": "198.51.100.10"}])).await;
+    set_balancer(json!([{"hostname": "lb.example.test"}]));
+    written(json!([{"hostname": "lb.example.test"}])).await;
+    support::kube::assert_calls_allowed_by(&server, "the proxy", &[PROXY_ROLE]);
+    server.shutdown();
+}

@@ -136,7 +136,7 @@ impl Builder<'_> {
                     .map(Arc::new)
             })
             .collect::<Result<_, String>>()?;
-        Ok(RouteTable { generation, routes })
+        Ok(RouteTable::new(generation, routes))
     }
 
     fn backend(

@@ -220,9 +220,11 @@ impl Proxy {
         let mut routes = live.routes.clone();
         routes[i] = Arc::new(patched);
         w.generation += 1;
+        // The same routes in the same places with the same hosts: the host index holds.
         self.table.store(Arc::new(RouteTable {
             generation: w.generation,
             routes,
+            hosts: live.hosts.clone(),
         }));
         Some(w.generation)
     }

@@ -21,6 +21,76 @@ pub struct RouteTable {
     /// Shared with the next table when a change leaves a route alone (weights of another
     /// route), so a weight change copies one route, not the table.
     pub routes: Vec<Arc<Route>>,
+    /// Which routes can answer a host: a request looks only at those, not at every route
+    /// (an ingress holds thousands). Shared by tables whose routes' hosts are the same.
+    pub hosts: Arc<HostIndex>,
+}
+
+/// The routes (by position, in order) each exact host names, and those with a wildcard
+/// or any-host pattern, which every host must look at.
+#[derive(Debug, Default)]
+pub struct HostIndex {
+    exact: std::collections::HashMap<Box<[u8]>, Vec<u32>>,
+    other: Vec<u32>,
+}
+
+impl HostIndex {
+    pub fn new(routes: &[Arc<Route>]) -> HostIndex {
+        Self::from_hosts(routes.iter().map(|r| r.hosts.as_slice()))
+    }
+
+    /// The index of routes with these host patterns, in order.
+    fn from_hosts<'a>(routes: impl Iterator<Item = &'a [HostMatch]>) -> HostIndex {
+        let mut index = HostIndex::default();
+        for (i, hosts) in routes.enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let mut other = false;
+            for h in hosts {
+                match h {
+                    HostMatch::Exact(e) => {
+                        let list = index.exact.entry(e.as_bytes().into()).or_default();
+                        if list.last() != Some(&i) {
+                            list.push(i);
+                        }
+                    }
+                    _ => other = true,
+                }
+            }
+            if other {
+                index.other.push(i);
+            }
+        }
+        index
+    }
+
+    /// The positions of the routes that may answer `host`, in ascending order, each once.
+    fn candidates<'a>(&'a self, host: &[u8]) -> impl Iterator<Item = usize> + 'a {
+        let exact: &[u32] = self.exact.get(host).map_or(&[], Vec::as_slice);
+        let (mut a, mut b) = (exact.iter().peekable(), self.other.iter().peekable());
+        std::iter::from_fn(move || {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x == y => {
+                    a.next();
+                    b.next();
+                    x
+                }
+                (Some(&&x), Some(&&y)) if x < y => {
+                    a.next();
+                    x
+                }
+                (_, Some(&&y)) => {
+                    b.next();
+                    y
+                }
+                (Some(&&x), None) => {
+                    a.next();
+                    x
+                }
+                (None, None) => return None,
+            };
+            Some(next as usize)
+        })
+    }
 }
 
 #[derive(Clone)]
@@ -150,6 +220,15 @@ impl Route {
 }
 
 impl RouteTable {
+    pub fn new(generation: u64, routes: Vec<Arc<Route>>) -> RouteTable {
+        let hosts = Arc::new(HostIndex::new(&routes));
+        RouteTable {
+            generation,
+            routes,
+            hosts,
+        }
+    }
+
     /// The route for this request (`host` lowercase, without a port): the most specific
     /// host match first (exact, then `*.suffix`, then `*`, as nginx and Envoy pick virtual
     /// hosts), then the path: an exact path, then a regular expression (the longer first),
@@ -162,7 +241,7 @@ impl RouteTable {
         let path = parts.uri.path();
         type Score = (u8, u8, usize, (bool, usize, usize));
         let mut best: Option<(&Route, Score)> = None;
-        for r in &self.routes {
+        for r in self.hosts.candidates(host).map(|i| &self.routes[i]) {
             let path_matches = match &r.path_regex {
                 Some(re) => re.is_match(path),
                 None => r.path_match.matches(&r.path_prefix, path),
@@ -241,6 +320,26 @@ impl RetryBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_looks_at_its_own_routes_and_the_wildcard_ones_in_order() {
+        let routes: Vec<Vec<HostMatch>> = [
+            vec!["a.test"],
+            vec!["*"],
+            vec!["b.test", "a.test"],
+            vec!["*.test", "a.test"],
+            vec!["b.test"],
+            vec!["A.TEST", "a.test"],
+        ]
+        .iter()
+        .map(|hosts| hosts.iter().map(|h| HostMatch::new(h)).collect())
+        .collect();
+        let index = HostIndex::from_hosts(routes.iter().map(Vec::as_slice));
+        let of = |host: &[u8]| index.candidates(host).collect::<Vec<_>>();
+        assert_eq!(of(b"a.test"), [0, 1, 2, 3, 5], "each once, in order");
+        assert_eq!(of(b"b.test"), [1, 2, 3, 4]);
+        assert_eq!(of(b"c.test"), [1, 3], "only the wildcard ones");
+    }
 
     #[test]
     fn retry_budget_allows_about_one_retry_per_five_requests() {
