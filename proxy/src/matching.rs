@@ -199,11 +199,14 @@ impl RouteConditions {
         if self.query.is_empty() {
             return true;
         }
-        let query = parts.uri.query().unwrap_or("");
+        // The query is decoded once, whatever the number of conditions on it.
+        let params: Vec<_> =
+            form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).collect();
         self.query.iter().all(|(name, m)| {
-            form_urlencoded::parse(query.as_bytes())
+            params
+                .iter()
                 .find(|(k, _)| k == name)
-                .is_some_and(|(_, v)| m.matches(&v))
+                .is_some_and(|(_, v)| m.matches(v))
         })
     }
 }
