@@ -382,8 +382,7 @@ pub fn translate(
                 // The canary's rules checked before they join the main Ingress' route: a
                 // bad one (a header pattern that is not a regex) is the canary's problem,
                 // and the main route keeps serving without it.
-                let doc = json!({"services": referenced(&services, &after), "routes": [after]});
-                check(doc)?;
+                check_route(&services, &after)?;
                 routes[i] = after;
             }
             Ok(())
@@ -401,8 +400,7 @@ pub fn translate(
     // fails is its Ingress' problem and left out; the others are served.
     let mut kept = Vec::new();
     for route in routes {
-        let doc = json!({"services": referenced(&services, &route), "routes": [route]});
-        match check(doc) {
+        match check_route(&services, &route) {
             Ok(_) => kept.push(route),
             Err(e) => {
                 let name = route["name"].as_str().unwrap_or_default();
@@ -416,29 +414,30 @@ pub fn translate(
     out
 }
 
-/// `doc` (services and routes made here) as weir checks a configuration file, without the
-/// text round trip: built from the JSON directly, then validated.
-pub(crate) fn check(doc: Value) -> Result<weir_config::ProxyConfig, String> {
-    let config: weir_config::ProxyConfig =
-        serde_json::from_value(doc).map_err(|e| e.to_string())?;
-    weir_config::validate_proxy_config(&config, "kubernetes").map_err(|e| e.to_string())?;
-    Ok(config)
-}
-
-/// The services `route` names (its backends), for checking it alone: a document of every
-/// service per route would make the check quadratic in the cluster's size.
-pub(crate) fn referenced(
-    services: &BTreeMap<String, Value>,
-    route: &Value,
-) -> BTreeMap<String, Value> {
+/// One route with the services it names (its backends and mirrors), checked as weir checks
+/// a configuration file. Read from the JSON in place: copying a route and its services into
+/// a document of their own for each of thousands of routes was a third of a rebuild.
+pub(crate) fn check_route(services: &BTreeMap<String, Value>, route: &Value) -> Result<(), String> {
+    use serde::Deserialize;
+    let text = |e: serde_json::Error| e.to_string();
+    let mut config: weir_config::ProxyConfig = serde_json::from_value(json!({})).map_err(text)?;
+    config
+        .routes
+        .push(weir_config::proxy::Route::deserialize(route).map_err(text)?);
     let backends = route["backends"].as_array().into_iter().flatten();
     let mirrors = route["mirrors"].as_array().into_iter().flatten();
-    backends
+    let names = backends
         .map(|b| &b["service"])
         .chain(mirrors.map(|m| &m["backend"]))
-        .filter_map(Value::as_str)
-        .filter_map(|name| services.get(name).map(|v| (name.to_owned(), v.clone())))
-        .collect()
+        .filter_map(Value::as_str);
+    for name in names {
+        if let Some(service) = services.get(name) {
+            let service = weir_config::proxy::Service::deserialize(service).map_err(text)?;
+            config.services.insert(name.to_owned(), service);
+        }
+    }
+    weir_config::validate_proxy_config(&config, "kubernetes").map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The file's configuration with the cluster's services and routes added, validated as a
@@ -447,8 +446,8 @@ pub fn merge(
     base: &weir_config::ProxyConfig,
     cluster: &Value,
 ) -> Result<weir_config::ProxyConfig, String> {
-    let part: weir_config::ProxyConfig =
-        serde_json::from_value(cluster.clone()).map_err(|e| e.to_string())?;
+    use serde::Deserialize;
+    let part = weir_config::ProxyConfig::deserialize(cluster).map_err(|e| e.to_string())?;
     let mut merged = base.clone();
     merged.services.extend(part.services);
     merged.routes.extend(part.routes);

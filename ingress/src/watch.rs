@@ -506,8 +506,7 @@ fn add_gateway_routes(config: &mut Value, gateway: &crate::gateway::Translated) 
             tracing::warn!(route = %name, "not served: a route of that name is already served");
             continue;
         }
-        let doc = serde_json::json!({"services": crate::ingress::referenced(&services, route), "routes": [route]});
-        match crate::ingress::check(doc) {
+        match crate::ingress::check_route(&services, route) {
             Ok(_) => {
                 if let Some(list) = config["routes"].as_array_mut() {
                     list.push(route.clone());

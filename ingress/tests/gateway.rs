@@ -45,12 +45,13 @@ fn route(ns: &str, hostnames: Value, rules: Value) -> Value {
                  "hostnames": hostnames, "rules": rules}})
 }
 
-fn endpoints() -> Endpoints {
+fn endpoints() -> Endpoints<'static> {
     let svc: Service =
         serde_json::from_value(json!({"metadata": {"name": "web", "namespace": "apps"},
         "spec": {"ports": [{"name": "http", "port": 80}]}}))
         .unwrap();
-    Endpoints::new(&[svc], &[])
+    // A test's whole life: leaked, so that the borrowed view can outlive this function.
+    Endpoints::new(Vec::leak(vec![svc]), &[])
 }
 
 fn weighted() -> Value {
@@ -409,10 +410,8 @@ fn a_route_on_a_service_splits_what_weir_forwards_to_it() {
             "spec": {"ports": [{"name": "http", "port": 80}]}}))
         .unwrap()
     };
-    let endpoints = Endpoints::new(
-        &[svc("argo-rollouts-service"), svc("stable"), svc("canary")],
-        &[],
-    );
+    let services = [svc("argo-rollouts-service"), svc("stable"), svc("canary")];
+    let endpoints = Endpoints::new(&services, &[]);
     let mesh_route = json!({"metadata": {"name": "argo-rollouts-http-route", "namespace": "default", "generation": 2},
     "spec": {"parentRefs": [{"group": "core", "kind": "Service", "name": "argo-rollouts-service", "port": 80}],
         "rules": [

@@ -289,7 +289,6 @@ impl Upstreams {
     /// The pool for `name`, created or updated to `svc`'s endpoints. IP endpoints take
     /// effect at once; DNS names when [`ServicePool::resolve`] runs.
     pub fn service(&self, name: &str, svc: &Service) -> Arc<ServicePool> {
-        let configured: Vec<String> = svc.endpoints.iter().map(|e| e.value.clone()).collect();
         let mut services = self.services.lock();
         let pool = services
             .entry(name.to_string())
@@ -303,6 +302,17 @@ impl Upstreams {
                 })
             })
             .clone();
+        // Unchanged (most services at most reloads, and every route naming one again):
+        // nothing to parse or swap.
+        let unchanged = pool
+            .configured
+            .lock()
+            .iter()
+            .eq(svc.endpoints.iter().map(|e| &e.value));
+        if unchanged {
+            return pool;
+        }
+        let configured: Vec<String> = svc.endpoints.iter().map(|e| e.value.clone()).collect();
         *pool.configured.lock() = configured.clone();
         let literal: Vec<SocketAddr> = configured.iter().filter_map(|e| e.parse().ok()).collect();
         if literal.len() == configured.len() {
