@@ -4,12 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The Prometheus provider's end-to-end test runs a real Prometheus server.
-if ! command -v prometheus >/dev/null 2>&1; then
-  echo "installing prometheus (Debian package) for the Prometheus provider tests"
+# Debian packages the tests run:
+# - prometheus: a real Prometheus server (the Prometheus provider and dashboard tests) and
+#   promtool (the text exposition's linter);
+# - python3-prometheus-client: the OpenMetrics reference parser, which promtool lacks.
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+/usr/bin/python3 -c "import prometheus_client.openmetrics.parser" >/dev/null 2>&1 \
+  || missing+=(python3-prometheus-client)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]} (Debian packages) for the tests"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # Tests that need the Prometheus server fail, rather than skip, when it is missing.

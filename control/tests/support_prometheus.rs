@@ -33,13 +33,13 @@ pub const INSTALL_WAIT: Duration = Duration::from_secs(180);
 pub async fn binary() -> Option<PathBuf> {
     if std::env::var_os("WEIR_REQUIRE_PROMETHEUS").is_some() {
         return Some(
-            find_binary()
+            find_binary_now()
                 .expect("WEIR_REQUIRE_PROMETHEUS is set but no prometheus binary is installed"),
         );
     }
     let deadline = Instant::now() + INSTALL_WAIT;
     loop {
-        if let Some(found) = find_binary() {
+        if let Some(found) = find_binary_now() {
             return Some(found);
         }
         if Instant::now() >= deadline {
@@ -54,7 +54,7 @@ pub async fn binary() -> Option<PathBuf> {
     }
 }
 
-fn find_binary() -> Option<PathBuf> {
+pub fn find_binary_now() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())

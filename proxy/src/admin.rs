@@ -25,6 +25,7 @@ pub struct AdminRequest {
     pub path: String,
     pub query: HashMap<String, String>,
     pub body: Bytes,
+    pub headers: http::HeaderMap,
     /// Whether the caller presented the token (or none is configured).
     pub authorized: bool,
 }
@@ -33,8 +34,8 @@ pub struct AdminRequest {
 pub trait AdminExtension: Send + Sync {
     /// `None` when the path is not this extension's.
     fn handle<'a>(&'a self, req: &'a AdminRequest) -> BoxFuture<'a, Option<AdminResponse>>;
-    /// Appends this extension's metrics to `/metrics`.
-    fn metrics(&self, _out: &mut String) {}
+    /// Adds this extension's metric families to those `/metrics` serves.
+    fn register_metrics(&self, _registry: &mut prometheus_client::registry::Registry) {}
 }
 
 /// Everything the admin handlers need.
@@ -170,6 +171,7 @@ impl Admin {
             path: parts.uri.path().to_string(),
             query: parse_query(parts.uri.query()),
             body,
+            headers: parts.headers,
             authorized,
         };
         Ok(self.route(&req).await)
@@ -179,15 +181,20 @@ impl Admin {
         let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
         match (&req.method, segments.as_slice()) {
             (&Method::GET, ["metrics"]) => {
-                let mut out = String::with_capacity(16 * 1024);
-                crate::metrics::render(&self.proxy, &mut out);
+                let mut registry = prometheus_client::registry::Registry::default();
+                registry.register_collector(Box::new(crate::metrics::ProxyCollector(
+                    self.proxy.clone(),
+                )));
                 for ext in self.extensions.read().iter() {
-                    ext.metrics(&mut out);
+                    ext.register_metrics(&mut registry);
                 }
+                let accept = req.headers.get(header::ACCEPT);
+                let format =
+                    crate::metrics::Format::negotiate(accept.and_then(|v| v.to_str().ok()));
                 text(
                     StatusCode::OK,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    out,
+                    format.content_type(),
+                    format.encode(&registry),
                 )
             }
             (&Method::GET, ["healthz"]) => text(StatusCode::OK, "text/plain", "ok\n".into()),

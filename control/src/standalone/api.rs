@@ -153,7 +153,7 @@ impl AdminExtension for ControlApi {
         })
     }
 
-    fn metrics(&self, out: &mut String) {
-        metrics::render(&self.controller, out);
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register_collector(Box::new(metrics::ControlCollector(self.controller.clone())));
     }
 }
