@@ -149,6 +149,16 @@ pub struct Route {
     /// Argo setHeaderRoute: matched in order, above the weighted split.
     #[serde(default)]
     pub header_routes: Vec<HeaderRoute>,
+    /// Conditional backend rules: the Gateway API's HTTPRouteRules applied within this
+    /// route (the mesh profile: an HTTPRoute whose parent is a Service this route forwards
+    /// to). Matched after `headerRoutes`, above the sticky cohort and the weighted split: of
+    /// the rules with a match that holds, the one whose match is the most specific (as
+    /// routes are ranked: an exact path, then a regular expression, then the longest
+    /// prefix, then a method, more header conditions, more query conditions) wins, then
+    /// the first; its backends take the request by their weights (all 0: 503) and its
+    /// filters apply on top of the route's. No rule matching: the route's own split.
+    #[serde(default)]
+    pub rules: Vec<BackendRule>,
     /// Argo setMirrorRoute: copies of matching requests, fire and forget.
     #[serde(default)]
     pub mirrors: Vec<Mirror>,
@@ -335,6 +345,55 @@ pub struct HeaderRoute {
     #[serde(rename = "match")]
     pub matches: Vec<HeaderMatch>,
     pub backend: Spanned<String>,
+}
+
+/// A conditional backend rule of a route (see [`Route::rules`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BackendRule {
+    pub name: Spanned<String>,
+    /// OR'ed; an empty list matches every request (as the path prefix `/`).
+    #[serde(default, rename = "match")]
+    pub matches: Vec<RuleMatch>,
+    /// Each a backend of the route (a service it names in `backends`, with weight 0 if it
+    /// takes no share of its own), with this rule's weight. May be left out (empty) only
+    /// on a rule with a `redirect`.
+    #[serde(default)]
+    pub backends: Vec<Backend>,
+    /// The route's filters, for the requests this rule takes, applied after the route's
+    /// own (a `replacePrefixMatch` replaces the prefix of the rule's match).
+    pub request_headers: Option<HeaderModifier>,
+    pub response_headers: Option<HeaderModifier>,
+    pub redirect: Option<Redirect>,
+    pub rewrite: Option<Rewrite>,
+}
+
+/// One match of a [`BackendRule`]: a path as a route's (`pathPrefix`, `pathMatch`) and
+/// conditions as a route's `match`; all must hold.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuleMatch {
+    #[serde(default = "root_prefix")]
+    pub path_prefix: String,
+    #[serde(default)]
+    pub path_match: PathMatch,
+    pub method: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, StringMatch>,
+    #[serde(default)]
+    pub query_params: BTreeMap<String, StringMatch>,
+}
+
+impl RuleMatch {
+    /// The method, header and query conditions in a route's shape.
+    pub fn conditions(&self) -> RouteConditions {
+        RouteConditions {
+            method: self.method.clone(),
+            headers: self.headers.clone(),
+            query_params: self.query_params.clone(),
+            tls: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -1,7 +1,10 @@
 //! Semantic checks that serde cannot express: references between sections, address
 //! syntax, ranges. Every problem is collected, not just the first.
 
-use crate::proxy::{HeaderModifier, PathMatch, PathModifier, ProxyConfig, Route, StringMatch};
+use crate::proxy::{
+    HeaderModifier, PathMatch, PathModifier, ProxyConfig, Redirect, Rewrite, Route,
+    RouteConditions, StringMatch,
+};
 use crate::ConfigError;
 use serde_saphyr::Spanned;
 use std::collections::HashSet;
@@ -117,24 +120,13 @@ fn check_endpoint(ep: &str) -> Result<(), String> {
 
 fn check_route(r: &mut Report<'_>, config: &ProxyConfig, i: usize, route: &Route) {
     let at = format!("routes[{i}]");
-    if route.path_match == PathMatch::Regex {
-        if let Err(e) = regex::Regex::new(&format!("^(?:{})$", route.path_prefix)) {
-            r.at(
-                &route.name,
-                format!("{at}.pathPrefix"),
-                format!(
-                    "{:?} is not a regular expression (pathMatch: regex): {e}",
-                    route.path_prefix
-                ),
-            );
-        }
-    } else if !route.path_prefix.starts_with('/') {
-        r.at(
-            &route.name,
-            format!("{at}.pathPrefix"),
-            format!("{:?} must start with '/'", route.path_prefix),
-        );
-    }
+    check_path(
+        r,
+        &route.name,
+        &format!("{at}.pathPrefix"),
+        &route.path_prefix,
+        route.path_match,
+    );
     if route.backends.is_empty() && route.redirect.is_none() {
         r.at(
             &route.name,
@@ -160,28 +152,7 @@ fn check_route(r: &mut Report<'_>, config: &ProxyConfig, i: usize, route: &Route
             );
         }
     }
-    if let Some(m) = &route.conditions.method {
-        if http_method_invalid(m) {
-            r.at(
-                &route.name,
-                format!("{at}.match.method"),
-                format!("{m:?} is not an HTTP method"),
-            );
-        }
-    }
-    for (name, sm) in &route.conditions.headers {
-        if http_header_name_invalid(name) {
-            r.at(
-                &route.name,
-                format!("{at}.match.headers"),
-                format!("{name:?} is not a header name"),
-            );
-        }
-        check_string_match(r, &route.name, format!("{at}.match.headers.{name}"), sm);
-    }
-    for (name, sm) in &route.conditions.query_params {
-        check_string_match(r, &route.name, format!("{at}.match.queryParams.{name}"), sm);
-    }
+    check_conditions(r, &route.name, &format!("{at}.match"), &route.conditions);
     let is_backend = |name: &str| route.backends.iter().any(|b| b.service.value == name);
     for (h, hr) in route.header_routes.iter().enumerate() {
         if !is_backend(&hr.backend.value) {
@@ -235,7 +206,15 @@ fn check_route(r: &mut Report<'_>, config: &ProxyConfig, i: usize, route: &Route
             }
         }
     }
-    check_filters(r, &at, route);
+    check_rules(r, &at, route);
+    let filters = Filters {
+        request_headers: route.request_headers.as_ref(),
+        response_headers: route.response_headers.as_ref(),
+        redirect: route.redirect.as_ref(),
+        rewrite: route.rewrite.as_ref(),
+    };
+    let prefix_matched = !matches!(route.path_match, PathMatch::Exact | PathMatch::Regex);
+    check_filters(r, &route.name, &at, &filters, prefix_matched);
     if let Some(sticky) = &route.sticky {
         if sticky.header.is_some() == sticky.cookie.is_some() {
             r.at(
@@ -257,18 +236,150 @@ fn check_route(r: &mut Report<'_>, config: &ProxyConfig, i: usize, route: &Route
     }
 }
 
-/// The Gateway API filters of a route: header modifiers, redirect, rewrite.
-fn check_filters(r: &mut Report<'_>, at: &str, route: &Route) {
-    let near = &route.name;
-    if let Some(m) = &route.request_headers {
+/// A path and how it matches (a route's `pathPrefix` and `pathMatch`, or a rule match's).
+fn check_path<T>(r: &mut Report<'_>, near: &Spanned<T>, field: &str, path: &str, kind: PathMatch) {
+    if kind == PathMatch::Regex {
+        if let Err(e) = regex::Regex::new(&format!("^(?:{path})$")) {
+            r.at(
+                near,
+                field.to_string(),
+                format!("{path:?} is not a regular expression (pathMatch: regex): {e}"),
+            );
+        }
+    } else if !path.starts_with('/') {
+        r.at(
+            near,
+            field.to_string(),
+            format!("{path:?} must start with '/'"),
+        );
+    }
+}
+
+/// A method, header and query conditions (`at`: the field holding them).
+fn check_conditions<T>(r: &mut Report<'_>, near: &Spanned<T>, at: &str, c: &RouteConditions) {
+    if let Some(m) = &c.method {
+        if http_method_invalid(m) {
+            r.at(
+                near,
+                format!("{at}.method"),
+                format!("{m:?} is not an HTTP method"),
+            );
+        }
+    }
+    for (name, sm) in &c.headers {
+        if http_header_name_invalid(name) {
+            r.at(
+                near,
+                format!("{at}.headers"),
+                format!("{name:?} is not a header name"),
+            );
+        }
+        check_string_match(r, near, format!("{at}.headers.{name}"), sm);
+    }
+    for (name, sm) in &c.query_params {
+        check_string_match(r, near, format!("{at}.queryParams.{name}"), sm);
+    }
+}
+
+/// A route's conditional backend rules: names, matches, backends (each one of the
+/// route's), filters.
+fn check_rules(r: &mut Report<'_>, at: &str, route: &Route) {
+    let mut names = HashSet::new();
+    for (k, rule) in route.rules.iter().enumerate() {
+        let at = format!("{at}.rules[{k}]");
+        let near = &rule.name;
+        if rule.name.value.is_empty() {
+            r.at(near, format!("{at}.name"), "a rule needs a name");
+        } else if !names.insert(rule.name.value.as_str()) {
+            r.at(
+                near,
+                format!("{at}.name"),
+                format!(
+                    "rule name {:?} is used twice in this route",
+                    rule.name.value
+                ),
+            );
+        }
+        for (m, rm) in rule.matches.iter().enumerate() {
+            let field = format!("{at}.match[{m}]");
+            check_path(
+                r,
+                near,
+                &format!("{field}.pathPrefix"),
+                &rm.path_prefix,
+                rm.path_match,
+            );
+            check_conditions(r, near, &field, &rm.conditions());
+        }
+        if rule.backends.is_empty() && rule.redirect.is_none() {
+            r.at(
+                near,
+                format!("{at}.backends"),
+                "a rule needs at least one backend (or a redirect)",
+            );
+        }
+        let mut seen = HashSet::new();
+        for (b, backend) in rule.backends.iter().enumerate() {
+            let svc = &backend.service.value;
+            let field = format!("{at}.backends[{b}].service");
+            if !route.backends.iter().any(|rb| rb.service.value == *svc) {
+                r.at(
+                    &backend.service,
+                    field,
+                    format!(
+                        "{svc:?} is not a backend of route {:?} (add it there, with weight 0 if it takes no share of its own)",
+                        route.name.value
+                    ),
+                );
+            } else if !seen.insert(svc.as_str()) {
+                r.at(
+                    &backend.service,
+                    field,
+                    format!("service {svc:?} appears twice in this rule"),
+                );
+            }
+        }
+        let filters = Filters {
+            request_headers: rule.request_headers.as_ref(),
+            response_headers: rule.response_headers.as_ref(),
+            redirect: rule.redirect.as_ref(),
+            rewrite: rule.rewrite.as_ref(),
+        };
+        let prefix_matched = rule
+            .matches
+            .iter()
+            .all(|m| !matches!(m.path_match, PathMatch::Exact | PathMatch::Regex));
+        check_filters(r, near, &at, &filters, prefix_matched);
+    }
+}
+
+/// The Gateway API filters of a route or of one of its rules.
+struct Filters<'a> {
+    request_headers: Option<&'a HeaderModifier>,
+    response_headers: Option<&'a HeaderModifier>,
+    redirect: Option<&'a Redirect>,
+    rewrite: Option<&'a Rewrite>,
+}
+
+/// The Gateway API filters of a route (or rule, `at`): header modifiers, redirect,
+/// rewrite. `prefix_matched`: whether every path it matches is a prefix one (else
+/// `replacePrefixMatch` has no prefix to replace).
+fn check_filters(
+    r: &mut Report<'_>,
+    near: &Spanned<String>,
+    at: &str,
+    f: &Filters<'_>,
+    prefix_matched: bool,
+) {
+    if let Some(m) = f.request_headers {
         check_header_modifier(r, near, &format!("{at}.requestHeaders"), m);
     }
-    if let Some(m) = &route.response_headers {
+    if let Some(m) = f.response_headers {
         check_header_modifier(r, near, &format!("{at}.responseHeaders"), m);
     }
-    if let Some(redirect) = &route.redirect {
+    if let Some(redirect) = f.redirect {
         let field = format!("{at}.redirect");
-        if route.rewrite.is_some() {
+        if f.rewrite.is_some() {
             r.at(
                 near,
                 field.clone(),
@@ -306,16 +417,16 @@ fn check_filters(r: &mut Report<'_>, at: &str, route: &Route) {
             }
         }
         if let Some(path) = &redirect.path {
-            check_path_modifier(r, route, &format!("{field}.path"), path);
+            check_path_modifier(r, near, &format!("{field}.path"), path, prefix_matched);
         }
     }
-    if let Some(rewrite) = &route.rewrite {
+    if let Some(rewrite) = f.rewrite {
         let field = format!("{at}.rewrite");
         if let Some(host) = &rewrite.hostname {
             check_hostname(r, near, format!("{field}.hostname"), host);
         }
         if let Some(path) = &rewrite.path {
-            check_path_modifier(r, route, &format!("{field}.path"), path);
+            check_path_modifier(r, near, &format!("{field}.path"), path, prefix_matched);
         }
     }
 }
@@ -357,8 +468,13 @@ fn check_header_modifier<T>(
     }
 }
 
-fn check_path_modifier(r: &mut Report<'_>, route: &Route, field: &str, p: &PathModifier) {
-    let near = &route.name;
+fn check_path_modifier(
+    r: &mut Report<'_>,
+    near: &Spanned<String>,
+    field: &str,
+    p: &PathModifier,
+    prefix_matched: bool,
+) {
     match (&p.replace_full_path, &p.replace_prefix_match) {
         (Some(_), Some(_)) | (None, None) => r.at(
             near,
@@ -386,9 +502,7 @@ fn check_path_modifier(r: &mut Report<'_>, route: &Route, field: &str, p: &PathM
             );
         }
     }
-    if p.replace_prefix_match.is_some()
-        && matches!(route.path_match, PathMatch::Exact | PathMatch::Regex)
-    {
+    if p.replace_prefix_match.is_some() && !prefix_matched {
         r.at(
             near,
             format!("{field}.replacePrefixMatch"),

@@ -285,3 +285,65 @@ fn a_regex_path_must_compile_and_takes_no_prefix_replacement() {
     );
     assert!(parse_proxy_config("weir.yaml", &ok, 1).is_ok());
 }
+
+#[test]
+fn conditional_rules_parse_and_are_checked_field_by_field() {
+    let ok = format!(
+        "{GOOD}    rules:
+      - name: api
+        match:
+          - {{pathPrefix: /api, pathMatch: segments, method: GET}}
+          - headers: {{x-a: {{exact: \"1\"}}, x-b: {{regex: \"^b.*$\"}}}}
+            queryParams: {{v: {{exact: \"2\"}}}}
+        backends: [{{service: web-canary, weight: 1}}, {{service: web-stable, weight: 3}}]
+        requestHeaders: {{set: {{x-rule: api}}}}
+        rewrite: {{path: {{replacePrefixMatch: /}}}}
+      - name: moved
+        match: [{{pathPrefix: /old, pathMatch: exact}}]
+        redirect: {{path: {{replaceFullPath: /new}}}}
+"
+    );
+    let config = parse_proxy_config("weir.yaml", &ok, 1).unwrap();
+    let rules = &config.routes[0].rules;
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0].matches[1].headers.len(), 2);
+    assert_eq!(rules[0].backends[1].weight, 3);
+    assert!(rules[1].backends.is_empty() && rules[1].redirect.is_some());
+
+    let bad = format!(
+        "{GOOD}    rules:
+      - name: a
+        match:
+          - {{pathPrefix: api}}
+          - {{pathPrefix: \"/v[\", pathMatch: regex, method: \"GE T\"}}
+          - headers: {{\"x y\": {{exact: \"1\"}}, x-b: {{regex: \"(\"}}}}
+            queryParams: {{v: {{exact: \"1\", prefix: \"1\"}}}}
+        backends: [{{service: nobody, weight: 1}}, {{service: web-canary, weight: 1}}, {{service: web-canary, weight: 2}}]
+        rewrite: {{path: {{replacePrefixMatch: /}}}}
+      - name: a
+      - name: \"\"
+        match: [{{pathPrefix: /x, pathMatch: exact}}]
+        redirect: {{path: {{replacePrefixMatch: /y}}}}
+        rewrite: {{hostname: example.com}}
+"
+    );
+    let s = errors(&bad).to_string();
+    for expected in [
+        "routes[0].rules[0].match[0].pathPrefix: \"api\" must start with '/'",
+        "routes[0].rules[0].match[1].pathPrefix: \"/v[\" is not a regular expression",
+        "routes[0].rules[0].match[1].method: \"GE T\" is not an HTTP method",
+        "routes[0].rules[0].match[2].headers: \"x y\" is not a header name",
+        "routes[0].rules[0].match[2].headers.x-b.regex: invalid regex",
+        "routes[0].rules[0].match[2].queryParams.v: set exactly one of exact, prefix or regex",
+        "routes[0].rules[0].backends[0].service: \"nobody\" is not a backend of route \"web\"",
+        "routes[0].rules[0].backends[2].service: service \"web-canary\" appears twice in this rule",
+        "routes[0].rules[0].rewrite.path.replacePrefixMatch: not with pathMatch: exact or regex",
+        "routes[0].rules[1].name: rule name \"a\" is used twice in this route",
+        "routes[0].rules[1].backends: a rule needs at least one backend (or a redirect)",
+        "routes[0].rules[2].name: a rule needs a name",
+        "routes[0].rules[2].redirect: a route with a redirect cannot also have a rewrite",
+        "routes[0].rules[2].redirect.path.replacePrefixMatch: not with pathMatch: exact or regex",
+    ] {
+        assert!(s.contains(expected), "{expected} not in {s}");
+    }
+}

@@ -73,7 +73,7 @@ fn only_weirs_classes_and_admitted_routes_are_served() {
     let t = translate(
         &classes,
         &[gateway("edge", "weir", all_ns.clone())],
-        &[r.clone()],
+        std::slice::from_ref(&r),
         &[],
         &[],
         &endpoints(),
@@ -96,7 +96,7 @@ fn only_weirs_classes_and_admitted_routes_are_served() {
     let t = translate(
         &classes,
         &[gateway("edge", "other", all_ns)],
-        &[r.clone()],
+        std::slice::from_ref(&r),
         &[],
         &[],
         &endpoints(),
@@ -439,11 +439,12 @@ fn a_route_on_a_service_splits_what_weir_forwards_to_it() {
         json!([{"service": "default/stable:80", "weight": 8000}, {"service": "default/canary:80", "weight": 2000}])
     );
     assert_eq!(
-        route["headerRoutes"],
-        json!([{"name": "default/argo-rollouts-http-route:1.0",
-            "match": [{"headerName": "x-canary", "headerValue": {"exact": "yes"}}],
-            "backend": "default/canary:80"}])
+        route["rules"],
+        json!([{"name": "default/argo-rollouts-http-route:1",
+            "match": [{"pathPrefix": "/", "pathMatch": "segments", "headers": {"x-canary": {"exact": "yes"}}}],
+            "backends": [{"service": "default/canary:80", "weight": 10000}]}])
     );
+    assert!(route.get("headerRoutes").is_none());
     assert!(config["services"]["default/stable:80"].is_object());
     assert!(config["services"]["default/canary:80"].is_object());
     // A route to another port of the Service is left alone.
@@ -452,5 +453,271 @@ fn a_route_on_a_service_splits_what_weir_forwards_to_it() {
     assert_eq!(
         other["routes"][0]["backends"][0]["service"],
         "default/argo-rollouts-service:9090"
+    );
+}
+
+/// The mesh-profile test services: the parent `web` and backends `a`, `b`, `c`, `other`,
+/// each with port `http` 80.
+fn mesh_endpoints() -> Endpoints<'static> {
+    let svc = |name: &str| -> Service {
+        serde_json::from_value(json!({"metadata": {"name": name, "namespace": "apps"},
+            "spec": {"ports": [{"name": "http", "port": 80}]}}))
+        .unwrap()
+    };
+    let services = vec![svc("web"), svc("a"), svc("b"), svc("c"), svc("other")];
+    Endpoints::new(Vec::leak(services), &[])
+}
+
+fn mesh(rules: Value) -> Value {
+    json!({"metadata": {"name": "mesh", "namespace": "apps", "generation": 4},
+        "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "web", "port": 80}],
+                 "rules": rules}})
+}
+
+fn backend_ref(name: &str, weight: i64) -> Value {
+    json!({"name": name, "port": 80, "weight": weight})
+}
+
+/// The mesh route applied to an Ingress-like route forwarding to `web` (and, with
+/// `other_share`, to `other` too), checked as the proxy will check it.
+fn apply(t: &Translated, endpoints: &Endpoints, other_share: Option<u64>) -> Value {
+    let mut backends = vec![json!({"service": "apps/web:http", "weight": 1})];
+    let mut services = json!({"apps/web:http": {"endpoints": []}});
+    if let Some(w) = other_share {
+        backends.push(json!({"service": "apps/other:http", "weight": w}));
+        services["apps/other:http"] = json!({"endpoints": []});
+    }
+    let mut config = json!({"services": services,
+        "routes": [{"name": "apps/web:/", "backends": backends}]});
+    weir_ingress::gateway::apply_mesh(&mut config, &t.mesh, &t.services, endpoints);
+    let parsed: weir_config::ProxyConfig = serde_json::from_value(config.clone()).unwrap();
+    weir_config::validate_proxy_config(&parsed, "kubernetes").unwrap();
+    config
+}
+
+#[test]
+fn a_mesh_route_applies_every_rule_with_its_matches_weights_and_filters() {
+    let endpoints = mesh_endpoints();
+    let route = mesh(json!([
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}],
+         "backendRefs": [backend_ref("a", 1)]},
+        {"matches": [{"headers": [{"name": "X-One", "value": "1"},
+                                  {"name": "x-two", "type": "RegularExpression", "value": "t.o"}]}],
+         "backendRefs": [backend_ref("b", 1)]},
+        {"matches": [{"queryParams": [{"name": "split", "value": "yes"}]},
+                     {"method": "POST", "path": {"type": "Exact", "value": "/submit"}}],
+         "backendRefs": [backend_ref("b", 50), backend_ref("c", 50), backend_ref("a", 0)],
+         "filters": [{"type": "RequestHeaderModifier",
+                      "requestHeaderModifier": {"set": [{"name": "x-rule", "value": "split"}]}},
+                     {"type": "ResponseHeaderModifier",
+                      "responseHeaderModifier": {"add": [{"name": "x-from", "value": "mesh"}]}}]},
+        {"matches": [{"path": {"type": "RegularExpression", "value": "/v[0-9]+/.*"}}],
+         "backendRefs": [backend_ref("missing", 1)]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/old"}}],
+         "filters": [{"type": "RequestRedirect",
+                      "requestRedirect": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/new"}}}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/rw"}}],
+         "filters": [{"type": "URLRewrite", "urlRewrite": {"hostname": "internal.example",
+                      "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
+         "backendRefs": [backend_ref("c", 1)]},
+    ]));
+    let t = translate(&[], &[], &[route], &[], &[], &endpoints);
+    let status = &t.route_status[0];
+    assert_eq!(status.conditions[0].kind, "Accepted");
+    assert!(status.conditions[0].status);
+    assert_eq!(
+        status.conditions[0].message, "Route is accepted",
+        "every rule is applied"
+    );
+    // The backendRef to a Service that does not exist: its share answers 500.
+    assert_eq!(status.conditions[1].reason, "BackendNotFound");
+    assert!(t.services["apps/missing:80"]["invalid"].is_string());
+
+    let config = apply(&t, &endpoints, None);
+    let route = &config["routes"][0];
+    // No rule for every request: what no rule matches goes to the Service itself.
+    assert_eq!(
+        route["backends"][0],
+        json!({"service": "apps/web:http", "weight": 10000})
+    );
+    let names: Vec<&str> = route["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "apps/web:http",
+            "apps/a:80",
+            "apps/b:80",
+            "apps/c:80",
+            "apps/missing:80"
+        ],
+        "each rule's backends join the route with weight 0"
+    );
+    assert!(route["backends"].as_array().unwrap()[1..]
+        .iter()
+        .all(|b| b["weight"] == 0));
+    let rules = route["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 6);
+    assert_eq!(
+        rules[0],
+        json!({"name": "apps/mesh:0", "match": [{"pathPrefix": "/api", "pathMatch": "segments"}],
+               "backends": [{"service": "apps/a:80", "weight": 10000}]})
+    );
+    assert_eq!(
+        rules[1]["match"],
+        json!([{"pathPrefix": "/", "pathMatch": "segments",
+                "headers": {"x-one": {"exact": "1"}, "x-two": {"regex": "^(?:t.o)$"}}}])
+    );
+    assert_eq!(
+        rules[2]["match"],
+        json!([{"pathPrefix": "/", "pathMatch": "segments", "queryParams": {"split": {"exact": "yes"}}},
+               {"pathPrefix": "/submit", "pathMatch": "exact", "method": "POST"}])
+    );
+    assert_eq!(
+        rules[2]["backends"],
+        json!([{"service": "apps/b:80", "weight": 5000}, {"service": "apps/c:80", "weight": 5000},
+               {"service": "apps/a:80", "weight": 0}])
+    );
+    assert_eq!(
+        rules[2]["requestHeaders"]["set"],
+        json!({"x-rule": "split"})
+    );
+    assert_eq!(
+        rules[2]["responseHeaders"]["add"],
+        json!({"x-from": "mesh"})
+    );
+    assert_eq!(
+        rules[3]["match"],
+        json!([{"pathPrefix": "/v[0-9]+/.*", "pathMatch": "regex"}])
+    );
+    assert_eq!(
+        rules[3]["backends"],
+        json!([{"service": "apps/missing:80", "weight": 10000}])
+    );
+    assert_eq!(
+        rules[4]["redirect"]["path"],
+        json!({"replacePrefixMatch": "/new"})
+    );
+    assert!(
+        rules[4].get("backends").is_none(),
+        "a redirect calls no backend"
+    );
+    assert_eq!(rules[5]["rewrite"]["hostname"], "internal.example");
+    assert!(config["services"]["apps/missing:80"]["invalid"].is_string());
+}
+
+#[test]
+fn a_mesh_rule_takes_only_the_services_share_of_a_route_that_splits() {
+    let endpoints = mesh_endpoints();
+    let route = mesh(json!([
+        {"backendRefs": [backend_ref("a", 3), backend_ref("b", 1)]},
+        {"matches": [{"headers": [{"name": "x-c", "value": "1"}]}],
+         "backendRefs": [backend_ref("c", 1)]},
+    ]));
+    let t = translate(&[], &[], &[route], &[], &[], &endpoints);
+    // The route sends half to `web` (the mesh route's Service) and half to `other`.
+    let config = apply(&t, &endpoints, Some(1));
+    let route = &config["routes"][0];
+    assert_eq!(
+        route["backends"],
+        json!([{"service": "apps/a:80", "weight": 3750}, {"service": "apps/b:80", "weight": 1250},
+               {"service": "apps/other:http", "weight": 5000}, {"service": "apps/c:80", "weight": 0}])
+    );
+    assert_eq!(
+        route["rules"][0]["backends"],
+        json!([{"service": "apps/c:80", "weight": 5000}, {"service": "apps/other:http", "weight": 5000}]),
+        "the rule takes web's half; other keeps its own"
+    );
+}
+
+#[test]
+fn what_a_mesh_route_cannot_apply_is_named_and_the_rest_applied() {
+    let endpoints = mesh_endpoints();
+    let route = mesh(json!([
+        {"backendRefs": [backend_ref("a", 1)]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/m"}}],
+         "filters": [{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "c", "port": 80}}}],
+         "backendRefs": [backend_ref("b", 1)]},
+        {"matches": [{"headers": [{"name": "x", "type": "RegularExpression", "value": "("}]},
+                     {"path": {"type": "PathPrefix", "value": "/ok"}}],
+         "backendRefs": [backend_ref("b", 1)]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/both"}}],
+         "filters": [{"type": "RequestRedirect", "requestRedirect": {"hostname": "x.example"}},
+                     {"type": "URLRewrite", "urlRewrite": {"hostname": "y.example"}}],
+         "backendRefs": [backend_ref("b", 1)]},
+        {"matches": [{"path": {"type": "Exact", "value": "/t"}}],
+         "timeouts": {"request": "5s"},
+         "backendRefs": [backend_ref("c", 1)]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/none"}}]},
+        // A second rule for every request never takes one; its other match still counts.
+        {"matches": [{}, {"method": "PUT"}], "backendRefs": [backend_ref("c", 1)]},
+    ]));
+    let t = translate(&[], &[], &[route], &[], &[], &endpoints);
+    let message = &t.route_status[0].conditions[0].message;
+    for expected in [
+        "rule 1: filter 0: RequestMirror is not applied on the way to a Service",
+        "rule 2 match 0: headers x: \"(\" is not a regular expression",
+        "rule 3: redirect: a route with a redirect cannot also have a rewrite",
+        "rule 4: timeouts are not applied on the way to a Service",
+        "rule 5: no backendRefs",
+    ] {
+        assert!(message.contains(expected), "{expected} not in {message}");
+    }
+    assert!(!message.contains("rule 6"), "{message}");
+    let config = apply(&t, &endpoints, None);
+    let route = &config["routes"][0];
+    assert_eq!(
+        route["backends"][0],
+        json!({"service": "apps/a:80", "weight": 10000})
+    );
+    let rules = route["rules"].as_array().unwrap();
+    let names: Vec<&str> = rules.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["apps/mesh:2", "apps/mesh:4", "apps/mesh:6"]);
+    assert_eq!(
+        rules[0]["match"],
+        json!([{"pathPrefix": "/ok", "pathMatch": "segments"}])
+    );
+    assert_eq!(
+        rules[2]["match"],
+        json!([{"pathPrefix": "/", "pathMatch": "segments", "method": "PUT"}])
+    );
+}
+
+#[test]
+fn a_mesh_rule_for_every_request_with_filters_is_matched_last_and_the_first_one_wins() {
+    let endpoints = mesh_endpoints();
+    let route = mesh(json!([
+        {"filters": [{"type": "RequestHeaderModifier",
+                      "requestHeaderModifier": {"set": [{"name": "x-all", "value": "1"}]}}],
+         "backendRefs": [backend_ref("a", 1)]},
+        // Never chosen: the rule above takes every request first.
+        {"backendRefs": [backend_ref("b", 1)]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/c"}}],
+         "backendRefs": [backend_ref("c", 1)]},
+    ]));
+    let t = translate(&[], &[], &[route], &[], &[], &endpoints);
+    assert_eq!(t.route_status[0].conditions[0].message, "Route is accepted");
+    let config = apply(&t, &endpoints, None);
+    let route = &config["routes"][0];
+    // The Service keeps its share: the filtered rule for every request takes it.
+    assert_eq!(
+        route["backends"][0],
+        json!({"service": "apps/web:http", "weight": 10000})
+    );
+    let rules = route["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert_eq!(
+        rules[0]["match"],
+        json!([{"pathPrefix": "/", "pathMatch": "prefix"}])
+    );
+    assert_eq!(rules[0]["requestHeaders"]["set"], json!({"x-all": "1"}));
+    assert_eq!(rules[1]["name"], "apps/mesh:2");
+    assert!(
+        config["services"].get("apps/b:80").is_none(),
+        "b is never used"
     );
 }

@@ -284,6 +284,10 @@ impl Admin {
                 if let Some(conditions) = r.conditions.describe() {
                     shown["match"] = conditions;
                 }
+                if !r.rules.is_empty() {
+                    let rules: Vec<_> = r.rules.iter().map(|x| x.describe(&r.backends)).collect();
+                    shown["rules"] = rules.into();
+                }
                 if let Some(m) = &r.request_headers {
                     shown["requestHeaders"] = m.describe();
                 }

@@ -2,10 +2,14 @@
 //! through the admin API or by the rollout engine).
 
 use crate::filters::{HeaderModifier, Redirect, Rewrite};
-use crate::matching::{HeaderRoute, HostMatch, RequestMatch, RouteConditions, StringMatch};
+use crate::matching::{
+    compile_path, HeaderRoute, HostMatch, RequestMatch, RouteConditions, RuleMatch, StringMatch,
+};
 use crate::pick::WeightedPick;
 use crate::stats::BackendStats;
-use crate::table::{Backend, MirrorRule, RetryBudget, Route, RouteTable, StickyRule, StickySource};
+use crate::table::{
+    Backend, BackendRule, MirrorRule, RetryBudget, Route, RouteTable, StickyRule, StickySource,
+};
 use crate::upstream::Upstreams;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -205,6 +209,11 @@ impl Builder<'_> {
                 })
             })
             .collect::<Result<_, String>>()?;
+        let rules = r
+            .rules
+            .iter()
+            .map(|rule| self.rule(name, &backends, rule))
+            .collect::<Result<_, String>>()?;
         let mirrors = r
             .mirrors
             .iter()
@@ -279,13 +288,7 @@ impl Builder<'_> {
             hosts: r.hosts.iter().map(|h| HostMatch::new(h)).collect(),
             path_prefix: r.path_prefix.clone(),
             path_match: r.path_match,
-            path_regex: match r.path_match {
-                weir_config::proxy::PathMatch::Regex => Some(
-                    regex::Regex::new(&format!("^(?:{})$", r.path_prefix))
-                        .map_err(|e| format!("route {name:?}: pathPrefix: {e}"))?,
-                ),
-                _ => None,
-            },
+            path_regex: compile_path(r.path_match, &r.path_prefix).map_err(in_route)?,
             conditions: RouteConditions::compile(&r.conditions)
                 .map_err(|e| format!("route {name:?}: {e}"))?,
             pick: WeightedPick::new(weights.iter().copied()),
@@ -296,6 +299,7 @@ impl Builder<'_> {
             retry_attempts: r.retries.attempts,
             budget,
             header_routes,
+            rules,
             mirrors,
             sticky,
             on_no_endpoints: r.on_no_endpoints,
@@ -308,9 +312,82 @@ impl Builder<'_> {
     }
 }
 
+impl Builder<'_> {
+    /// A conditional backend rule of route `name`, whose backends are `backends`.
+    fn rule(
+        &self,
+        name: &str,
+        backends: &[Backend],
+        rule: &cfg::BackendRule,
+    ) -> Result<BackendRule, String> {
+        let in_rule = |e: String| format!("route {name:?}: rule {:?}: {e}", rule.name.value);
+        let mut weights = vec![0u32; backends.len()];
+        for b in &rule.backends {
+            let i = backends
+                .iter()
+                .position(|rb| *rb.name == b.service.value)
+                .ok_or_else(|| {
+                    in_rule(format!(
+                        "{:?} is not one of the route's backends",
+                        b.service.value
+                    ))
+                })?;
+            weights[i] = weights[i].saturating_add(b.weight);
+        }
+        let mut matches = rule
+            .matches
+            .iter()
+            .map(RuleMatch::compile)
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(in_rule)?;
+        if matches.is_empty() {
+            let every = cfg::RuleMatch {
+                path_prefix: "/".into(),
+                path_match: cfg::PathMatch::Prefix,
+                method: None,
+                headers: Default::default(),
+                query_params: Default::default(),
+            };
+            matches.push(RuleMatch::compile(&every).map_err(in_rule)?);
+        }
+        let modifier = |m: &Option<cfg::HeaderModifier>| {
+            m.as_ref()
+                .map(HeaderModifier::compile)
+                .transpose()
+                .map(|m| m.flatten().map(Arc::new))
+                .map_err(in_rule)
+        };
+        Ok(BackendRule {
+            name: Arc::from(rule.name.value.as_str()),
+            matches,
+            pick: WeightedPick::new(weights.iter().copied()),
+            weights,
+            request_headers: modifier(&rule.request_headers)?,
+            response_headers: modifier(&rule.response_headers)?,
+            redirect: rule
+                .redirect
+                .as_ref()
+                .map(|x| Redirect::compile(x).map(Arc::new))
+                .transpose()
+                .map_err(in_rule)?,
+            rewrite: rule
+                .rewrite
+                .as_ref()
+                .map(|x| Rewrite::compile(x).map(Arc::new))
+                .transpose()
+                .map_err(in_rule)?,
+        })
+    }
+}
+
+fn hash_string_match(m: &cfg::StringMatch, h: &mut impl Hasher) {
+    (&m.exact, &m.prefix, m.regex.as_ref().map(|r| &r.value)).hash(h);
+}
+
 /// The hash of what decides a route's split apart from its weights: each backend's service,
-/// endpoints and whether it can be served, and each header route's name, matches and
-/// backend, in order.
+/// endpoints and whether it can be served, each header route's name, matches and
+/// backend, in order, and each conditional rule's name, matches, backends and weights, and
+/// whether it redirects.
 fn split_key(config: &ProxyConfig, r: &cfg::Route) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for b in &r.backends {
@@ -328,9 +405,26 @@ fn split_key(config: &ProxyConfig, r: &cfg::Route) -> u64 {
         hr.backend.value.hash(&mut h);
         for m in &hr.matches {
             m.header_name.hash(&mut h);
-            let v = &m.header_value;
-            (&v.exact, &v.prefix, v.regex.as_ref().map(|r| &r.value)).hash(&mut h);
+            hash_string_match(&m.header_value, &mut h);
         }
+    }
+    for rule in &r.rules {
+        rule.name.value.hash(&mut h);
+        for m in &rule.matches {
+            (&m.path_prefix, m.path_match, &m.method).hash(&mut h);
+            for list in [&m.headers, &m.query_params] {
+                for (name, v) in list {
+                    name.hash(&mut h);
+                    hash_string_match(v, &mut h);
+                }
+                0xfeu8.hash(&mut h);
+            }
+        }
+        for b in &rule.backends {
+            (&b.service.value, b.weight).hash(&mut h);
+        }
+        rule.redirect.is_some().hash(&mut h);
+        0xfdu8.hash(&mut h);
     }
     h.finish()
 }

@@ -405,15 +405,16 @@ mod tests {
         let tls = true;
         let q = Some("a=1&b=2");
         // (redirect, tls, request host, request port, path, query, expected)
-        let cases: Vec<(
+        type Case<'a> = (
             serde_json::Value,
             bool,
-            Option<&str>,
+            Option<&'a str>,
             Option<u16>,
-            &str,
-            Option<&str>,
-            &str,
-        )> = vec![
+            &'a str,
+            Option<&'a str>,
+            &'a str,
+        );
+        let cases: Vec<Case> = vec![
             // Nothing given: the request's own, on the connection's scheme.
             (
                 json!({}),

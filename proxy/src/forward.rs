@@ -1,16 +1,17 @@
-//! One request through the proxy: route match, backend choice (header routes, sticky
-//! cohort, weighted pick, spill), mirroring, the upstream call with retries, and the
-//! measurement of the outcome.
+//! One request through the proxy: route match, backend choice (header routes, conditional
+//! rules, sticky cohort, weighted pick, spill), mirroring, the upstream call with retries,
+//! and the measurement of the outcome.
 
 use crate::body::{empty, ProxyBody};
 use crate::deadline::LazyTimer;
 use crate::error::ProxyError;
-use crate::filters::Redirect;
+use crate::filters::{HeaderModifier, Redirect};
+use crate::matching::RuleMatch;
 use crate::mirror;
 use crate::pool::UpstreamBody;
 use crate::state::Proxy;
 use crate::stats::BackendStats;
-use crate::table::{Route, StickySource, BUCKETS};
+use crate::table::{BackendRule, Route, StickySource, BUCKETS};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
@@ -103,14 +104,30 @@ pub(crate) async fn forward(
         return ProxyError::NoRoute.into_response();
     };
     if let Some(redirect) = &route.redirect {
-        return redirect_answer(route, redirect, client, &parts, start);
+        return redirect_answer(route, redirect, None, client, &parts, start);
+    }
+    // Managed header routes first, then the conditional rules (a route without either
+    // pays two empty checks).
+    let header_route = route.header_routes.iter().find(|h| h.matches(&parts));
+    let rule = match header_route {
+        None if !route.rules.is_empty() => route.rule_for(&parts, client.tls),
+        _ => None,
+    };
+    if let Some((r, m)) = rule {
+        if let Some(redirect) = &r.redirect {
+            return redirect_answer(route, redirect, Some((r, m)), client, &parts, start);
+        }
     }
     route.budget.deposit();
 
-    let (mut choice, forced, cookie) = match choose(route, &parts) {
-        Ok(c) => c,
-        Err(e) => return fail(&route.unrouted, start, e),
-    };
+    let (mut choice, forced, cookie) =
+        match choose(route, &parts, header_route.map(|h| h.backend), rule) {
+            Ok(c) => c,
+            Err(e) => return fail(&route.unrouted, start, e),
+        };
+    // A rule's backends spill among themselves.
+    let spill_weights = rule.map_or(&route.weights, |(r, _)| &r.weights);
+    let rule_response = rule.and_then(|(r, _)| r.response_headers.as_deref());
     if let Some(reason) = &route.backends[choice].invalid {
         // Its share fails, here and now: no spill, no dial (the Gateway API's rule for an
         // invalid backendRef).
@@ -123,7 +140,9 @@ pub(crate) async fn forward(
     // the upstream's header lines copied on as they came, with no `HeaderMap` between
     // (`h1::RawHeaders`); hyper's servers need the map, and so does a route that changes
     // the answer's headers.
-    let raw_head = matches!(body, ClientBody::Held(_)) && route.response_headers.is_none();
+    let raw_head = matches!(body, ClientBody::Held(_))
+        && route.response_headers.is_none()
+        && rule_response.is_none();
     let mut held = match body {
         ClientBody::Held(b) if b.is_empty() => HeldBody::Empty,
         ClientBody::Held(b) => HeldBody::Buffered(b),
@@ -151,6 +170,15 @@ pub(crate) async fn forward(
     }
     if let Some(rewrite) = &route.rewrite {
         rewrite.apply(&mut parts, &route.path_prefix);
+    }
+    if let Some((r, m)) = rule {
+        // The rule's after the route's: the route hands the request on to the rule.
+        if let Some(h) = &r.request_headers {
+            h.apply(&mut parts.headers);
+        }
+        if let Some(rewrite) = &r.rewrite {
+            rewrite.apply(&mut parts, &m.path_prefix);
+        }
     }
     let forwarded = Forwarded(client);
     if !route.mirrors.is_empty() {
@@ -181,7 +209,7 @@ pub(crate) async fn forward(
                 // Only backends with an endpoint this request has not tried: two backends
                 // whose endpoints all refused must not bounce the request between them.
                 // Nor to a backend that cannot be served.
-                let next = route.pick.pick_among(&route.weights, |i| {
+                let next = route.pick.pick_among(spill_weights, |i| {
                     i != choice
                         && route.backends[i].invalid.is_none()
                         && route.backends[i].pool.has_untried_endpoint(&tried)
@@ -269,7 +297,7 @@ pub(crate) async fn forward(
                     start,
                     resp,
                     cookie.as_ref(),
-                    route,
+                    (route, rule_response),
                     on_upgrade,
                 );
             }
@@ -291,7 +319,7 @@ fn respond(
     start: Instant,
     resp: Response<UpstreamBody>,
     cookie: Option<&HeaderValue>,
-    route: &Route,
+    (route, rule_response): (&Route, Option<&HeaderModifier>),
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response<ProxyBody> {
     let (mut parts, mut body) = resp.into_parts();
@@ -303,7 +331,11 @@ fn respond(
     } else if body.may_have_hop_by_hop() {
         strip_hop_by_hop(&mut parts.headers);
     }
-    // Such a route never asks for the head raw, so the headers are all in the map.
+    // Such a route never asks for the head raw, so the headers are all in the map. The
+    // rule's changes first, then the route's: the answer comes back through the route.
+    if let Some(m) = rule_response {
+        m.apply(&mut parts.headers);
+    }
     if let Some(m) = &route.response_headers {
         m.apply(&mut parts.headers);
     }
@@ -315,17 +347,20 @@ fn respond(
     Response::from_parts(parts, ProxyBody::Upstream(body))
 }
 
-/// The answer of a route with a redirect: its status and `Location`, an empty body, the
-/// route's response header changes; counted on the route's unrouted statistics (no backend
-/// was asked), not as an error.
+/// The answer of a route (or of its conditional `rule`, with the match that held) with a
+/// redirect: its status and `Location`, an empty body, the rule's and the route's response
+/// header changes; counted on the route's unrouted statistics (no backend was asked), not
+/// as an error.
 fn redirect_answer(
     route: &Route,
     redirect: &Redirect,
+    rule: Option<(&BackendRule, &RuleMatch)>,
     client: &ClientInfo,
     parts: &Parts,
     start: Instant,
 ) -> Response<ProxyBody> {
-    let location = redirect.location(parts, client.tls, &route.path_prefix);
+    let prefix = rule.map_or(route.path_prefix.as_str(), |(_, m)| m.path_prefix.as_str());
+    let location = redirect.location(parts, client.tls, prefix);
     let Ok(location) = HeaderValue::try_from(location) else {
         let e = ProxyError::BadRequest("the redirect's location is not a header value");
         return fail(&route.unrouted, start, e);
@@ -333,6 +368,9 @@ fn redirect_answer(
     let mut resp = Response::new(empty());
     *resp.status_mut() = redirect.status;
     resp.headers_mut().insert(header::LOCATION, location);
+    if let Some(m) = rule.and_then(|(r, _)| r.response_headers.as_ref()) {
+        m.apply(resp.headers_mut());
+    }
     if let Some(m) = &route.response_headers {
         m.apply(resp.headers_mut());
     }
@@ -360,12 +398,24 @@ async fn tunnel(
     let _ = tokio::io::copy_bidirectional(&mut c, &mut upstream).await;
 }
 
-/// Picks the backend: a matching header route first, then the sticky cohort, then the
-/// weighted pick. Returns the backend index, whether it is forced (no spilling), and a
-/// cookie to set on the response.
-fn choose(route: &Route, parts: &Parts) -> Result<(usize, bool, Option<HeaderValue>), ProxyError> {
-    if let Some(hr) = route.header_routes.iter().find(|h| h.matches(parts)) {
-        return Ok((hr.backend, true, None));
+/// Picks the backend: the matching header route's (`header_route`, its backend) first,
+/// then the matching conditional rule's by its weights (`rule`), then the sticky cohort,
+/// then the weighted pick. Returns the backend index, whether it is forced (no spilling),
+/// and a cookie to set on the response.
+fn choose(
+    route: &Route,
+    parts: &Parts,
+    header_route: Option<usize>,
+    rule: Option<(&BackendRule, &RuleMatch)>,
+) -> Result<(usize, bool, Option<HeaderValue>), ProxyError> {
+    if let Some(backend) = header_route {
+        return Ok((backend, true, None));
+    }
+    if let Some((r, _)) = rule {
+        return match r.pick.pick() {
+            Some(i) => Ok((i, false, None)),
+            None => Err(ProxyError::ZeroWeight),
+        };
     }
     if let Some(sticky) = &route.sticky {
         let (bucket, cookie) = match &sticky.source {

@@ -1,9 +1,10 @@
-//! Compiled request matchers: header routes (Argo setHeaderRoute) and mirror matches
-//! (Argo setMirrorRoute).
+//! Compiled request matchers: header routes (Argo setHeaderRoute), mirror matches (Argo
+//! setMirrorRoute), a route's path and conditions, and a conditional backend rule's
+//! matches, which are ranked the way routes are.
 
 use http::request::Parts;
 use regex::Regex;
-use weir_config::proxy::{self as cfg};
+use weir_config::proxy::{self as cfg, PathMatch};
 
 /// Exact, prefix or regex, compiled once when the route table is built.
 #[derive(Clone, Debug)]
@@ -208,6 +209,90 @@ impl RouteConditions {
                 .find(|(k, _)| k == name)
                 .is_some_and(|(_, v)| m.matches(v))
         })
+    }
+}
+
+/// `pathMatch: regex`: the expression, anchored and compiled once; `None` for the other
+/// kinds.
+pub fn compile_path(kind: PathMatch, pattern: &str) -> Result<Option<Regex>, String> {
+    match kind {
+        PathMatch::Regex => Regex::new(&format!("^(?:{pattern})$"))
+            .map(Some)
+            .map_err(|e| format!("pathPrefix: {e}")),
+        _ => Ok(None),
+    }
+}
+
+/// Whether `path` (without its query) matches `pattern` as `kind` says (`regex`: the
+/// compiled expression of a `Regex` one, [`compile_path`]). A route's path and a rule
+/// match's are matched here.
+#[inline]
+pub fn path_matches(kind: PathMatch, pattern: &str, regex: Option<&Regex>, path: &str) -> bool {
+    match regex {
+        Some(re) => re.is_match(path),
+        None => kind.matches(pattern, path),
+    }
+}
+
+/// How specific a path condition is: an exact path first (no prefix matching the same
+/// path is longer), then a regular expression, then the longest prefix.
+#[inline]
+pub fn path_rank(kind: PathMatch, pattern: &str) -> (u8, usize) {
+    match kind {
+        PathMatch::Exact => (2, pattern.len()),
+        PathMatch::Regex => (1, pattern.len()),
+        _ => (0, pattern.len()),
+    }
+}
+
+/// A match's precedence among others that hold for the same request: the path
+/// ([`path_rank`]), then the conditions ([`RouteConditions::rank`]), the Gateway API's.
+pub type Precedence = ((u8, usize), (bool, usize, usize));
+
+/// One match of a conditional backend rule: a path and conditions, all of which must hold.
+#[derive(Clone, Debug)]
+pub struct RuleMatch {
+    pub path_prefix: String,
+    pub path_match: PathMatch,
+    path_regex: Option<Regex>,
+    pub conditions: RouteConditions,
+}
+
+impl RuleMatch {
+    pub fn compile(m: &cfg::RuleMatch) -> Result<Self, String> {
+        Ok(RuleMatch {
+            path_regex: compile_path(m.path_match, &m.path_prefix)?,
+            path_prefix: m.path_prefix.clone(),
+            path_match: m.path_match,
+            conditions: RouteConditions::compile(&m.conditions())?,
+        })
+    }
+
+    pub fn matches(&self, parts: &Parts, tls: bool) -> bool {
+        path_matches(
+            self.path_match,
+            &self.path_prefix,
+            self.path_regex.as_ref(),
+            parts.uri.path(),
+        ) && self.conditions.matches(parts, tls)
+    }
+
+    pub fn precedence(&self) -> Precedence {
+        (
+            path_rank(self.path_match, &self.path_prefix),
+            self.conditions.rank(),
+        )
+    }
+
+    /// The match in the configuration's shape.
+    pub fn describe(&self) -> serde_json::Value {
+        let mut out = self
+            .conditions
+            .describe()
+            .unwrap_or_else(|| serde_json::json!({}));
+        out["pathPrefix"] = self.path_prefix.as_str().into();
+        out["pathMatch"] = format!("{:?}", self.path_match).to_lowercase().into();
+        out
     }
 }
 

@@ -396,8 +396,11 @@ routes:
     backends: [{service: stable, weight: 100}, {service: canary, weight: 0}]
 "#;
 
+    /// A route's name, its backends with their weights, and the pick's total.
+    type Shape = (String, Vec<(String, u32)>, u64);
+
     /// Each route's backends with their weights, and the pick's total.
-    fn shape(t: &RouteTable) -> Vec<(String, Vec<(String, u32)>, u64)> {
+    fn shape(t: &RouteTable) -> Vec<Shape> {
         t.routes
             .iter()
             .map(|r| {
@@ -511,7 +514,8 @@ routes:
         // A weight change (patched), an endpoint change (rebuilt), an experiment's backend:
         // each a new split of web only.
         let mut last = web0;
-        let mut changes: Vec<Box<dyn Fn(&Proxy)>> = vec![
+        type Change = Box<dyn Fn(&Proxy)>;
+        let mut changes: Vec<Change> = vec![
             Box::new(|p| {
                 p.set_weights("web", &weights(&[("canary", 20)])).unwrap();
             }),

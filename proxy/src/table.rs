@@ -4,7 +4,9 @@
 //! building one never touches a connection or a counter.
 
 use crate::filters::{HeaderModifier, Redirect, Rewrite};
-use crate::matching::{HeaderRoute, HostMatch, RequestMatch, RouteConditions};
+use crate::matching::{
+    path_matches, path_rank, HeaderRoute, HostMatch, RequestMatch, RouteConditions, RuleMatch,
+};
 use crate::pick::WeightedPick;
 use crate::stats::BackendStats;
 use crate::upstream::ServicePool;
@@ -111,6 +113,9 @@ pub struct Route {
     pub retry_attempts: u32,
     pub budget: Arc<RetryBudget>,
     pub header_routes: Vec<HeaderRoute>,
+    /// Conditional backend rules (the mesh profile's HTTPRoute rules), after the header
+    /// routes: [`Route::rule_for`].
+    pub rules: Vec<BackendRule>,
     pub mirrors: Vec<MirrorRule>,
     pub sticky: Option<StickyRule>,
     pub on_no_endpoints: NoEndpoints,
@@ -143,6 +148,53 @@ pub struct Backend {
     /// Why the service cannot be served (`Service::invalid`): a request picked for it is
     /// answered 500 and goes nowhere else.
     pub invalid: Option<Arc<str>>,
+}
+
+/// A conditional backend rule: when one of its matches holds (and it is the most specific
+/// rule that does), the request goes to its backends by its weights, and its filters
+/// apply after the route's.
+#[derive(Clone)]
+pub struct BackendRule {
+    pub name: Arc<str>,
+    /// OR'ed; never empty (a rule for every request has the `/` prefix).
+    pub matches: Vec<RuleMatch>,
+    /// One per route backend (0 for those not in the rule): the pick and the spill among
+    /// the rule's backends give route backend indices directly.
+    pub weights: Vec<u32>,
+    pub pick: WeightedPick,
+    pub request_headers: Option<Arc<HeaderModifier>>,
+    pub response_headers: Option<Arc<HeaderModifier>>,
+    pub redirect: Option<Arc<Redirect>>,
+    pub rewrite: Option<Arc<Rewrite>>,
+}
+
+impl BackendRule {
+    /// The rule in the configuration's shape, its backends named from `backends` (the
+    /// route's).
+    pub fn describe(&self, backends: &[Backend]) -> serde_json::Value {
+        let matches: Vec<_> = self.matches.iter().map(RuleMatch::describe).collect();
+        let weighted: Vec<_> = backends
+            .iter()
+            .zip(&self.weights)
+            .filter(|(_, w)| **w > 0)
+            .map(|(b, w)| serde_json::json!({"service": &*b.name, "weight": w}))
+            .collect();
+        let mut out =
+            serde_json::json!({"name": &*self.name, "match": matches, "backends": weighted});
+        if let Some(m) = &self.request_headers {
+            out["requestHeaders"] = m.describe();
+        }
+        if let Some(m) = &self.response_headers {
+            out["responseHeaders"] = m.describe();
+        }
+        if let Some(r) = &self.redirect {
+            out["redirect"] = r.describe();
+        }
+        if let Some(r) = &self.rewrite {
+            out["rewrite"] = r.describe();
+        }
+        out
+    }
 }
 
 #[derive(Clone)]
@@ -185,6 +237,30 @@ impl Route {
         for b in &self.backends {
             b.stats.cut(at);
         }
+    }
+
+    /// The conditional backend rule this request (which came over TLS or not) takes, and
+    /// the match that holds for it: of the rules with a match that holds, the one whose
+    /// match has the highest [`RuleMatch::precedence`], the first of equals. `None` when
+    /// none holds (or the route has none).
+    pub fn rule_for(
+        &self,
+        parts: &http::request::Parts,
+        tls: bool,
+    ) -> Option<(&BackendRule, &RuleMatch)> {
+        let mut best: Option<(&BackendRule, &RuleMatch, crate::matching::Precedence)> = None;
+        for rule in &self.rules {
+            for m in &rule.matches {
+                if !m.matches(parts, tls) {
+                    continue;
+                }
+                let p = m.precedence();
+                if best.as_ref().is_none_or(|(_, _, b)| p > *b) {
+                    best = Some((rule, m, p));
+                }
+            }
+        }
+        best.map(|(r, m, _)| (r, m))
     }
 
     /// Which backend a sticky bucket belongs to: the canary when
@@ -242,11 +318,7 @@ impl RouteTable {
         type Score = (u8, u8, usize, (bool, usize, usize));
         let mut best: Option<(&Route, Score)> = None;
         for r in self.hosts.candidates(host).map(|i| &self.routes[i]) {
-            let path_matches = match &r.path_regex {
-                Some(re) => re.is_match(path),
-                None => r.path_match.matches(&r.path_prefix, path),
-            };
-            if !path_matches {
+            if !path_matches(r.path_match, &r.path_prefix, r.path_regex.as_ref(), path) {
                 continue;
             }
             if !r.conditions.matches(parts, tls) {
@@ -261,13 +333,7 @@ impl RouteTable {
             else {
                 continue;
             };
-            // An exact path first (no prefix matching the same path is longer), then a
-            // regular expression, then the longest prefix.
-            let (class, len) = match r.path_match {
-                weir_config::proxy::PathMatch::Exact => (2, r.path_prefix.len()),
-                weir_config::proxy::PathMatch::Regex => (1, r.path_prefix.len()),
-                _ => (0, r.path_prefix.len()),
-            };
+            let (class, len) = path_rank(r.path_match, &r.path_prefix);
             let score = (rank, class, len, r.conditions.rank());
             if best.is_none_or(|(_, b)| score > b) {
                 best = Some((&**r, score));
@@ -339,6 +405,67 @@ mod tests {
         assert_eq!(of(b"a.test"), [0, 1, 2, 3, 5], "each once, in order");
         assert_eq!(of(b"b.test"), [1, 2, 3, 4]);
         assert_eq!(of(b"c.test"), [1, 3], "only the wildcard ones");
+    }
+
+    #[test]
+    fn a_rule_is_chosen_by_the_gateway_apis_precedence_then_by_order() {
+        let yaml = r#"
+services:
+  s: {endpoints: ["127.0.0.1:1"]}
+  a: {endpoints: ["127.0.0.1:2"]}
+  b: {endpoints: ["127.0.0.1:3"]}
+routes:
+  - name: web
+    backends: [{service: s, weight: 1}, {service: a, weight: 0}, {service: b, weight: 0}]
+    rules:
+      - {name: get, match: [{method: GET}], backends: [{service: a, weight: 1}]}
+      - {name: api, match: [{pathPrefix: /api, pathMatch: segments}], backends: [{service: b, weight: 1}]}
+      - {name: exact, match: [{pathPrefix: /api/x, pathMatch: exact}], backends: [{service: a, weight: 1}]}
+      - name: headers
+        match: [{headers: {x-a: {exact: "1"}, x-b: {regex: "^b"}}}]
+        backends: [{service: b, weight: 3}, {service: a, weight: 1}]
+      - {name: query, match: [{queryParams: {q: {exact: "1"}}}], backends: [{service: a, weight: 1}]}
+      - {name: get-too, match: [{method: GET}], backends: [{service: b, weight: 1}]}
+      - {name: zero, match: [{pathPrefix: /zero, pathMatch: exact}], backends: [{service: a, weight: 0}]}
+"#;
+        let cfg = weir_config::parse_proxy_config("t.yaml", yaml, 1).unwrap();
+        let proxy = crate::state::Proxy::new(cfg).unwrap();
+        let table = proxy.table();
+        let route = table.route("web").unwrap();
+        let rule = |method: &str, uri: &str, headers: &[(&str, &str)]| {
+            let mut b = http::Request::builder().method(method).uri(uri);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            let parts = b.body(()).unwrap().into_parts().0;
+            route
+                .rule_for(&parts, false)
+                .map(|(r, _)| r.name.to_string())
+        };
+        let both = [("x-a", "1"), ("X-B", "bee")];
+        for (method, uri, headers, want) in [
+            ("GET", "/api/x", &[][..], Some("exact")),
+            ("GET", "/api/y", &[][..], Some("api")),
+            ("GET", "/apix", &[][..], Some("get")),
+            ("POST", "/", &both[..], Some("headers")),
+            ("POST", "/", &both[..1], None),
+            ("POST", "/?q=1", &both[..], Some("headers")),
+            ("GET", "/?q=1", &[][..], Some("get")),
+            ("POST", "/?q=1", &[][..], Some("query")),
+            ("POST", "/?q=2", &[][..], None),
+        ] {
+            assert_eq!(
+                rule(method, uri, headers).as_deref(),
+                want,
+                "{method} {uri} {headers:?}"
+            );
+        }
+        let headers = &route.rules[3];
+        assert_eq!(headers.weights, [0, 1, 3], "by the route's backends");
+        for _ in 0..100 {
+            assert_ne!(headers.pick.pick(), Some(0));
+        }
+        assert_eq!(route.rules[6].pick.pick(), None, "all zero: nothing");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use listeners::listeners_status;
 use listeners::{listener_certificates, listener_statuses, listeners, HttpsListeners};
 use mesh::mesh_route;
 pub use mesh::{apply_mesh, Mesh};
-use rules::{filter, request_conditions, rule_timeout, Filter};
+use rules::{filter, path_condition, request_conditions, rule_timeout, Filter};
 
 /// weir's GatewayClass `controllerName`.
 pub const CONTROLLER: &str = "weir.dev/gateway-controller";
@@ -423,23 +423,10 @@ pub fn translate(objects: &Objects<'_>, endpoints: &Endpoints) -> Translated {
                             continue;
                         }
                     };
-                    let path = m["path"]["value"].as_str().unwrap_or("/");
-                    let path_match = match m["path"]["type"].as_str().unwrap_or("PathPrefix") {
-                        "PathPrefix" => "segments",
-                        "Exact" => "exact",
-                        "RegularExpression" => {
-                            if let Err(e) = regex::Regex::new(&format!("^(?:{path})$")) {
-                                unsupported.push(format!(
-                                    "rule {i} match {j}: path {path:?} is not a regular expression: {e}"
-                                ));
-                                continue;
-                            }
-                            "regex"
-                        }
-                        other => {
-                            unsupported.push(format!(
-                                "rule {i} match {j}: path type {other} is not served yet"
-                            ));
+                    let (path, path_match) = match path_condition(m) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            unsupported.push(format!("rule {i} match {j}: {e}"));
                             continue;
                         }
                     };

@@ -1,5 +1,5 @@
 //! An HTTPRoute rule's parts as weir's route fields: its filters, its timeouts and a
-//! match's method, header and query conditions.
+//! match's path, method, header and query conditions.
 
 use serde_json::{json, Value};
 
@@ -159,4 +159,22 @@ pub(super) fn request_conditions(m: &Value) -> Result<Value, String> {
         }
     }
     Ok(out)
+}
+
+/// A match's path as weir's `pathPrefix` and `pathMatch`: `PathPrefix` by whole segments,
+/// `Exact`, `RegularExpression` (anchored: the whole path must match). No path: the `/`
+/// prefix.
+pub(super) fn path_condition(m: &Value) -> Result<(&str, &'static str), String> {
+    let path = m["path"]["value"].as_str().unwrap_or("/");
+    let kind = match m["path"]["type"].as_str().unwrap_or("PathPrefix") {
+        "PathPrefix" => "segments",
+        "Exact" => "exact",
+        "RegularExpression" => {
+            regex::Regex::new(&format!("^(?:{path})$"))
+                .map_err(|e| format!("path {path:?} is not a regular expression: {e}"))?;
+            "regex"
+        }
+        other => return Err(format!("path type {other} is not served yet")),
+    };
+    Ok((path, kind))
 }
