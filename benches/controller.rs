@@ -145,6 +145,8 @@ async fn main() {
             .args(["controller", "--leader-elect=false", "--kubeconfig"])
             .arg(&kubeconfig)
             .args(["--metrics-address", &metrics.to_string()])
+            // What is measured is the controller; the dashboard samples every 2 s.
+            .args(["--dashboard-address", "off"])
             .env(
                 "RUST_LOG",
                 std::env::var("WEIR_BENCH_LOG").unwrap_or("warn".into()),

@@ -60,6 +60,70 @@ pub struct ControllerArgs {
     /// provider reads every proxy's window there and merges them.
     #[arg(long, value_name = "NAMESPACE/NAME[:PORT]", value_parser = parse_proxy_service)]
     proxy_service: Option<(String, String, AdminPort)>,
+    /// Where the web dashboard is served (the page at `/`), as `kubectl argo rollouts
+    /// dashboard` serves Argo's; `off` (or empty) serves none. Default: 127.0.0.1:3100,
+    /// reached with `kubectl port-forward`. An address other than loopback needs
+    /// --dashboard-token-file.
+    #[arg(long, value_name = "IP:PORT|off")]
+    dashboard_address: Option<String>,
+    /// A file holding the token the dashboard's actions (promote, abort, ...) need as
+    /// `Authorization: Bearer <token>`; reading needs none.
+    #[arg(long, value_name = "FILE")]
+    dashboard_token_file: Option<PathBuf>,
+}
+
+/// Where the dashboard listens unless told: Argo's dashboard's port, on loopback.
+const DEFAULT_DASHBOARD_ADDRESS: &str = "127.0.0.1:3100";
+
+/// The dashboard's listener as the flags ask for it.
+struct DashboardListener {
+    address: SocketAddr,
+    /// The flag named it (a busy port is then an error, not a warning).
+    explicit: bool,
+    token: Option<Arc<str>>,
+}
+
+/// The dashboard's address and token from the flags, `None` when it is off; refuses an
+/// address other than loopback without a token, since its actions change Rollouts.
+fn dashboard_listener(args: &ControllerArgs) -> anyhow::Result<Option<DashboardListener>> {
+    let (text, explicit) = match args.dashboard_address.as_deref() {
+        None => (DEFAULT_DASHBOARD_ADDRESS, false),
+        Some(a) => (a.trim(), true),
+    };
+    if text.is_empty() || text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let address: SocketAddr = text.parse().map_err(|_| {
+        anyhow!("--dashboard-address {text:?}: expected IP:PORT (e.g. 127.0.0.1:3100), or off")
+    })?;
+    let token = match &args.dashboard_token_file {
+        None => None,
+        Some(path) => {
+            let token = std::fs::read_to_string(path)
+                .map_err(|e| anyhow!("--dashboard-token-file {}: {e}", path.display()))?;
+            let token = token.trim();
+            if token.is_empty() {
+                return Err(anyhow!(
+                    "--dashboard-token-file {}: the file is empty",
+                    path.display()
+                ));
+            }
+            Some(Arc::from(token))
+        }
+    };
+    if !address.ip().is_loopback() && token.is_none() {
+        return Err(anyhow!(
+            "--dashboard-address {address} is not a loopback address: anyone who reaches it \
+             could promote or abort Rollouts. Give --dashboard-token-file FILE (its actions \
+             then need Authorization: Bearer <token>), or keep it on 127.0.0.1 and reach it \
+             with kubectl port-forward"
+        ));
+    }
+    Ok(Some(DashboardListener {
+        address,
+        explicit,
+        token,
+    }))
 }
 
 /// `NAMESPACE/NAME[:PORT]`, PORT a name or a number.
@@ -115,12 +179,34 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         kubeconfig: args.kubeconfig.clone(),
         proxy_service: args.proxy_service.clone(),
     };
+    let dashboard = dashboard_listener(&args)?;
     // Fails here, before serving, when no cluster can be found.
     controller::client(&config).await.map_err(|e| anyhow!(e))?;
     let listener = tokio::net::TcpListener::bind(args.metrics_address)
         .await
         .map_err(|e| anyhow!("--metrics-address {}: {e}", args.metrics_address))?;
     let bound = listener.local_addr()?;
+    let dashboard = match dashboard {
+        None => None,
+        Some(d) => match tokio::net::TcpListener::bind(d.address).await {
+            Ok(l) => Some((l, d.token)),
+            Err(e) if d.explicit => {
+                return Err(anyhow!("--dashboard-address {}: {e}", d.address));
+            }
+            // The default port taken (another controller, Argo's dashboard): run without.
+            Err(e) => {
+                tracing::warn!(
+                    "no dashboard: {}: {e} (choose another with --dashboard-address, or off)",
+                    d.address
+                );
+                None
+            }
+        },
+    };
+    let dashboard_bound = match &dashboard {
+        Some((l, _)) => Some(l.local_addr()?),
+        None => None,
+    };
     let (ctx_tx, ctx_rx) = tokio::sync::oneshot::channel::<Arc<Context>>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(controller::run(config, ctx_tx, async move {
@@ -129,10 +215,25 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let ctx = ctx_rx
         .await
         .map_err(|_| anyhow!("the controller stopped before it started"))?;
+    if let Some((page_listener, token)) = dashboard {
+        let source = Arc::new(crate::dashboard_cluster::ClusterSource::new(
+            ctx.clone(),
+            args.namespace.clone(),
+        ));
+        let dashboard = weir_dashboard::Dashboard::start(source, "kubernetes", token.is_some());
+        tokio::spawn(crate::dashboard_cluster::serve(
+            page_listener,
+            dashboard,
+            token,
+        ));
+    }
     tokio::spawn(serve(listener, ctx));
-    tracing::info!(metrics = %bound, namespace = ?args.namespace, leader_elect = args.leader_elect, identity, "weir controller running");
+    tracing::info!(metrics = %bound, dashboard = ?dashboard_bound, namespace = ?args.namespace, leader_elect = args.leader_elect, identity, "weir controller running");
     if let Some(f) = &args.ready_file {
-        let body = serde_json::json!({"metrics": bound.to_string()});
+        let body = serde_json::json!({
+            "metrics": bound.to_string(),
+            "dashboard": dashboard_bound.map(|a| a.to_string()),
+        });
         std::fs::write(f, body.to_string())?;
     }
     crate::cli_proxy::wait_for_stop_signal().await;

@@ -41,9 +41,15 @@ pub async fn run(
     .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let controller = Controller::new(running.proxy.clone(), path.clone(), file, store)
         .map_err(|e| anyhow!(e))?;
-    running.admin.extensions.write().push(Arc::new(ControlApi {
-        controller: controller.clone(),
-    }));
+    let token_required = running.admin.token.is_some();
+    running
+        .admin
+        .extensions
+        .write()
+        .push(Arc::new(ControlApi::new(
+            controller.clone(),
+            token_required,
+        )));
     controller.spawn();
     tracing::info!(
         state = %state_dir.display(),

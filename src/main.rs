@@ -10,6 +10,7 @@ mod cli_controller;
 mod cli_lint;
 mod cli_proxy;
 mod cli_run;
+mod dashboard_cluster;
 mod demo;
 mod logging;
 mod rollouts_cli;

@@ -74,10 +74,36 @@ fn the_demo_promotes_a_good_canary_and_rolls_back_a_bad_one() {
 }
 
 /// `weir demo ARGS`, its stdout read line by line as it comes.
+/// A demo process that is killed if the test ends first (a failed assertion): with
+/// `--hold` it would otherwise outlive the test and keep cargo waiting on its output.
+struct Demo(std::process::Child);
+
+impl std::ops::Deref for Demo {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Demo {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn spawn_demo(
     args: &[&str],
 ) -> (
-    std::process::Child,
+    Demo,
     std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
 ) {
     use std::io::BufRead;
@@ -88,7 +114,7 @@ fn spawn_demo(
         .spawn()
         .unwrap();
     let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    (child, lines)
+    (Demo(child), lines)
 }
 
 /// With no load the analysis finds no data, the rollout pauses as Inconclusive, and the demo
@@ -141,16 +167,36 @@ fn the_demo_says_when_a_person_must_act_and_how() {
 fn the_demo_holds_after_the_outcome_until_interrupted() {
     let (mut child, mut lines) = spawn_demo(&["--no-redraw", "--bad-canary", "--hold"]);
     let mut admin = None;
+    let mut page = None;
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("watch it from another terminal: ") {
             admin = rest.split_whitespace().last().map(str::to_owned);
+        }
+        if let Some(rest) = line.strip_prefix("or in a browser: ") {
+            page = Some(rest.trim().to_owned());
         }
         if line.starts_with("holding (Degraded)") {
             break;
         }
     }
     let admin = admin.expect("the header says where the admin API is");
+    // The dashboard the header points at serves that rollout.
+    let page = page.expect("the header says where the dashboard is");
+    assert_eq!(
+        page,
+        format!("http://{admin}/dashboard/#/rollouts/default/web")
+    );
+    let mut conn = std::net::TcpStream::connect(&admin).unwrap();
+    std::io::Write::write_all(
+        &mut conn,
+        b"GET /dashboard/api/rollouts/default/web HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut conn, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"phase\":\"Degraded\""), "{answer}");
     let get = weir(&["rollouts", "get", "web", "--admin", &admin]);
     let shown = String::from_utf8_lossy(&get.stdout);
     assert!(get.status.success(), "{shown}");

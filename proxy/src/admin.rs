@@ -123,8 +123,32 @@ fn text(status: StatusCode, content_type: &'static str, body: String) -> AdminRe
         .expect("static response parts are valid")
 }
 
-/// Compares without an early exit, so timing does not reveal the token.
-fn same_token(a: &[u8], b: &[u8]) -> bool {
+/// Whether a browser says this request comes from another site: `Sec-Fetch-Site` other
+/// than `same-origin` or `none` (the user typed the address), or, from browsers that do not
+/// send it, an `Origin` whose host is not the request's `Host`. Clients that are not
+/// browsers (weir's CLI, curl, a controller) send neither and are not refused here.
+pub fn cross_site(headers: &http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://").map(|(_, h)| h.trim_end_matches('/')));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match (origin_host, host) {
+        (Some(o), Some(h)) => !o.eq_ignore_ascii_case(h),
+        // `Origin: null` (a sandboxed frame, a file) or no Host: not the same site.
+        _ => true,
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal the token (the admin API's
+/// and `weir controller`'s dashboard's).
+pub fn same_token(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -178,6 +202,14 @@ impl Admin {
     }
 
     async fn route(&self, req: &AdminRequest) -> AdminResponse {
+        // A page in the user's browser must not drive the admin API (on loopback, with no
+        // token, a form on any site could otherwise POST an abort).
+        if req.method != Method::GET && req.method != Method::HEAD && cross_site(&req.headers) {
+            return error_response(
+                StatusCode::FORBIDDEN,
+                "refused: a browser sent this request from another site",
+            );
+        }
         let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
         match (&req.method, segments.as_slice()) {
             (&Method::GET, ["metrics"]) => {

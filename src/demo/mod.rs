@@ -253,9 +253,10 @@ async fn rollout_demo(args: RolloutDemo, log_format: LogFormat) -> anyhow::Resul
         .admin
         .extensions
         .write()
-        .push(Arc::new(standalone::api::ControlApi {
-            controller: controller.clone(),
-        }));
+        .push(Arc::new(standalone::api::ControlApi::new(
+            controller.clone(),
+            false,
+        )));
 
     // Load first, so the analysis has traffic to judge from the first step.
     let url = format!("http://{}/", running.listeners[0]);
@@ -268,7 +269,8 @@ async fn rollout_demo(args: RolloutDemo, log_format: LogFormat) -> anyhow::Resul
     let header = format!(
         "weir demo: stable v1 at {stable}, canary v2 at {canary} (error rate {:.0}%, +{latency:?} latency)\n\
          proxy {url}  admin http://{admin}/  log {}\n\
-         watch it from another terminal: {weir} rollouts get web --watch --admin {admin}\n",
+         watch it from another terminal: {weir} rollouts get web --watch --admin {admin}\n\
+         or in a browser: http://{admin}/dashboard/#/rollouts/default/web\n",
         error_rate * 100.0,
         log.display(),
     );

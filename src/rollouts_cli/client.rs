@@ -27,10 +27,14 @@ const MAX_BODY: usize = 16 << 20;
 /// A command that changes a rollout: `POST /rollouts/{name}/{verb}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    Promote { full: bool },
+    Promote {
+        full: bool,
+    },
     Abort,
     Retry,
     Pause,
+    /// `spec.paused` cleared (the dashboard's resume; `promote` also ends a step's pause).
+    Resume,
 }
 
 impl Action {
@@ -42,6 +46,7 @@ impl Action {
             Action::Abort => format!("/rollouts/{name}/abort"),
             Action::Retry => format!("/rollouts/{name}/retry"),
             Action::Pause => format!("/rollouts/{name}/pause"),
+            Action::Resume => format!("/rollouts/{name}/resume"),
         }
     }
 
@@ -53,6 +58,7 @@ impl Action {
             Action::Abort => "aborted",
             Action::Retry => "retried",
             Action::Pause => "paused",
+            Action::Resume => "resumed",
         }
     }
 }

@@ -200,13 +200,19 @@ impl ClusterClient {
             what: format!("a client for the API server at {server}"),
             reason: innermost(&e),
         })?;
-        Ok(ClusterClient {
-            rollouts: Api::namespaced_with(client.clone(), &namespace, &rollout_resource()),
-            runs: Api::namespaced_with(client.clone(), &namespace, &analysis_run_resource()),
-            replica_sets: Api::namespaced(client, &namespace),
+        Ok(ClusterClient::with_client(client, server, &namespace))
+    }
+
+    /// A client in `namespace` over a client already made (`weir controller`'s, for its
+    /// dashboard's actions); `server` names the API server in messages.
+    pub fn with_client(client: Client, server: String, namespace: &str) -> Self {
+        ClusterClient {
+            rollouts: Api::namespaced_with(client.clone(), namespace, &rollout_resource()),
+            runs: Api::namespaced_with(client.clone(), namespace, &analysis_run_resource()),
+            replica_sets: Api::namespaced(client, namespace),
             server,
-            namespace,
-        })
+            namespace: namespace.to_owned(),
+        }
     }
 
     /// The namespace the client works in.
@@ -331,6 +337,7 @@ impl ClusterClient {
             Action::Abort => (patches::abort(), None),
             Action::Retry => (patches::retry(), None),
             Action::Pause => (patches::pause(), None),
+            Action::Resume => (patches::resume(), None),
         };
         let Patches {
             mut spec,

@@ -26,8 +26,8 @@
 //! is what the tests check.
 
 mod analysis_tree;
-mod client;
-mod cluster;
+pub mod client;
+pub mod cluster;
 mod experiment_view;
 pub mod outcome;
 mod patches;

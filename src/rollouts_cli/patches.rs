@@ -40,6 +40,15 @@ pub fn pause() -> Patches {
     }
 }
 
+/// Resume (Argo's dashboard's unpause, the reverse of `pause`): `spec.paused` cleared, on
+/// the object only.
+pub fn resume() -> Patches {
+    Patches {
+        spec: Some(json!({"spec": {"paused": false}})),
+        ..Patches::default()
+    }
+}
+
 /// `promote` (`full: false`) or `promote --full` of `r` as it was read (the plugin's
 /// `getPatches` without the deprecated skip flags).
 pub fn promote(r: &Rollout, full: bool) -> Patches {

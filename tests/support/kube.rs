@@ -45,6 +45,11 @@ impl Controller {
                 true => &[][..],
                 false => &["--metrics-address", "127.0.0.1:0"][..],
             })
+            // No dashboard (tests run controllers side by side), unless the test asks.
+            .args(match extra.contains(&"--dashboard-address") {
+                true => &[][..],
+                false => &["--dashboard-address", "off"][..],
+            })
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .arg("--ready-file")

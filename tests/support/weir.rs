@@ -77,9 +77,18 @@ impl Weir {
     /// Kills the process with SIGKILL (no chance to save anything) and starts it again
     /// on the same directory, configuration and state.
     pub async fn kill9_and_restart(self) -> Weir {
+        self.kill9_and_restart_after(async {}).await
+    }
+
+    /// [`Self::kill9_and_restart`], restarting only once `while_down` is done.
+    pub async fn kill9_and_restart_after(
+        self,
+        while_down: impl std::future::Future<Output = ()>,
+    ) -> Weir {
         let mut me = self;
         me.signal("KILL");
         let _ = me.child.wait();
+        while_down.await;
         let dir = tempfile::TempDir::new().unwrap();
         // Move the directory out of `me` without running its Drop (which would kill again).
         let dir = std::mem::replace(&mut me.dir, dir);

@@ -111,6 +111,17 @@ impl ProxyFleet {
     /// such proxy and what it said.
     pub async fn windows(&self, route: &str, window: Duration) -> Result<FleetWindows, String> {
         let addresses = self.admin_addresses().await?;
+        self.windows_at(&addresses, route, window).await
+    }
+
+    /// [`ProxyFleet::windows`] from the proxies at `addresses` (found by
+    /// [`ProxyFleet::admin_addresses`]), for a caller that asks about several routes at once.
+    pub async fn windows_at(
+        &self,
+        addresses: &[SocketAddr],
+        route: &str,
+        window: Duration,
+    ) -> Result<FleetWindows, String> {
         let path = stats_path(route, window);
         let answers =
             futures_util::future::join_all(addresses.iter().map(|a| self.fetch(*a, &path))).await;
@@ -134,11 +145,18 @@ impl ProxyFleet {
         merge(route, window, &bodies)
     }
 
-    /// One proxy's `/stats` answer, read whole; an error says what the proxy said.
     /// Every proxy's `/routes`, parsed; a proxy that does not answer fails the call,
     /// named.
     pub async fn routes(&self) -> Result<Vec<(SocketAddr, serde_json::Value)>, String> {
         let addresses = self.admin_addresses().await?;
+        self.routes_at(&addresses).await
+    }
+
+    /// [`ProxyFleet::routes`] from the proxies at `addresses`.
+    pub async fn routes_at(
+        &self,
+        addresses: &[SocketAddr],
+    ) -> Result<Vec<(SocketAddr, serde_json::Value)>, String> {
         let answers =
             futures_util::future::join_all(addresses.iter().map(|a| self.fetch(*a, "/routes")))
                 .await;
@@ -154,6 +172,7 @@ impl ProxyFleet {
             .collect()
     }
 
+    /// One proxy's answer to GET `path`, read whole; an error says what the proxy said.
     async fn fetch(&self, addr: SocketAddr, path: &str) -> Result<Bytes, String> {
         let request = Request::get(format!("http://{addr}{path}"))
             .body(Full::new(Bytes::new()))
@@ -520,18 +539,7 @@ pub fn served_split(
 ) -> Option<Option<(i32, i32)>> {
     let prefix = format!("{ingress}:");
     let weight_of = |route: &serde_json::Value, service: &str| {
-        route["backends"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|b| {
-                b["service"]
-                    .as_str()
-                    .and_then(|s| s.strip_prefix(service))
-                    .is_some_and(|rest| rest.starts_with(':'))
-            })
-            .and_then(|b| b["weight"].as_i64())
-            .and_then(|w| i32::try_from(w).ok())
+        backend_of(route, service).map(|(_, weight)| weight)
     };
     let mut any = false;
     let mut seen: Option<(i32, i32)> = None;
@@ -569,4 +577,57 @@ pub fn served_split(
         return None;
     }
     Some(seen.filter(|_| agree))
+}
+
+/// The backend of a `/routes` route that is Service `service` (`namespace/name`) at some
+/// port (a backend is named `namespace/name:port`): its name and weight.
+fn backend_of<'a>(route: &'a serde_json::Value, service: &str) -> Option<(&'a str, i32)> {
+    let backend = route["backends"].as_array()?.iter().find(|b| {
+        b["service"]
+            .as_str()
+            .and_then(|s| s.strip_prefix(service))
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
+    let weight = i32::try_from(backend["weight"].as_i64()?).ok()?;
+    Some((backend["service"].as_str()?, weight))
+}
+
+/// A route of one proxy's `/routes` that carries a Rollout's split: its name and, by
+/// backend name, the stable and canary backends with their weights.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServedRoute {
+    pub name: String,
+    pub stable: (String, i32),
+    /// `None` before the canary is served (the route has only the stable backend).
+    pub canary: Option<(String, i32)>,
+}
+
+/// The route of `answer` (one proxy's `/routes`) that serves the split of `objects`
+/// (`namespace/name` of the Ingresses or HTTPRoutes, as [`served_split`] reads them):
+/// the first of their routes with a backend of Service `stable` (`namespace/name`), so not
+/// a managed header route sending only to the canary.
+pub fn served_route(
+    answer: &serde_json::Value,
+    objects: &[String],
+    canary: &str,
+    stable: &str,
+) -> Option<ServedRoute> {
+    let prefixes: Vec<String> = objects.iter().map(|o| format!("{o}:")).collect();
+    answer["routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["name"]
+                .as_str()
+                .is_some_and(|n| prefixes.iter().any(|p| n.starts_with(p.as_str())))
+        })
+        .find_map(|r| {
+            let owned = |(name, weight): (&str, i32)| (name.to_owned(), weight);
+            Some(ServedRoute {
+                name: r["name"].as_str()?.to_owned(),
+                stable: backend_of(r, stable).map(owned)?,
+                canary: backend_of(r, canary).map(owned),
+            })
+        })
 }

@@ -345,6 +345,55 @@ fn the_split_served_is_the_one_every_replica_serves() {
 }
 
 #[test]
+fn the_route_served_is_the_split_not_a_header_route() {
+    let answer = json!({"generation": 4, "routes": [
+        {"name": "default/other:web.test/", "backends": [
+            {"service": "default/web-stable:80", "weight": 1}]},
+        // A managed header route: only the canary.
+        {"name": "default/web:0.0:/", "backends": [
+            {"service": "default/web-canary:80", "weight": 1}]},
+        {"name": "default/web:0.1:/", "backends": [
+            {"service": "default/web-stable:80", "weight": 80},
+            {"service": "default/web-canary:80", "weight": 20}]},
+    ]});
+    let objects = ["default/web".to_owned()];
+    let route = served_route(
+        &answer,
+        &objects,
+        "default/web-canary",
+        "default/web-stable",
+    );
+    assert_eq!(
+        route,
+        Some(ServedRoute {
+            name: "default/web:0.1:/".to_owned(),
+            stable: ("default/web-stable:80".to_owned(), 80),
+            canary: Some(("default/web-canary:80".to_owned(), 20)),
+        })
+    );
+    // Before the canary is served: the stable backend alone.
+    let stable_only = json!({"routes": [{"name": "default/web:0.0:/", "backends": [
+        {"service": "default/web-stable:80", "weight": 100}]}]});
+    let route = served_route(
+        &stable_only,
+        &objects,
+        "default/web-canary",
+        "default/web-stable",
+    );
+    assert_eq!(route.map(|r| (r.stable.1, r.canary)), Some((100, None)));
+    // Another object's routes, or a Service of the same prefix, are not the Rollout's.
+    let others = ["default/we".to_owned()];
+    assert_eq!(
+        served_route(&answer, &others, "default/web-canary", "default/web-stable"),
+        None
+    );
+    assert_eq!(
+        served_route(&answer, &objects, "default/web-canary", "default/web-stab"),
+        None
+    );
+}
+
+#[test]
 fn a_service_name_finds_its_kubernetes_backend() {
     let names = [
         "default/web-canary:80",

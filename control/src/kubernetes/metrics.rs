@@ -163,6 +163,19 @@ impl Metrics {
         let _ = self.stores.set((rollouts, runs, experiments));
     }
 
+    /// The Rollouts', AnalysisRuns' and Experiments' caches (every one in the namespaces
+    /// the controller watches), `None` until its watches start; `weir controller`'s
+    /// dashboard reads them too, so that it adds no calls to the API server.
+    pub fn stores(
+        &self,
+    ) -> Option<&(
+        Store<DynamicObject>,
+        Store<DynamicObject>,
+        Store<DynamicObject>,
+    )> {
+        self.stores.get()
+    }
+
     /// The template caches the scrape reads (namespaced, cluster-scoped).
     pub fn set_template_stores(
         &self,

@@ -168,17 +168,12 @@ impl Router {
         }
     }
 
-    /// The split the weir proxies behind `fleet` serve for this router's objects (the
-    /// stable Ingresses, or the HTTPRoutes), read from every replica's `/routes`. `None`:
-    /// weir's proxies do not serve these objects, the objects' weight stands;
-    /// `Some(None)`: not every replica serves one split yet (or one did not answer), so the
-    /// weight is not verified.
-    pub async fn served_by_proxies(
-        &self,
-        fleet: &super::fleet::ProxyFleet,
-        ns: &str,
-    ) -> Option<Option<(i32, i32)>> {
-        let (objects, canary, stable): (Vec<String>, String, String) = match self {
+    /// What the weir proxies serve of this router, as their `/routes` names it: the objects
+    /// the routes are built from (`namespace/name` of the stable Ingresses or the
+    /// HTTPRoutes; weir's route names start with one and a colon), and the canary and
+    /// stable Services (`namespace/name`; a backend is `namespace/name:port`).
+    pub fn served_objects(&self, ns: &str) -> (Vec<String>, String, String) {
+        match self {
             Router::Nginx {
                 routing,
                 stable_ingresses,
@@ -199,7 +194,20 @@ impl Router {
                 format!("{ns}/{}", services.canary),
                 format!("{ns}/{}", services.stable),
             ),
-        };
+        }
+    }
+
+    /// The split the weir proxies behind `fleet` serve for this router's objects (the
+    /// stable Ingresses, or the HTTPRoutes), read from every replica's `/routes`. `None`:
+    /// weir's proxies do not serve these objects, the objects' weight stands;
+    /// `Some(None)`: not every replica serves one split yet (or one did not answer), so the
+    /// weight is not verified.
+    pub async fn served_by_proxies(
+        &self,
+        fleet: &super::fleet::ProxyFleet,
+        ns: &str,
+    ) -> Option<Option<(i32, i32)>> {
+        let (objects, canary, stable) = self.served_objects(ns);
         let answers = match fleet.routes().await {
             Ok(a) => a.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
             Err(e) => {

@@ -20,9 +20,24 @@ use weir_proxy::admin::{
 
 pub struct ControlApi {
     pub controller: Arc<Controller>,
+    /// The web dashboard, under `/dashboard/`.
+    pub dashboard: Arc<weir_dashboard::Dashboard>,
 }
 
 impl ControlApi {
+    /// The API over `controller`, with its dashboard sampling on the current runtime.
+    /// `token_required`: whether the admin listener asks mutating calls for a token (the
+    /// dashboard's page then asks for it).
+    pub fn new(controller: Arc<Controller>, token_required: bool) -> ControlApi {
+        let source = Arc::new(super::dashboard::StandaloneSource {
+            controller: controller.clone(),
+        });
+        ControlApi {
+            controller,
+            dashboard: weir_dashboard::Dashboard::start(source, "standalone", token_required),
+        }
+    }
+
     fn rollout_json(&self, name: &str) -> Option<Rollout> {
         self.controller.rollout(name)
     }
@@ -67,6 +82,21 @@ fn not_found(name: &str) -> AdminResponse {
 impl AdminExtension for ControlApi {
     fn handle<'a>(&'a self, req: &'a AdminRequest) -> BoxFuture<'a, Option<AdminResponse>> {
         Box::pin(async move {
+            if req.path == "/dashboard" {
+                // The page's links are relative: it must be served under a trailing slash.
+                let mut resp = error_response(StatusCode::PERMANENT_REDIRECT, "see /dashboard/");
+                resp.headers_mut().insert(
+                    http::header::LOCATION,
+                    http::HeaderValue::from_static("/dashboard/"),
+                );
+                return Some(resp);
+            }
+            if let Some(rest) = req.path.strip_prefix("/dashboard/") {
+                return self
+                    .dashboard
+                    .handle(&req.method, rest, &req.headers, req.authorized)
+                    .await;
+            }
             let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
             if segments.first() == Some(&"experiments") && req.method == Method::GET {
                 let all = self.controller.experiments();

@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod api;
 pub mod controller;
+pub mod dashboard;
 pub mod documents;
 mod experiment_checks;
 mod experiments;
