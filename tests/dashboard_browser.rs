@@ -111,6 +111,10 @@ async fn the_dashboard_follows_a_rollout_and_its_buttons_act() {
         browser.text("#weights-verified").await.as_deref(),
         Some("verified")
     );
+    // The revision and the age weir keeps for a standalone Rollout.
+    assert!(number(browser.text("#revision").await).is_some_and(|r| r >= 1));
+    let age = browser.text("#age").await.unwrap_or_default();
+    assert!(age.ends_with('s') && age.len() > 1, "age {age:?}");
     assert_eq!(
         browser
             .attr("ol#steps li.current", "data-index")

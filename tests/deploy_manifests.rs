@@ -184,3 +184,41 @@ async fn the_proxy_with_its_gateway_class_builds_and_is_accepted() {
     );
     server.shutdown();
 }
+
+/// deploy/proxy-daemonset/: the proxy as a DaemonSet in place of the Deployment, the rest
+/// deploy/proxy/'s, every object accepted; the Services select the DaemonSet's pods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_as_a_daemonset_builds_and_is_accepted() {
+    let Some((server, _, kinds)) = built("deploy/proxy-daemonset/", "").await else {
+        return;
+    };
+    assert!(
+        kinds.iter().any(|k| k == "DaemonSet/weir-proxy"),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.iter().any(|k| k.starts_with("Deployment/")),
+        "the Deployment is replaced: {kinds:?}"
+    );
+    for expected in [
+        "Service/weir-proxy",
+        "Service/weir-proxy-admin",
+        "IngressClass/weir",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == expected),
+            "{expected} in {kinds:?}"
+        );
+    }
+    let ds = server
+        .get("apps/v1", "DaemonSet", "weir", "weir-proxy")
+        .unwrap();
+    let labels = ds["spec"]["template"]["metadata"]["labels"].clone();
+    for service in ["weir-proxy", "weir-proxy-admin"] {
+        let svc = server.get("v1", "Service", "weir", service).unwrap();
+        for (k, v) in svc["spec"]["selector"].as_object().unwrap() {
+            assert_eq!(&labels[k], v, "{service} selects the DaemonSet's pods");
+        }
+    }
+    server.shutdown();
+}

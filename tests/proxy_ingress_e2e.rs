@@ -425,14 +425,15 @@ async fn controller_and_proxies() -> (
     Backend,
     Backend,
 ) {
-    controller_and_proxies_with(|rollout| rollout, "").await
+    controller_and_proxies_with(|rollout| rollout, "", &[]).await
 }
 
 /// As [`controller_and_proxies`], the Rollout changed by `rollout` and `extra` manifests
-/// applied before it.
+/// applied before it, the controller started with `controller_args` too.
 async fn controller_and_proxies_with(
     rollout: impl Fn(String) -> String,
     extra: &str,
+    controller_args: &[&str],
 ) -> (
     ApiServer,
     support::kube::Controller,
@@ -482,10 +483,11 @@ async fn controller_and_proxies_with(
             ),
         ))
         .unwrap();
-    let controller = support::kube::Controller::start_with(
-        &server,
-        &["--proxy-service", "default/weir-proxy-admin:admin"],
-    );
+    let args: Vec<&str> = ["--proxy-service", "default/weir-proxy-admin:admin"]
+        .into_iter()
+        .chain(controller_args.iter().copied())
+        .collect();
+    let controller = support::kube::Controller::start_with(&server, &args);
     (server, controller, proxies, stable, canary)
 }
 
@@ -495,7 +497,14 @@ async fn controller_and_proxies_with(
 /// serves it. An abort puts the traffic back on stable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
-    let (server, controller, proxies, _stable, _canary) = controller_and_proxies().await;
+    let dashboard = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let (server, controller, proxies, _stable, _canary) =
+        controller_and_proxies_with(|rollout| rollout, "", &["--dashboard-address", &dashboard])
+            .await;
     let name = "rollouts-demo";
     support::kube::until(&server, &controller, name, "healthy", |r, _| {
         r["status"]["phase"] == "Healthy"
@@ -567,6 +576,55 @@ async fn weirs_controller_drives_two_weir_proxies_through_the_canary_ingress() {
     }
     support::assert_binomial("canary at 5% over both proxies", on_canary, 400, 0.05);
 
+    // The controller's dashboard plots what both proxies serve: a point with the live
+    // weights and each side's traffic, merged over the replicas, while requests flow.
+    let load: Vec<Statuses> = proxies
+        .iter()
+        .map(|p| Statuses::start(&client, p))
+        .collect();
+    let series_path = format!("/api/rollouts/default/{name}/series");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let point = loop {
+        let answer = client.get(&dashboard, &series_path, &[]).await.unwrap();
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let series: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let both = series["points"].as_array().into_iter().flatten().find(|p| {
+            p["sides"]["stable"]["rps"]
+                .as_f64()
+                .is_some_and(|r| r > 0.0)
+                && p["sides"]["canary"]["rps"]
+                    .as_f64()
+                    .is_some_and(|r| r > 0.0)
+        });
+        if let Some(p) = both {
+            break p.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no point with both sides: {series}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        point["weights"],
+        json!({"stable": 95, "canary": 5}),
+        "{point}"
+    );
+    assert_eq!(point["sides"]["stable"]["success"], 1.0, "{point}");
+    assert!(
+        point["sides"]["canary"]["p99"]
+            .as_f64()
+            .is_some_and(|s| s > 0.0),
+        "{point}"
+    );
+    // The stable side carries about 19 times the canary's rate (5% against 95%).
+    let ratio = point["sides"]["stable"]["rps"].as_f64().unwrap()
+        / point["sides"]["canary"]["rps"].as_f64().unwrap();
+    assert!(ratio > 5.0, "stable/canary rate {ratio}: {point}");
+    for l in load {
+        assert!(l.stop().await.iter().all(|s| *s == 200));
+    }
+
     // Abort: the canary Ingress goes to 0 and every request goes back to stable.
     support::kube::merge_patch(
         &server,
@@ -634,6 +692,7 @@ spec:
             changed
         },
         &template,
+        &[],
     )
     .await;
     let name = "rollouts-demo";

@@ -189,6 +189,12 @@ pub fn register(registry: &mut Registry) {
         .status()
         .scale()
         .generation(Generation::SpecAndAnnotations),
+        // Stored and validated only: no controller here runs a DaemonSet's pods.
+        B::new("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true)
+            .short(&["ds"])
+            .categories(&["all"])
+            .status()
+            .generation(Generation::Spec),
         // batch/v1
         B::new("batch", "v1", "jobs", "job", "Job", true)
             .categories(&["all"])

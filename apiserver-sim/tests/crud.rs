@@ -440,3 +440,52 @@ async fn a_secrets_string_data_is_stored_as_data_and_never_kept() {
     assert_eq!(updated["data"]["b"], "YmVl");
     assert!(updated.get("stringData").is_none(), "{updated}");
 }
+
+/// DaemonSets (stored, no controller): the workload checks (`ValidateDaemonSetSpec`) and a
+/// generation bumped by spec changes only.
+#[tokio::test]
+async fn daemonsets_are_validated_as_workloads() {
+    let (_s, c) = start_with(weir_apiserver_sim::Options::api_only()).await;
+    let path = "/apis/apps/v1/namespaces/default/daemonsets";
+    let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "edge"},
+        "spec": {"selector": {"matchLabels": {"app": "edge"}},
+            "template": {"metadata": {"labels": {"app": "edge"}}, "spec": {"containers": [{"name": "c", "image": "weir:1"}]}}}});
+    let (s, created) = c.post(path, &ds).await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(created["metadata"]["generation"], 1);
+    let mut empty = ds.clone();
+    empty["metadata"]["name"] = json!("empty");
+    empty["spec"]["selector"] = json!({});
+    let (s, e) = c.post(path, &empty).await;
+    assert_eq!(s, 422, "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("empty selector is invalid for daemonset"),
+        "{e}"
+    );
+    let mut other = ds.clone();
+    other["metadata"]["name"] = json!("other");
+    other["spec"]["template"]["metadata"]["labels"] = json!({"app": "other"});
+    let (s, e) = c.post(path, &other).await;
+    assert_eq!(s, 422, "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("`selector` does not match template `labels`"),
+        "{e}"
+    );
+    let mut labelled = created.clone();
+    labelled["metadata"]["labels"] = json!({"team": "edge"});
+    let (_, updated) = c.put(&format!("{path}/edge"), &labelled).await;
+    assert_eq!(
+        updated["metadata"]["generation"], 1,
+        "metadata only: {updated}"
+    );
+    let mut image = updated.clone();
+    image["spec"]["template"]["spec"]["containers"][0]["image"] = json!("weir:2");
+    let (_, updated) = c.put(&format!("{path}/edge"), &image).await;
+    assert_eq!(updated["metadata"]["generation"], 2);
+}

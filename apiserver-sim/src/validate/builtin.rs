@@ -12,7 +12,9 @@ use crate::registry::ResourceType;
 
 pub fn check(ty: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
     match (ty.group.as_str(), ty.resource.as_str()) {
-        ("apps", "replicasets") | ("apps", "deployments") => workload(ty, obj, old),
+        ("apps", "replicasets") | ("apps", "deployments") | ("apps", "daemonsets") => {
+            workload(ty, obj, old)
+        }
         ("", "pods") => pod_spec(obj.get("spec"), "spec"),
         ("", "services") => service(obj, old),
         _ => vec![],
@@ -55,10 +57,10 @@ fn workload(ty: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<FieldErr
                     .and_then(Value::as_array)
                     .is_none_or(|m| m.is_empty());
             if empty {
-                let what = if ty.resource == "deployments" {
-                    "deployment"
-                } else {
-                    "replicaset"
+                let what = match ty.resource.as_str() {
+                    "deployments" => "deployment",
+                    "daemonsets" => "daemonset",
+                    _ => "replicaset",
                 };
                 errs.push(FieldError::invalid_raw(
                     "spec.selector",

@@ -80,7 +80,12 @@ fn slots_for(file: &RunFile, store: &Store) -> Result<BTreeMap<String, Slot>, St
         let name = documents::rollout_name(r);
         let (stable, canary) =
             documents::services(r).ok_or_else(|| format!("Rollout {name:?}: no services"))?;
-        let record = store.load(&name)?.unwrap_or_default();
+        let mut record = store.load(&name)?.unwrap_or_default();
+        // Saved with the record's next change; a record from before this field gets the
+        // time it was first loaded by a weir that knows it.
+        record.created_at.get_or_insert_with(|| {
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+        });
         slots.insert(
             name,
             Slot {

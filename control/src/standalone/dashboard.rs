@@ -41,15 +41,18 @@ impl StandaloneSource {
     /// proxy is in this process: what its table holds is what it serves, so verified).
     fn rollout_json(&self, name: &str) -> Option<Value> {
         let rollout = self.controller.rollout(name)?;
-        let revision = self
+        let (revision, created_at) = self
             .controller
             .inner
             .lock()
             .slots
             .get(name)
-            .map(|slot| slot.record.engine.revision)
+            .map(|slot| (slot.record.engine.revision, slot.record.created_at.clone()))
             .unwrap_or_default();
         let mut value = serde_json::to_value(&rollout).ok()?;
+        if let Some(t) = created_at {
+            value["metadata"]["creationTimestamp"] = json!(t);
+        }
         if revision > 0 {
             // Where Argo's controller keeps it.
             value["metadata"]["annotations"]["rollout.argoproj.io/revision"] =

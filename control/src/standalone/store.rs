@@ -17,6 +17,10 @@ use weir_config::argo::{ExperimentStatus, HeaderRoutingMatch, RouteMatch};
 pub struct RolloutRecord {
     /// The engine's state, with the Rollout status in Argo's shape.
     pub engine: EngineState,
+    /// When weir first ran this Rollout (RFC 3339): its age, as a cluster's
+    /// `creationTimestamp` gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
     /// The stable service's endpoints once a promotion gave it the canary's; wins over the
     /// file on restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
