@@ -12,25 +12,7 @@ use support::{Backend, Weir};
 /// A template measuring the canary's success rate once, over `window`, needing
 /// `min_requests`.
 fn template(window: &str, min_requests: u32) -> String {
-    format!(
-        r#"---
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: success-rate
-spec:
-  metrics:
-    - name: success-rate
-      successCondition: result >= 0.95
-      provider:
-        weir:
-          route: web
-          backend: canary
-          metric: success-rate
-          window: {window}
-          minRequests: {min_requests}
-"#
-    )
+    support::rollout::success_rate_template(window, min_requests, "")
 }
 
 fn run_file(stable: &Backend, canary: &Backend, steps: &str, template: &str) -> String {

@@ -19,7 +19,7 @@ use support::kube::{
     assert_allowed_by_rbac, merge_patch, rollout, rollout_path, rs_name, until, Controller,
     SHORT_LEASE,
 };
-use weir_apiserver_sim::{ApiServer, Options};
+use weir_apiserver_sim::ApiServer;
 
 const NAME: &str = "rollouts-demo";
 
@@ -33,23 +33,7 @@ fn free_port() -> u16 {
 
 /// The API server with weir's CRDs and Argo's nginx example (Services, Ingress, Rollout).
 async fn nginx_example() -> ApiServer {
-    let server = ApiServer::start(Options {
-        pod_ready_delay: Duration::from_millis(200),
-        ..Options::default()
-    })
-    .await
-    .unwrap();
-    server
-        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
-        .unwrap();
-    for doc in [
-        include_str!("../config/tests/data/argo-examples/nginx/services.yaml"),
-        include_str!("../config/tests/data/argo-examples/nginx/ingress.yaml"),
-        include_str!("../config/tests/data/argo-examples/nginx/rollout.yaml"),
-    ] {
-        server.apply_yaml(doc).unwrap();
-    }
-    server
+    support::kube::server_with(&support::kube::NGINX_EXAMPLE).await
 }
 
 struct Answer {

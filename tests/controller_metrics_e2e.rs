@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::kube::{merge_patch, rollout_path, rs_name, until, Controller, SHORT_LEASE};
-use weir_apiserver_sim::{ApiServer, Options};
 
 const NAME: &str = "rollouts-demo";
 
@@ -67,22 +66,7 @@ async fn argos_dashboard_queries_answer_from_weirs_metrics() {
     let prom = support_prometheus::Prometheus::start(&binary, &[metrics])
         .await
         .unwrap();
-    let server = ApiServer::start(Options {
-        pod_ready_delay: Duration::from_millis(200),
-        ..Options::default()
-    })
-    .await
-    .unwrap();
-    server
-        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
-        .unwrap();
-    for doc in [
-        include_str!("../config/tests/data/argo-examples/nginx/services.yaml"),
-        include_str!("../config/tests/data/argo-examples/nginx/ingress.yaml"),
-        include_str!("../config/tests/data/argo-examples/nginx/rollout.yaml"),
-    ] {
-        server.apply_yaml(doc).unwrap();
-    }
+    let server = support::kube::server_with(&support::kube::NGINX_EXAMPLE).await;
     let address = metrics.to_string();
     let args: Vec<&str> = SHORT_LEASE
         .iter()

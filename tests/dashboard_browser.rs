@@ -15,26 +15,6 @@ use support::client::Load;
 use support::rollout::wait_status;
 use support::{Backend, Weir};
 
-const TEMPLATE: &str = r#"---
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: success-rate
-spec:
-  metrics:
-    - name: success-rate
-      interval: 1s
-      count: 3
-      successCondition: result >= 0.9
-      provider:
-        weir:
-          route: web
-          backend: canary
-          metric: success-rate
-          window: 2s
-          minRequests: 3
-"#;
-
 fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -65,7 +45,7 @@ async fn the_dashboard_follows_a_rollout_and_its_buttons_act() {
         stable.addr,
         canary.addr,
         steps,
-        TEMPLATE,
+        &support::rollout::success_rate_template("2s", 3, "      interval: 1s\n      count: 3\n"),
     );
     let weir = Weir::start_run(&file).await;
     let load = Load::start(&weir.authority(), 2);

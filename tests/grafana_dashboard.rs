@@ -22,7 +22,6 @@ use support::kube::{merge_patch, rollout_path, until, Controller, SHORT_LEASE};
 use support::rollout::wait_status;
 use support::{Backend, Weir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use weir_apiserver_sim::{ApiServer, Options};
 
 const DASHBOARD: &str = include_str!("../deploy/grafana/weir.json");
 
@@ -215,47 +214,25 @@ async fn every_panel_query_returns_data_from_a_live_weir() {
     let stable = Backend::start("v1").await;
     let canary = Backend::start("v2").await;
     let shadow = Backend::start("shadow").await;
-    let template = r#"---
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: success-rate
-spec:
-  metrics:
-    - name: success-rate
-      successCondition: result >= 0.95
-      provider:
-        weir:
-          route: web
-          backend: canary
-          metric: success-rate
-          window: 2s
-          minRequests: 5
-"#;
+    let template = support::rollout::success_rate_template("2s", 5, "");
     let steps = "      steps:\n        - setWeight: 20\n        - analysis:\n            templates: [{templateName: success-rate}]\n        - setWeight: 50\n        - pause: {}\n";
     let file = support::rollout::canary_run_file(
         &admin.to_string(),
         stable.addr,
         canary.addr,
         steps,
-        template,
-    )
-    .replace(
-        "routes:\n",
-        "routes:\n  - name: shadowed\n    hosts: [shadowed.test]\n    backends:\n      - {service: web-stable, weight: 100}\n    mirrors:\n      - {name: copy, backend: shadow, percentage: 100}\n",
-    )
-    .replace(
-        "routes:\n",
-        "routes:\n  - name: dead\n    hosts: [dead.test]\n    backends:\n      - {service: gone, weight: 100}\n    retries: {attempts: 0}\n",
-    )
-    .replace(
-        "services:\n",
-        &format!(
-            "services:\n  shadow:\n    endpoints: [\"{}\"]\n  gone:\n    endpoints: [\"{}\"]\n",
-            shadow.addr,
-            free_addr()
-        ),
+        &template,
     );
+    // A mirrored route, and one to a backend that is down.
+    let file = support::rollout::with_mirrored_route(&file, shadow.addr)
+        .replace(
+            "routes:\n",
+            "routes:\n  - name: dead\n    hosts: [dead.test]\n    backends:\n      - {service: gone, weight: 100}\n    retries: {attempts: 0}\n",
+        )
+        .replace(
+            "services:\n",
+            &format!("services:\n  gone:\n    endpoints: [\"{}\"]\n", free_addr()),
+        );
     let weir = Weir::start_run(&file).await;
     let load = Load::start(&weir.authority(), 2);
     wait_status(&weir, "paused at 50%", Duration::from_secs(60), |s| {
@@ -278,22 +255,7 @@ spec:
 
     // weir controller: Argo's nginx getting-started Rollout, to Healthy, then an update
     // that pauses it (reconciles, events, API requests and replicas to show).
-    let server = ApiServer::start(Options {
-        pod_ready_delay: Duration::from_millis(200),
-        ..Options::default()
-    })
-    .await
-    .unwrap();
-    server
-        .apply_yaml(include_str!("../deploy/crds/weir-crds.yaml"))
-        .unwrap();
-    for doc in [
-        include_str!("../config/tests/data/argo-examples/nginx/services.yaml"),
-        include_str!("../config/tests/data/argo-examples/nginx/ingress.yaml"),
-        include_str!("../config/tests/data/argo-examples/nginx/rollout.yaml"),
-    ] {
-        server.apply_yaml(doc).unwrap();
-    }
+    let server = support::kube::server_with(&support::kube::NGINX_EXAMPLE).await;
     let address = controller_metrics.to_string();
     let args: Vec<&str> = SHORT_LEASE
         .iter()

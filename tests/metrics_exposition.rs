@@ -135,35 +135,11 @@ async fn both_formats_pass_promtool_and_carry_the_same_samples() {
     let canary = Backend::start("v2").await;
     let shadow = Backend::start("shadow").await;
     let steps = "        - setWeight: 40\n        - analysis:\n            templates: [{templateName: success-rate}]\n        - pause: {}\n";
-    let template = r#"---
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: success-rate
-spec:
-  metrics:
-    - name: success-rate
-      successCondition: result >= 0.95
-      provider:
-        weir:
-          route: web
-          backend: canary
-          metric: success-rate
-          window: 2s
-          minRequests: 5
-"#;
-    let mut file = support::rollout::steps_run_file(stable.addr, canary.addr, steps, template);
+    let template = support::rollout::success_rate_template("2s", 5, "");
     // A mirrored route beside the rollout's, so that the mirror family has series.
-    file = file.replace(
-        "routes:\n",
-        "routes:\n  - name: shadowed\n    hosts: [shadowed.test]\n    backends:\n      - {service: web-stable, weight: 100}\n    mirrors:\n      - {name: copy, backend: shadow, percentage: 100}\n",
-    );
-    file = file.replace(
-        "services:\n",
-        &format!(
-            "services:\n  shadow:\n    endpoints: [\"{}\"]\n",
-            shadow.addr
-        ),
+    let file = support::rollout::with_mirrored_route(
+        &support::rollout::steps_run_file(stable.addr, canary.addr, steps, &template),
+        shadow.addr,
     );
     let weir = Weir::start_run(&file).await;
     let client = Client::http1();

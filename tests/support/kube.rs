@@ -308,3 +308,29 @@ spec:
   selector: {app: rollout-canary}
   ports: [{port: 80, targetPort: 8080}]
 ";
+
+/// Argo's nginx getting-started set (its Services, Ingress and Rollout), as Argo's
+/// examples write them.
+pub const NGINX_EXAMPLE: [&str; 3] = [
+    include_str!("../../config/tests/data/argo-examples/nginx/services.yaml"),
+    include_str!("../../config/tests/data/argo-examples/nginx/ingress.yaml"),
+    include_str!("../../config/tests/data/argo-examples/nginx/rollout.yaml"),
+];
+
+/// An in-memory API server (pods ready 200 ms after they start) with weir's CRDs and
+/// `docs` applied in order.
+pub async fn server_with(docs: &[&str]) -> ApiServer {
+    let server = ApiServer::start(weir_apiserver_sim::Options {
+        pod_ready_delay: Duration::from_millis(200),
+        ..weir_apiserver_sim::Options::default()
+    })
+    .await
+    .unwrap();
+    server
+        .apply_yaml(include_str!("../../deploy/crds/weir-crds.yaml"))
+        .unwrap();
+    for doc in docs {
+        server.apply_yaml(doc).unwrap();
+    }
+    server
+}

@@ -143,3 +143,44 @@ spec:
           window: 10s
           minRequests: 10
 "#;
+
+/// An AnalysisTemplate `success-rate` whose one metric reads the canary's success rate on
+/// route `web` from weir's own histograms over `window`, needing `min_requests`, and
+/// succeeding at 0.95 (`schedule`: lines indented six spaces, e.g. `interval` and `count`,
+/// or nothing for one measurement).
+#[allow(dead_code)]
+pub fn success_rate_template(window: &str, min_requests: u32, schedule: &str) -> String {
+    format!(
+        r#"---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: success-rate
+spec:
+  metrics:
+    - name: success-rate
+{schedule}      successCondition: result >= 0.95
+      provider:
+        weir:
+          route: web
+          backend: canary
+          metric: success-rate
+          window: {window}
+          minRequests: {min_requests}
+"#
+    )
+}
+
+/// `file` (a run file) with a route `shadowed` (host `shadowed.test`) to `web-stable` that
+/// copies every request to a service `shadow` at `shadow`.
+#[allow(dead_code)]
+pub fn with_mirrored_route(file: &str, shadow: std::net::SocketAddr) -> String {
+    file.replace(
+        "routes:\n",
+        "routes:\n  - name: shadowed\n    hosts: [shadowed.test]\n    backends:\n      - {service: web-stable, weight: 100}\n    mirrors:\n      - {name: copy, backend: shadow, percentage: 100}\n",
+    )
+    .replace(
+        "services:\n",
+        &format!("services:\n  shadow:\n    endpoints: [\"{shadow}\"]\n"),
+    )
+}
