@@ -53,18 +53,24 @@ async fn scrape(admin: SocketAddr, accept: Option<&str>) -> (String, String) {
 fn promtool(exposition: &str) -> (bool, String) {
     let prometheus = support_prometheus::find_binary_now().expect("prometheus is installed");
     let promtool = prometheus.with_file_name("promtool");
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
+    let mut command = Command::new(&promtool);
+    command.args(["check", "metrics"]);
+    run_with_input(command, exposition)
+}
+
+/// Runs `command` with `input` on its standard input: (success, stdout then stderr).
+fn run_with_input(mut command: Command, input: &str) -> (bool, String) {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("running {}: {e}", promtool.display()));
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
     child
         .stdin
         .take()
         .unwrap()
-        .write_all(exposition.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let printed = format!(
@@ -79,26 +85,10 @@ fn promtool(exposition: &str) -> (bool, String) {
 /// `python3-prometheus-client`) on `exposition`: (accepted, what it printed).
 fn openmetrics_parser(exposition: &str) -> (bool, String) {
     let script = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\nfamilies = list(parse(sys.stdin.read()))\nprint(len(families), 'families')\n";
-    let mut child = Command::new("/usr/bin/python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("/usr/bin/python3 runs (the test command installs python3-prometheus-client)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), printed)
+    // /usr/bin/python3: the Debian package's module is on the system Python's path.
+    let mut command = Command::new("/usr/bin/python3");
+    command.args(["-c", script]);
+    run_with_input(command, exposition)
 }
 
 /// Every sample line (`name{labels} value`) as a map from series to value; `_created`
