@@ -17,7 +17,8 @@
 # warms up, zeroes the counters, drives wrk for REQUESTS_SECS, dumps, and prints the
 # instructions per request and the top functions by inclusive cost. Stops only what it started.
 # Needs: nginx, wrk, valgrind (Debian packages), oha for H2C=1 (cargo install oha) and a
-# dist build (cargo build --profile dist) (SKIP_BUILD=1 to reuse it).
+# dist build (cargo build --profile dist) (SKIP_BUILD=1 to reuse it; WEIR_BIN=PATH profiles
+# another build, e.g. one of an older commit, and skips the build).
 set -euo pipefail
 REPO=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
 OUT=${OUT:-/tmp/weir-profile}
@@ -43,7 +44,9 @@ if [[ $TLS == 1 ]]; then
     tls: {certificates: [{cert: $OUT/cert.pem, key: $OUT/key.pem}]}"
 fi
 url=$scheme://127.0.0.1:28080/
-[[ ${SKIP_BUILD:-0} == 1 ]] || (cd "$REPO" && cargo build --profile dist --quiet)
+WEIR_BIN=${WEIR_BIN:-}
+[[ ${SKIP_BUILD:-0} == 1 || -n $WEIR_BIN ]] || (cd "$REPO" && cargo build --profile dist --quiet)
+WEIR_BIN=${WEIR_BIN:-$REPO/target/dist/weir}
 
 cat >"$OUT/nginx.conf" <<NG
 worker_processes 1;
@@ -81,7 +84,7 @@ for port in 38081 38082; do
 done
 rm -f "$OUT"/callgrind.out*
 case ${TARGET:-weir} in
-  weir) cmd=("$REPO/target/dist/weir" proxy --workers "${WORKERS:-1}" -c "$OUT/weir.yaml") ;;
+  weir) cmd=("$WEIR_BIN" proxy --workers "${WORKERS:-1}" -c "$OUT/weir.yaml") ;;
   nginx)
     cat >"$OUT/nginx-proxy.conf" <<NG
 worker_processes 1;
