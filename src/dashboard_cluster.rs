@@ -166,16 +166,9 @@ fn by_creation(objects: &mut [Value]) {
 
 /// What one side served over the window, merged over every proxy.
 fn side(sample: &WindowSample) -> SideStats {
-    let covered = sample.covered.as_secs_f64().max(1e-3);
-    let served = sample.requests > 0;
-    // The histograms are in microseconds; the dashboard plots seconds.
-    let quantile = |q: f64| served.then(|| sample.latency.value_at_quantile(q) as f64 / 1e6);
-    SideStats {
-        rps: sample.requests as f64 / covered,
-        success: served.then(|| 1.0 - sample.failures as f64 / sample.requests as f64),
-        p50: quantile(0.5),
-        p99: quantile(0.99),
-    }
+    SideStats::from_window(sample.requests, sample.failures, sample.covered, |q| {
+        sample.latency.value_at_quantile(q)
+    })
 }
 
 /// An action's failure for the page: 404 when the Rollout is not there.

@@ -20,6 +20,26 @@ pub struct SideStats {
     pub p99: Option<f64>,
 }
 
+impl SideStats {
+    /// From a statistics window: `requests` and `failures` over `covered`, and the latency
+    /// quantiles of its histogram in microseconds (`quantile_micros(0.99)`).
+    pub fn from_window(
+        requests: u64,
+        failures: u64,
+        covered: Duration,
+        quantile_micros: impl Fn(f64) -> u64,
+    ) -> SideStats {
+        let served = requests > 0;
+        let quantile = |q: f64| served.then(|| quantile_micros(q) as f64 / 1e6);
+        SideStats {
+            rps: requests as f64 / covered.as_secs_f64().max(1e-3),
+            success: served.then(|| 1.0 - failures as f64 / requests as f64),
+            p50: quantile(0.5),
+            p99: quantile(0.99),
+        }
+    }
+}
+
 /// One sample, at `t` (Unix seconds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {

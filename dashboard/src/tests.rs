@@ -348,3 +348,23 @@ async fn rollouts_at_rest_are_sampled_only_while_someone_looks() {
     );
     assert_eq!(d.history.points("default", "web").len(), 2);
 }
+
+#[test]
+fn a_windows_counts_become_rates_shares_and_seconds() {
+    let s = SideStats::from_window(50, 5, Duration::from_secs(5), |q| {
+        if q < 0.9 {
+            1_500
+        } else {
+            20_000
+        }
+    });
+    assert_eq!(s.rps, 10.0);
+    assert_eq!(s.success, Some(0.9));
+    assert_eq!((s.p50, s.p99), (Some(0.0015), Some(0.02)));
+    let idle = SideStats::from_window(0, 0, Duration::ZERO, |_| 7);
+    assert_eq!(
+        (idle.rps, idle.success, idle.p50),
+        (0.0, None, None),
+        "no requests, no verdicts"
+    );
+}

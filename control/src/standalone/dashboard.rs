@@ -84,15 +84,12 @@ impl StandaloneSource {
 fn side(route: &Route, backend: &str, now: Instant) -> Option<SideStats> {
     let b = route.backends.iter().find(|b| &*b.name == backend)?;
     let (interval, from) = b.stats.window_from(now, WINDOW);
-    let covered = now.saturating_duration_since(from).as_secs_f64().max(1e-3);
-    let served = interval.requests > 0;
-    let quantile = |q: f64| served.then(|| interval.latency.value_at_quantile(q) as f64 / 1e6);
-    Some(SideStats {
-        rps: interval.requests as f64 / covered,
-        success: served.then(|| 1.0 - interval.failures as f64 / interval.requests as f64),
-        p50: quantile(0.5),
-        p99: quantile(0.99),
-    })
+    Some(SideStats::from_window(
+        interval.requests,
+        interval.failures,
+        now.saturating_duration_since(from),
+        |q| interval.latency.value_at_quantile(q),
+    ))
 }
 
 impl Source for StandaloneSource {
