@@ -10,6 +10,7 @@
 
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,8 +20,11 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Kills chromedriver and the Chromium it started: they share a process group of their
+    /// own, so a test that fails halfway leaves no browser behind either.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.wait();
     }
 }
@@ -48,6 +52,8 @@ impl Browser {
         }
         let port = free_port();
         let child = Command::new(driver)
+            // Its own process group, which Chromium joins: see `Drop`.
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
