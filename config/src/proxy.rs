@@ -298,6 +298,11 @@ pub struct Timeouts {
     /// Request received to response headers received from upstream.
     #[serde(default = "default_request")]
     pub request: Duration,
+    /// The longest the upstream may pause while it sends its response body (nginx's
+    /// `proxy_read_timeout`, also 60 s): past it the client's connection is closed, the
+    /// body cut, and `read_timeout` counted on the backend.
+    #[serde(default = "default_read")]
+    pub read: Duration,
 }
 
 fn default_connect() -> Duration {
@@ -306,12 +311,16 @@ fn default_connect() -> Duration {
 fn default_request() -> Duration {
     Duration::from_secs(15)
 }
+fn default_read() -> Duration {
+    Duration::from_secs(60)
+}
 
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
             connect: default_connect(),
             request: default_request(),
+            read: default_read(),
         }
     }
 }
@@ -496,6 +505,11 @@ pub struct Limits {
     /// Connections beyond this are answered 503 and closed.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// The longest a client may pause while it sends its request body: past it weir
+    /// answers 408 and closes the connection (nginx's `client_body_timeout` is 60 s,
+    /// HAProxy's request timeout is often 10 s; 10 s, as for the head).
+    #[serde(default = "default_header_timeout")]
+    pub client_body_timeout: Duration,
 }
 
 fn default_max_header_bytes() -> usize {
@@ -514,6 +528,7 @@ impl Default for Limits {
             max_header_bytes: default_max_header_bytes(),
             header_read_timeout: default_header_timeout(),
             max_connections: default_max_connections(),
+            client_body_timeout: default_header_timeout(),
         }
     }
 }

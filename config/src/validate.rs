@@ -63,6 +63,23 @@ pub(crate) fn check(config: &ProxyConfig, file: &str, first_line: u64) -> Vec<Co
             }
         }
     }
+    // A zero pause allowance would cut every streamed body at its first wait.
+    if config.limits.client_body_timeout.get().is_zero() {
+        r.push(
+            0,
+            "limits.clientBodyTimeout".into(),
+            "must be more than 0 (it is how long a client may pause while sending a body)",
+        );
+    }
+    for (i, route) in config.routes.iter().enumerate() {
+        if route.timeouts.read.get().is_zero() {
+            r.push(
+                0,
+                format!("routes[{i}].timeouts.read"),
+                "must be more than 0 (it is how long an upstream may pause while sending a body)",
+            );
+        }
+    }
     match config.admin.address.value.parse::<SocketAddr>() {
         Err(_) => r.at(
             &config.admin.address,

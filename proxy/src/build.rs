@@ -296,6 +296,7 @@ impl Builder<'_> {
             backends,
             connect_timeout: r.timeouts.connect.get(),
             request_timeout: r.timeouts.request.get(),
+            read_timeout: r.timeouts.read.get(),
             retry_attempts: r.retries.attempts,
             budget,
             header_routes,

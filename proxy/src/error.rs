@@ -23,6 +23,13 @@ pub enum ProxyError {
     Protocol(String),
     #[error("malformed request: {0}")]
     BadRequest(&'static str),
+    /// A request weir will not forward because it cannot keep its meaning (a transfer
+    /// coding other than a final `chunked`): 501, as nginx answers.
+    #[error("not implemented: {0}")]
+    NotImplemented(&'static str),
+    /// The client stopped sending its request body for `limits.clientBodyTimeout`.
+    #[error("the client sent no more of its request body for {0:?}")]
+    ClientTimeout(std::time::Duration),
     /// The picked backend's service cannot be served (`Service::invalid`, the reason).
     #[error("the backend cannot be served: {0}")]
     InvalidBackend(String),
@@ -38,7 +45,8 @@ impl ProxyError {
             ProxyError::Timeout(_) => ErrorKind::Timeout,
             ProxyError::Reset(_) => ErrorKind::Reset,
             ProxyError::Protocol(_) => ErrorKind::Protocol,
-            ProxyError::BadRequest(_) => ErrorKind::BadRequest,
+            ProxyError::BadRequest(_) | ProxyError::NotImplemented(_) => ErrorKind::BadRequest,
+            ProxyError::ClientTimeout(_) => ErrorKind::ClientTimeout,
             ProxyError::InvalidBackend(_) => ErrorKind::InvalidBackend,
         }
     }
@@ -52,6 +60,8 @@ impl ProxyError {
             }
             ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ProxyError::ClientTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             // The Gateway API: the share of requests for an invalid backendRef gets 500.
             ProxyError::InvalidBackend(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -66,7 +76,16 @@ impl ProxyError {
             UpstreamError::Reset(_) => ProxyError::Reset(text),
             UpstreamError::Protocol(_) => ProxyError::Protocol(text),
             UpstreamError::ClientBody(_) => ProxyError::BadRequest("the request body ended early"),
+            UpstreamError::ClientIdle(d) => ProxyError::ClientTimeout(*d),
             UpstreamError::Http(h) => {
+                // The client's body, sent by hyper's client, went quiet.
+                let mut cause = std::error::Error::source(h);
+                while let Some(c) = cause {
+                    if let Some(t) = c.downcast_ref::<crate::body::IdleTimeout>() {
+                        return ProxyError::ClientTimeout(t.0);
+                    }
+                    cause = c.source();
+                }
                 let lower = text.to_ascii_lowercase();
                 if h.is_incomplete_message()
                     || h.is_canceled()
@@ -83,8 +102,20 @@ impl ProxyError {
         }
     }
 
+    /// Whether the client caused it (its request, or its body): not a backend's fault,
+    /// so not counted on a backend.
+    pub fn is_client_fault(&self) -> bool {
+        matches!(
+            self,
+            ProxyError::BadRequest(_)
+                | ProxyError::NotImplemented(_)
+                | ProxyError::ClientTimeout(_)
+        )
+    }
+
     /// The response the client sees: the status, an `x-weir-error` header with the short
-    /// reason, and a one-line text body.
+    /// reason, and a one-line text body. An answer to a request whose body may not have
+    /// been read to its end closes the connection (`connection: close`).
     pub fn into_response(self) -> Response<ProxyBody> {
         let mut resp = Response::new(full(format!("{self}\n")));
         *resp.status_mut() = self.status();
@@ -97,6 +128,9 @@ impl ProxyError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        if self.is_client_fault() {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp
     }
 }

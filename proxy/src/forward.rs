@@ -2,7 +2,7 @@
 //! rules, sticky cohort, weighted pick, spill), mirroring, the upstream call with retries,
 //! and the measurement of the outcome.
 
-use crate::body::{empty, ProxyBody};
+use crate::body::{empty, Idle, IdleTimeout, ProxyBody};
 use crate::deadline::LazyTimer;
 use crate::error::ProxyError;
 use crate::filters::{HeaderModifier, Redirect};
@@ -37,7 +37,7 @@ use crate::headers::{prepare_headers, strip_hop_by_hop, Forwarded};
 enum HeldBody {
     Empty,
     Buffered(Bytes),
-    Streaming(Incoming),
+    Streaming(Idle<Incoming>),
 }
 
 impl HeldBody {
@@ -97,6 +97,11 @@ pub(crate) async fn forward(
     mut timer: Option<&mut LazyTimer>,
 ) -> Response<ProxyBody> {
     let start = Instant::now();
+    if let Err(e) = check_request(&mut parts) {
+        proxy.refused.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(error = %e, "request refused");
+        return e.into_response();
+    }
     let table = proxy.table_full();
     let found = table.find(&request_host(&parts), &parts, client.tls);
     let Some(route) = found else {
@@ -151,15 +156,29 @@ pub(crate) async fn forward(
         ClientBody::Incoming(body)
             if body.size_hint().exact().is_some_and(|n| n <= BUFFER_LIMIT) =>
         {
-            match Limited::new(body, BUFFER_LIMIT as usize).collect().await {
-                Ok(c) => HeldBody::Buffered(c.to_bytes()),
+            // Read whole before any backend is asked: under the client body's pause
+            // allowance and the route's request timeout, so a client that stops halfway
+            // cannot hold its connection (and a `maxConnections` slot) for ever.
+            let body = Idle::new(body, proxy.client_body_timeout);
+            let read = Limited::new(body, BUFFER_LIMIT as usize).collect();
+            match tokio::time::timeout(route.request_timeout, read).await {
+                Ok(Ok(c)) => HeldBody::Buffered(c.to_bytes()),
+                Ok(Err(e)) => {
+                    let e = match e.downcast::<IdleTimeout>() {
+                        Ok(t) => ProxyError::ClientTimeout(t.0),
+                        Err(_) => ProxyError::BadRequest("the request body ended early"),
+                    };
+                    return fail(&route.unrouted, start, e);
+                }
                 Err(_) => {
-                    let e = ProxyError::BadRequest("the request body ended early");
-                    return fail(&route.backends[choice].stats, start, e);
+                    let e = ProxyError::ClientTimeout(route.request_timeout);
+                    return fail(&route.unrouted, start, e);
                 }
             }
         }
-        ClientBody::Incoming(body) => HeldBody::Streaming(body),
+        ClientBody::Incoming(body) => {
+            HeldBody::Streaming(Idle::new(body, proxy.client_body_timeout))
+        }
     };
 
     prepare_headers(&mut parts.headers, parts.uri.authority(), upgrade);
@@ -201,6 +220,8 @@ pub(crate) async fn forward(
     );
     let mut tried: Vec<SocketAddr> = Vec::new();
     let mut retries_left = route.retry_attempts;
+    // Why the last attempt failed, when the request goes on to another endpoint.
+    let mut last_error: Option<ProxyError> = None;
     loop {
         let backend = &route.backends[choice];
         let Some(endpoint) = backend.pool.pick(&tried) else {
@@ -220,11 +241,17 @@ pub(crate) async fn forward(
                     continue;
                 }
             }
-            if tried.is_empty() {
+            let Some(e) = last_error.take() else {
                 return fail(&backend.stats, start, ProxyError::NoEndpoints);
-            }
-            // Every attempt already counted its connect error; count the answer only.
-            let e = ProxyError::Connect("every endpoint refused the connection".into());
+            };
+            // Every attempt already counted its error; count the answer only, which says
+            // what the last attempt met (a refused connect, or an upstream that closed).
+            let e = match e {
+                ProxyError::Connect(_) if tried.len() > 1 => {
+                    ProxyError::Connect("every endpoint refused the connection".into())
+                }
+                e => e,
+            };
             let status = e.status().as_u16();
             backend
                 .stats
@@ -235,6 +262,9 @@ pub(crate) async fn forward(
         if raw_head {
             if let crate::pool::Outgoing::H1(r) = &mut up {
                 r.want_raw_head();
+                if let Some(interim) = &client.interim {
+                    r.relay_early_hints(interim.clone());
+                }
             }
         }
         // Pinned here, held once in this future's state (see `LazyTimer::run`).
@@ -261,19 +291,28 @@ pub(crate) async fn forward(
                     endpoint.connect_failed();
                     if can_replay && tried.len() <= 8 {
                         backend.stats.record_error(e.kind());
+                        last_error = Some(e);
                         continue;
                     }
                 } else if matches!(e, ProxyError::Reset(_))
                     && idempotent
                     && can_replay
                     && retries_left > 0
+                    && can_go_elsewhere(route, choice, forced, spill_weights, &tried, endpoint.addr)
                     && route.budget.withdraw()
                 {
                     retries_left -= 1;
                     backend.stats.record_error(e.kind());
+                    last_error = Some(e);
                     continue;
                 }
-                return fail(&backend.stats, start, e);
+                // A client that broke or stalled its body is not the backend's fault.
+                let counted_on = if e.is_client_fault() {
+                    &route.unrouted
+                } else {
+                    &backend.stats
+                };
+                return fail(counted_on, start, e);
             }
             Ok(Ok(resp)) => {
                 endpoint.answered();
@@ -282,6 +321,9 @@ pub(crate) async fn forward(
                     && idempotent
                     && can_replay
                     && retries_left > 0
+                    // Only where another endpoint can take it: otherwise this answer, not
+                    // weir's own, is the client's.
+                    && can_go_elsewhere(route, choice, forced, spill_weights, &tried, endpoint.addr)
                     && route.budget.withdraw()
                 {
                     retries_left -= 1;
@@ -293,7 +335,7 @@ pub(crate) async fn forward(
                     continue;
                 }
                 return respond(
-                    backend.stats.as_ref(),
+                    &backend.stats,
                     start,
                     resp,
                     cookie.as_ref(),
@@ -303,6 +345,145 @@ pub(crate) async fn forward(
             }
         }
     }
+}
+
+/// The request rules checked before routing, where weir's answer must not depend on which
+/// server (its own HTTP/1.1 one or hyper's) parsed the request:
+/// - one `Host` at most, and a valid one (RFC 9112 section 3.2: 400 otherwise);
+/// - a request target with an authority (absolute-form, or HTTP/2's `:authority`) sets
+///   the host: the `Host` header is replaced by it, for routing and for the upstream (RFC
+///   9112 section 3.2.2, RFC 9113 section 8.3.1);
+/// - an HTTP/1.1 request names its host (400 without one); HTTP/1.0 need not;
+/// - the only transfer coding forwarded is a lone `chunked`: any other would be dropped
+///   when weir frames the body anew, so it is refused with 501, as nginx does.
+pub(crate) fn check_request(parts: &mut Parts) -> Result<(), ProxyError> {
+    let mut hosts = parts.headers.get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(ProxyError::BadRequest("more than one Host header"));
+    }
+    if host.is_some_and(|h| !valid_host(h.as_bytes())) {
+        return Err(ProxyError::BadRequest(
+            "the Host header is not a valid host",
+        ));
+    }
+    if let Some(authority) = parts.uri.authority() {
+        // Without any user information: `http://user@a.test/` is for `a.test`.
+        let host_port = authority
+            .as_str()
+            .rsplit_once('@')
+            .map_or(authority.as_str(), |(_, h)| h);
+        let differs = host.is_none_or(|h| h.as_bytes() != host_port.as_bytes());
+        if differs {
+            let Ok(v) = HeaderValue::from_str(host_port) else {
+                return Err(ProxyError::BadRequest(
+                    "the request target's host is not valid",
+                ));
+            };
+            if !valid_host(v.as_bytes()) {
+                return Err(ProxyError::BadRequest(
+                    "the request target's host is not valid",
+                ));
+            }
+            parts.headers.insert(header::HOST, v);
+        }
+    } else if host.is_none() && parts.version == Version::HTTP_11 {
+        return Err(ProxyError::BadRequest(
+            "an HTTP/1.1 request without a Host header",
+        ));
+    }
+    let mut codings = parts.headers.get_all(header::TRANSFER_ENCODING).iter();
+    if let Some(first) = codings.next() {
+        let lone_chunked = codings.next().is_none()
+            && first
+                .as_bytes()
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"chunked");
+        if !lone_chunked {
+            return Err(ProxyError::NotImplemented(
+                "a transfer coding other than a single chunked",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a `Host` value is a host with an optional port as RFC 3986 writes them: a
+/// registered name (unreserved, sub-delims, percent-encoded), an IP literal in brackets,
+/// then `:port`. Empty is allowed (RFC 9112: a target without an authority sends an empty
+/// Host).
+fn valid_host(v: &[u8]) -> bool {
+    let (host, port) = match v.first() {
+        Some(b'[') => match v.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let inside = &v[1..end];
+                if inside.is_empty()
+                    || !inside
+                        .iter()
+                        .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'))
+                {
+                    return false;
+                }
+                (&v[..=end], &v[end + 1..])
+            }
+            None => return false,
+        },
+        _ => match v.iter().position(|&b| b == b':') {
+            Some(i) => (&v[..i], &v[i..]),
+            None => (v, &v[v.len()..]),
+        },
+    };
+    let name_ok = host.first() == Some(&b'[')
+        || host.iter().all(|&b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'%'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                )
+        });
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.len() <= 5 && digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    name_ok && port_ok
+}
+
+/// Whether a retry has somewhere to go besides `addr`: an endpoint of the same backend, or
+/// (when the route spills) of another backend, that this request has not tried.
+fn can_go_elsewhere(
+    route: &Route,
+    choice: usize,
+    forced: bool,
+    spill_weights: &[u32],
+    tried: &[SocketAddr],
+    addr: SocketAddr,
+) -> bool {
+    let mut tried = tried.to_vec();
+    tried.push(addr);
+    route.backends[choice].pool.has_untried_endpoint(&tried)
+        || (!forced
+            && route.on_no_endpoints == NoEndpoints::Spill
+            && (0..route.backends.len()).any(|i| {
+                i != choice
+                    && spill_weights.get(i).is_some_and(|w| *w > 0)
+                    && route.backends[i].invalid.is_none()
+                    && route.backends[i].pool.has_untried_endpoint(&tried)
+            }))
 }
 
 /// Records a proxy error on `stats` and turns it into the client's response.
@@ -315,7 +496,7 @@ fn fail(stats: &BackendStats, start: Instant, e: ProxyError) -> Response<ProxyBo
 }
 
 fn respond(
-    stats: &BackendStats,
+    stats: &Arc<BackendStats>,
     start: Instant,
     resp: Response<UpstreamBody>,
     cookie: Option<&HeaderValue>,
@@ -344,6 +525,9 @@ fn respond(
     }
     let now = Instant::now();
     stats.record(now, status.as_u16(), status.is_server_error(), now - start);
+    // The body may still stream: a pause longer than the route's read timeout cuts it,
+    // and a cut body is counted on the backend.
+    let body = Idle::new(body, route.read_timeout).counted_on(stats.clone());
     Response::from_parts(parts, ProxyBody::Upstream(body))
 }
 
@@ -570,5 +754,79 @@ mod tests {
         assert_eq!(text(request_host(&not_text)), "from-authority.example");
         let bare = Request::get("/").body(()).unwrap().into_parts().0;
         assert_eq!(text(request_host(&bare)), "");
+    }
+
+    fn request(raw_target: &str, version: Version, headers: &[(&str, &[u8])]) -> Parts {
+        let mut b = Request::get(raw_target).version(version);
+        for (k, v) in headers {
+            b = b.header(*k, HeaderValue::from_bytes(v).unwrap());
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    fn refused(parts: &mut Parts) -> StatusCode {
+        check_request(parts).expect_err("refused").status()
+    }
+
+    /// Issue 20, findings 5, 7, 8 and 9 as `check_request` decides them (the exact bytes
+    /// go through the real server in tests/http_conformance.rs).
+    #[test]
+    fn requests_are_checked_before_routing_as_rfc_9112_asks() {
+        let v11 = Version::HTTP_11;
+        // 5: more than one Host, same value or not.
+        let mut two = request("/", v11, &[("host", b"a.test"), ("host", b"b.test")]);
+        assert_eq!(refused(&mut two), StatusCode::BAD_REQUEST);
+        let mut same = request("/", v11, &[("host", b"a.test"), ("host", b"a.test")]);
+        assert_eq!(refused(&mut same), StatusCode::BAD_REQUEST);
+        // An invalid Host value.
+        for bad in [&b"a b"[..], b"a/b", b"a@b", b"a:80x", b"[::1", b"a:123456"] {
+            let mut p = request("/", v11, &[("host", bad)]);
+            assert_eq!(refused(&mut p), StatusCode::BAD_REQUEST, "{bad:?}");
+        }
+        // 7: an absolute-form target sets the host, whatever Host said.
+        let mut abs = request("http://a.test:8080/x?y", v11, &[("host", b"b.test")]);
+        check_request(&mut abs).unwrap();
+        assert_eq!(abs.headers[header::HOST], "a.test:8080");
+        assert_eq!(abs.headers.get_all(header::HOST).iter().count(), 1);
+        let mut user = request("http://u:p@a.test/x", v11, &[]);
+        check_request(&mut user).unwrap();
+        assert_eq!(user.headers[header::HOST], "a.test");
+        // 6: HTTP/2's `:authority` wins over a `host` header.
+        let mut h2 = request("https://a.test/x", Version::HTTP_2, &[("host", b"b.test")]);
+        check_request(&mut h2).unwrap();
+        assert_eq!(h2.headers[header::HOST], "a.test");
+        assert_eq!(&*request_host(&h2), b"a.test");
+        // 8: HTTP/1.1 without Host is refused; HTTP/1.0 is not.
+        let mut none = request("/", v11, &[]);
+        assert_eq!(refused(&mut none), StatusCode::BAD_REQUEST);
+        check_request(&mut request("/", Version::HTTP_10, &[])).unwrap();
+        check_request(&mut request("/", v11, &[("host", b"[::1]:80")])).unwrap();
+        check_request(&mut request("/", v11, &[("host", b"")])).unwrap();
+        // 9: only a lone `chunked` transfer coding.
+        for te in [
+            &b"gzip, chunked"[..],
+            b"chunked, chunked",
+            b"identity",
+            b"xchunked",
+        ] {
+            let mut p = request("/", v11, &[("host", b"a"), ("transfer-encoding", te)]);
+            assert_eq!(refused(&mut p), StatusCode::NOT_IMPLEMENTED, "{te:?}");
+        }
+        let mut two_lines = request(
+            "/",
+            v11,
+            &[
+                ("host", b"a"),
+                ("transfer-encoding", b"chunked"),
+                ("transfer-encoding", b"chunked"),
+            ],
+        );
+        assert_eq!(refused(&mut two_lines), StatusCode::NOT_IMPLEMENTED);
+        check_request(&mut request(
+            "/",
+            v11,
+            &[("host", b"a"), ("transfer-encoding", b"Chunked")],
+        ))
+        .unwrap();
     }
 }

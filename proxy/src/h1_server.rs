@@ -224,18 +224,75 @@ async fn serve_one<S: ClientStream>(
     };
     let close = req.close || *conn.shutdown.borrow();
     let head_only = req.parts.method == Method::HEAD;
-    let resp = forward::forward(
+    let fwd = forward::forward(
         &conn.listener.proxy,
         &conn.client,
         req.parts,
         ClientBody::Held(req.body),
         Some(timer),
-    )
-    .await;
+    );
+    let resp = match conn.client.interim.as_deref() {
+        Some(interim) => {
+            let (resp, written) = relay_interim(stream, interim, fwd).await;
+            if !written {
+                return After::Close;
+            }
+            resp
+        }
+        None => fwd.await,
+    };
     if !write_response(stream, resp, head_only, close).await || close {
         return After::Close;
     }
     After::KeepAlive
+}
+
+/// Runs `fwd` (the request's way through the proxy) and writes to the client, as they
+/// come, the `103 Early Hints` the upstream sends before its answer (`h1::Interim`), so a
+/// browser can start fetching what they name while the answer is being made. Every one
+/// is written before the final answer. False with the answer when a write failed.
+async fn relay_interim<S: ClientStream, F: std::future::Future>(
+    stream: &mut S,
+    interim: &crate::h1::Interim,
+    fwd: F,
+) -> (F::Output, bool) {
+    let mut fwd = std::pin::pin!(fwd);
+    let mut out: Vec<u8> = Vec::new();
+    let mut sent = 0;
+    let mut broken = false;
+    let mut unflushed = false;
+    let resp = std::future::poll_fn(|cx| {
+        let ready = fwd.as_mut().poll(cx);
+        if let Some(more) = interim.take() {
+            out.extend_from_slice(&more);
+        }
+        if let Poll::Ready(resp) = ready {
+            return Poll::Ready(resp);
+        }
+        while !broken && sent < out.len() {
+            match Pin::new(&mut *stream).poll_write(cx, &out[sent..]) {
+                Poll::Ready(Ok(0) | Err(_)) => broken = true,
+                Poll::Ready(Ok(n)) => {
+                    sent += n;
+                    unflushed = S::HOLDS_WRITES;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if unflushed && sent == out.len() {
+            match Pin::new(&mut *stream).poll_flush(cx) {
+                Poll::Ready(Ok(())) => unflushed = false,
+                Poll::Ready(Err(_)) => broken = true,
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    })
+    .await;
+    if !broken && sent < out.len() {
+        broken = stream.write_all(&out[sent..]).await.is_err();
+    }
+    (resp, !broken)
 }
 
 /// Hands the connection to hyper's server, replaying what was already read.
@@ -265,7 +322,7 @@ const BAD_REQUEST: &[u8] =
 /// What to do with the bytes at the front of the buffer. (A value returned once per
 /// request and matched at once: boxing the large variant would cost an allocation.)
 #[allow(clippy::large_enum_variant)]
-enum Next {
+pub(crate) enum Next {
     Serve(Parsed),
     /// Not a request this server serves (the buffer is left untouched).
     HandOff,
@@ -274,15 +331,15 @@ enum Next {
 }
 
 /// A request this server serves.
-struct Parsed {
-    parts: http::request::Parts,
-    body: Bytes,
+pub(crate) struct Parsed {
+    pub(crate) parts: http::request::Parts,
+    pub(crate) body: Bytes,
     /// The client asked to close after this answer.
-    close: bool,
+    pub(crate) close: bool,
 }
 
 /// Takes one whole request off the front of `buf` (see the module docs for which).
-fn parse_request(buf: &mut BytesMut) -> Next {
+pub(crate) fn parse_request(buf: &mut BytesMut) -> Next {
     let mut slots =
         [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
@@ -388,7 +445,7 @@ async fn write_response<S: ClientStream>(
     out.extend_from_slice(b"\r\n");
     let mut has_date = false;
     let raw = match &mut body {
-        ProxyBody::Upstream(u) => u.take_raw_headers(),
+        ProxyBody::Upstream(u) => u.get_mut().take_raw_headers(),
         _ => None,
     };
     if let Some(raw) = raw {
@@ -439,6 +496,12 @@ async fn write_response<S: ClientStream>(
             None => break,
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "the response body failed; closing the connection");
+                if pending.is_some() {
+                    // Nothing of the answer was written yet: the client gets a 502 that
+                    // says why, not a closed connection.
+                    let _ = stream.write_all(&body_failed(&e)).await;
+                    let _ = flush(stream).await;
+                }
                 return false;
             }
             Some(Ok(f)) => match f.into_data() {
@@ -477,6 +540,25 @@ async fn write_response<S: ClientStream>(
         out.extend_from_slice(b"0\r\n\r\n");
     }
     (out.is_empty() || stream.write_all(&out).await.is_ok()) && flush(stream).await
+}
+
+/// The answer for an upstream response whose body failed before any of it was sent: 504
+/// when the upstream paused past the route's read timeout, else 502 (its framing broken,
+/// or the connection cut), with `x-weir-error` as `ProxyError` words it.
+fn body_failed(e: &crate::body::BodyError) -> Vec<u8> {
+    let (status, kind) = if e.is::<crate::body::IdleTimeout>() {
+        ("504 Gateway Timeout", "read_timeout")
+    } else {
+        ("502 Bad Gateway", "protocol")
+    };
+    let text = format!("the upstream's response body failed: {e}\n");
+    let mut out = Vec::with_capacity(160 + text.len());
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status}\r\nx-weir-error: {kind}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{text}",
+        text.len()
+    );
+    out
 }
 
 /// Sends what the connection kept back, if it keeps any; false if that failed.

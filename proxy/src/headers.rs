@@ -14,6 +14,8 @@ pub struct ClientInfo {
     pub tls: bool,
     /// The client's IP as a header value, for `x-forwarded-for`.
     pub ip_header: HeaderValue,
+    /// Where a client of weir's own HTTP/1.1 server is relayed `103 Early Hints` from.
+    pub interim: Option<std::sync::Arc<crate::h1::Interim>>,
 }
 
 impl ClientInfo {
@@ -24,6 +26,7 @@ impl ClientInfo {
             addr,
             tls,
             ip_header,
+            interim: None,
         }
     }
 }
@@ -68,12 +71,16 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     if !h.keys().any(is_hop_by_hop) {
         return;
     }
-    if let Some(conn) = h.get(header::CONNECTION).cloned() {
-        if let Ok(list) = conn.to_str() {
-            for name in list.split(',') {
-                h.remove(name.trim());
-            }
-        }
+    // Every `connection` line counts (RFC 9110 7.6.1): a second line's names are as
+    // hop-by-hop as the first's.
+    let listed: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim_ascii()).ok())
+        .collect();
+    for name in listed {
+        h.remove(name);
     }
     let hop: Vec<HeaderName> = h.keys().filter(|k| is_hop_by_hop(k)).cloned().collect();
     for name in hop {
@@ -179,6 +186,20 @@ mod tests {
 
     fn client() -> ClientInfo {
         ClientInfo::new("10.1.2.3:5555".parse().unwrap(), false)
+    }
+
+    /// Issue 20, finding 11: every `connection` line counts.
+    #[test]
+    fn names_on_a_second_connection_line_go_too() {
+        let mut h = HeaderMap::new();
+        h.append(header::CONNECTION, "keep-alive".parse().unwrap());
+        h.append(header::CONNECTION, "x-secret , X-Other".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        h.insert("x-other", "2".parse().unwrap());
+        h.insert("x-kept", "3".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-kept"]);
     }
 
     #[test]

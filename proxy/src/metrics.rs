@@ -198,6 +198,11 @@ impl Collector for ProxyCollector {
         family
             .encode_family(&labels)?
             .encode_counter::<NoLabelSet, _, u64>(&no_route, None)?;
+        let refused = proxy.refused.load(Ordering::Relaxed);
+        let labels: Labels3 = [("route", ""), ("backend", ""), ("reason", "bad_request")];
+        family
+            .encode_family(&labels)?
+            .encode_counter::<NoLabelSet, _, u64>(&refused, None)?;
 
         let mut family = encoder.encode_descriptor(
             "weir_spilled_requests",

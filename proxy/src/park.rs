@@ -161,7 +161,10 @@ impl Parking {
     pub fn conn(self: &Arc<Self>, addr: SocketAddr, permit: OwnedSemaphorePermit) -> Option<Conn> {
         let watcher = self.graceful.upgrade()?.watcher();
         Some(Conn {
-            client: ClientInfo::new(addr, self.tls),
+            client: ClientInfo {
+                interim: Some(Default::default()),
+                ..ClientInfo::new(addr, self.tls)
+            },
             watcher,
             shutdown: self.shutdown.clone(),
             permit,

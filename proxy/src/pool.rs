@@ -45,6 +45,8 @@ pub enum UpstreamError {
     Protocol(String),
     /// The client's request body failed while it was forwarded.
     ClientBody(String),
+    /// The client stopped sending its request body for this long.
+    ClientIdle(Duration),
     /// An HTTP/2 call failed.
     Http(hyper::Error),
 }
@@ -56,6 +58,9 @@ impl std::fmt::Display for UpstreamError {
             | UpstreamError::Reset(m)
             | UpstreamError::Protocol(m)
             | UpstreamError::ClientBody(m) => f.write_str(m),
+            UpstreamError::ClientIdle(d) => {
+                write!(f, "the client sent no more of its request body for {d:?}")
+            }
             UpstreamError::Http(e) => f.write_str(&crate::error::source_text(e)),
         }
     }
@@ -68,6 +73,7 @@ impl From<h1::Error> for UpstreamError {
             h1::Error::Io(_) => UpstreamError::Reset(text),
             h1::Error::Protocol(_) => UpstreamError::Protocol(text),
             h1::Error::ClientBody(_) => UpstreamError::ClientBody(text),
+            h1::Error::ClientIdle(d) => UpstreamError::ClientIdle(d),
         }
     }
 }
@@ -120,14 +126,14 @@ impl Connections {
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         while let Some(mut conn) = self.take_idle() {
             match conn.round_trip(&mut req, true).await {
-                Ok(head) => return Ok(self.response(head, conn)),
+                Ok(head) => return self.response(head, conn),
                 Err(f) if f.retry => continue,
                 Err(f) => return Err(f.error.into()),
             }
         }
         let mut conn = h1::Conn::new(connect(addr, connect_timeout).await?);
         match conn.round_trip(&mut req, false).await {
-            Ok(head) => Ok(self.response(head, conn)),
+            Ok(head) => self.response(head, conn),
             Err(f) => Err(f.error.into()),
         }
     }
@@ -143,13 +149,20 @@ impl Connections {
         None
     }
 
-    fn response(self: &Arc<Self>, mut head: h1::Head, conn: h1::Conn) -> Response<UpstreamBody> {
+    fn response(
+        self: &Arc<Self>,
+        mut head: h1::Head,
+        conn: h1::Conn,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let raw = head.raw.take();
         let body = if head.is_upgrade() {
             // An upgraded connection belongs to the tunnel now.
             UpstreamBody::Upgraded(Some(conn.into_upgraded()))
         } else {
-            match head.body(conn, self.clone()) {
+            match head
+                .body(conn, self.clone())
+                .map_err(UpstreamError::Protocol)?
+            {
                 h1::Read::Whole(bytes, conn) => {
                     if let Some(conn) = conn {
                         self.give_back(conn);
@@ -162,7 +175,7 @@ impl Connections {
         let mut resp = Response::new(body);
         *resp.status_mut() = head.status;
         *resp.headers_mut() = head.headers;
-        resp
+        Ok(resp)
     }
 
     fn give_back(&self, conn: h1::Conn) {

@@ -43,6 +43,11 @@ pub struct Proxy {
     writer: Mutex<Writer>,
     /// Requests no route matched (404), counted apart because they have no route label.
     pub no_route: AtomicU64,
+    /// `limits.clientBodyTimeout`: the longest a client's request body may pause.
+    pub client_body_timeout: std::time::Duration,
+    /// Requests refused before routing (`forward::check_request`: Host, transfer
+    /// codings), counted apart for the same reason.
+    pub refused: AtomicU64,
     /// Configuration reloads applied and refused, for `weir_config_reloads_total`.
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,
@@ -63,6 +68,7 @@ const MIRROR_CONCURRENCY: usize = 256;
 
 impl Proxy {
     pub fn new(config: ProxyConfig) -> Result<Arc<Self>, String> {
+        let client_body_timeout = config.limits.client_body_timeout.get();
         let upstreams = Upstreams::default();
         let stats = StatsRegistry::default();
         let budgets = Mutex::new(HashMap::new());
@@ -83,6 +89,8 @@ impl Proxy {
                 generation: 1,
             }),
             no_route: AtomicU64::new(0),
+            client_body_timeout,
+            refused: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             parked_connections: AtomicU64::new(0),

@@ -43,10 +43,14 @@ pub enum ErrorKind {
     NoRoute,
     BadRequest,
     InvalidBackend,
+    /// The client stopped sending its request body (`limits.clientBodyTimeout`).
+    ClientTimeout,
+    /// The upstream stopped sending its response body (`timeouts.read`).
+    ReadTimeout,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Reset,
@@ -56,6 +60,8 @@ impl ErrorKind {
         ErrorKind::NoRoute,
         ErrorKind::BadRequest,
         ErrorKind::InvalidBackend,
+        ErrorKind::ClientTimeout,
+        ErrorKind::ReadTimeout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +75,8 @@ impl ErrorKind {
             ErrorKind::NoRoute => "no_route",
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::InvalidBackend => "invalid_backend",
+            ErrorKind::ClientTimeout => "client_timeout",
+            ErrorKind::ReadTimeout => "read_timeout",
         }
     }
 }

@@ -110,6 +110,8 @@ pub struct Route {
     pub pick: WeightedPick,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// The longest the upstream may pause in its response body (`timeouts.read`).
+    pub read_timeout: Duration,
     pub retry_attempts: u32,
     pub budget: Arc<RetryBudget>,
     pub header_routes: Vec<HeaderRoute>,

@@ -34,9 +34,18 @@ pub enum Read {
 }
 
 impl Head {
-    /// Splits off the body: already whole when the head's read brought all of it.
-    pub fn body(&self, mut conn: Conn, recycle: std::sync::Arc<dyn Recycle>) -> Read {
-        match self.framing {
+    /// Splits off the body: already whole when the head's read brought all of it. A
+    /// chunked body whose first size line, already read, is broken is an error here, while
+    /// the client can still be answered 502 instead of getting a cut answer.
+    pub fn body(
+        &self,
+        mut conn: Conn,
+        recycle: std::sync::Arc<dyn Recycle>,
+    ) -> Result<Read, String> {
+        if let Framing::Chunked(Chunk::Size) = self.framing {
+            chunk_size_line(&conn.buf)?;
+        }
+        Ok(match self.framing {
             Framing::Done => {
                 let reusable = self.keep_alive && conn.buf.is_empty();
                 Read::Whole(Bytes::new(), reusable.then_some(conn))
@@ -52,7 +61,7 @@ impl Head {
                 keep_alive: self.keep_alive,
                 recycle: Some(recycle),
             }),
-        }
+        })
     }
 }
 
@@ -156,32 +165,32 @@ impl Drop for H1Body {
 }
 
 /// One step of chunked decoding.
-enum Decoded {
+pub(crate) enum Decoded {
     Data(Bytes),
     NeedMore,
     /// The last chunk and the trailers have been read.
     End,
 }
 
-/// Decodes chunked framing from `buf`, one piece of chunk data at a time.
-fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut) -> Result<Decoded, String> {
+/// Decodes chunked framing from `buf`, one piece of chunk data at a time (RFC 9112
+/// section 7.1). Lines end in CRLF or, as section 2.2 lets a recipient accept, a bare LF;
+/// a bare CR anywhere in the framing is an error. A chunk-size line is 1 to 16 hex digits,
+/// then optionally extensions (`;` after optional whitespace, ignored but checked for
+/// control bytes). Trailer lines are read and dropped.
+pub(crate) fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut) -> Result<Decoded, String> {
     loop {
         match *state {
-            Chunk::Size => match httparse::parse_chunk_size(buf) {
-                Ok(httparse::Status::Complete((used, size))) => {
-                    buf.advance(used);
-                    *state = if size == 0 {
-                        Chunk::Trailers
-                    } else {
-                        Chunk::Data(size)
-                    };
-                }
-                Ok(httparse::Status::Partial) if buf.len() > MAX_CHUNK_LINE => {
-                    return Err("a chunk-size line is too long".into())
-                }
-                Ok(httparse::Status::Partial) => return Ok(Decoded::NeedMore),
-                Err(_) => return Err("invalid chunk size in the response body".into()),
-            },
+            Chunk::Size => {
+                let Some((used, size)) = chunk_size_line(buf)? else {
+                    return Ok(Decoded::NeedMore);
+                };
+                buf.advance(used);
+                *state = if size == 0 {
+                    Chunk::Trailers
+                } else {
+                    Chunk::Data(size)
+                };
+            }
             Chunk::Data(left) => {
                 if buf.is_empty() {
                     return Ok(Decoded::NeedMore);
@@ -195,28 +204,84 @@ fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut) -> Result<Decoded, String
                 return Ok(Decoded::Data(buf.split_to(n as usize).freeze()));
             }
             Chunk::DataEnd => {
-                if buf.len() < 2 {
-                    return Ok(Decoded::NeedMore);
-                }
-                if &buf[..2] != b"\r\n" {
-                    return Err("a chunk is not followed by CRLF".into());
-                }
-                buf.advance(2);
+                let used = match buf.first() {
+                    None => return Ok(Decoded::NeedMore),
+                    Some(b'\n') => 1,
+                    Some(b'\r') => match buf.get(1) {
+                        None => return Ok(Decoded::NeedMore),
+                        Some(b'\n') => 2,
+                        Some(_) => return Err("a chunk is not followed by a line end".into()),
+                    },
+                    Some(_) => return Err("a chunk is not followed by a line end".into()),
+                };
+                buf.advance(used);
                 *state = Chunk::Size;
             }
             Chunk::Trailers => {
                 // Trailer lines (dropped), then an empty line.
-                let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+                let Some(lf) = buf.iter().position(|&b| b == b'\n') else {
                     if buf.len() > MAX_CHUNK_LINE {
                         return Err("the response trailers are too long".into());
                     }
                     return Ok(Decoded::NeedMore);
                 };
-                buf.advance(end + 2);
-                if end == 0 {
+                let line = buf[..lf].strip_suffix(b"\r").unwrap_or(&buf[..lf]);
+                if line.iter().any(|&b| b == b'\r' || b == 0) {
+                    return Err("a trailer line has a bare CR or a NUL".into());
+                }
+                let empty = line.is_empty();
+                buf.advance(lf + 1);
+                if empty {
                     return Ok(Decoded::End);
                 }
             }
         }
     }
+}
+
+/// A chunk-size line at the start of `buf`: `Ok(None)` when incomplete, else how many
+/// bytes it took and the size.
+pub(crate) fn chunk_size_line(buf: &[u8]) -> Result<Option<(usize, u64)>, String> {
+    let invalid = || Err("invalid chunk size in the response body".to_string());
+    let Some(lf) = buf
+        .iter()
+        .take(MAX_CHUNK_LINE + 1)
+        .position(|&b| b == b'\n')
+    else {
+        if buf.len() > MAX_CHUNK_LINE {
+            return Err("a chunk-size line is too long".into());
+        }
+        // Fail early on what can never become a size line.
+        let digits = buf.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        return match buf.get(digits) {
+            _ if digits > 16 => invalid(),
+            None => Ok(None),
+            Some(b'\r' | b';' | b' ' | b'\t') if digits > 0 => Ok(None),
+            Some(_) => invalid(),
+        };
+    };
+    let line = buf[..lf].strip_suffix(b"\r").unwrap_or(&buf[..lf]);
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || digits > 16 {
+        return invalid();
+    }
+    let rest = &line[digits..];
+    // Extensions: optional whitespace, then `;` and anything visible (RFC 9112 7.1.1).
+    let blanks = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    let ext = &rest[blanks..];
+    if !rest.is_empty() && !ext.starts_with(b";") {
+        return invalid();
+    }
+    if ext.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return invalid();
+    }
+    let mut size = 0u64;
+    for &d in &line[..digits] {
+        let v = (d as char).to_digit(16).expect("a hex digit") as u64;
+        size = size << 4 | v;
+    }
+    Ok(Some((lf + 1, size)))
 }

@@ -8,7 +8,7 @@ use http::StatusCode;
 
 /// How the response body is delimited (RFC 9112 section 6.3).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Framing {
+pub(crate) enum Framing {
     Length(u64),
     Chunked(Chunk),
     /// Until the upstream closes the connection.
@@ -17,7 +17,7 @@ pub(super) enum Framing {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Chunk {
+pub(crate) enum Chunk {
     /// Expecting a chunk-size line.
     Size,
     /// Inside a chunk's data, this much left.
@@ -34,9 +34,9 @@ pub struct Head {
     /// Empty when the head was asked for as [`RawHeaders`] (and `raw` holds them).
     pub headers: HeaderMap,
     pub raw: Option<RawHeaders>,
-    pub(super) framing: Framing,
+    pub(crate) framing: Framing,
     /// The connection can carry another request once the body is read.
-    pub(super) keep_alive: bool,
+    pub(crate) keep_alive: bool,
 }
 
 /// The response's end-to-end header lines as the upstream sent them (`Name: value\r\n`
@@ -66,10 +66,18 @@ impl Head {
 ///
 /// With `raw`, the kept headers come out as [`RawHeaders`] instead of a `HeaderMap`
 /// (never on a `101`, whose headers the upgrade needs).
-pub(super) fn parse(
+///
+/// A `101` to a request that asked for no upgrade (`upgrade_asked` false) is an error: the
+/// connection would no longer carry HTTP, and the client did not ask for anything else.
+///
+/// A `103 Early Hints` goes to `interim`, when given, as a head for the client (its
+/// end-to-end headers); other informational answers are dropped.
+pub(crate) fn parse(
     buf: &mut BytesMut,
     head_method: bool,
     raw: bool,
+    upgrade_asked: bool,
+    interim: Option<&super::Interim>,
 ) -> Result<Option<Head>, String> {
     loop {
         let mut slots =
@@ -86,6 +94,21 @@ pub(super) fn parse(
         let status =
             StatusCode::from_u16(code).map_err(|_| format!("invalid response status {code}"))?;
         if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+            if let (Some(interim), 103) = (interim, code) {
+                let mut head = b"HTTP/1.1 103 Early Hints\r\n".to_vec();
+                for h in resp.headers.iter() {
+                    if !is_hop_by_hop_name(h.name.as_bytes())
+                        && !h.name.eq_ignore_ascii_case("content-length")
+                    {
+                        head.extend_from_slice(h.name.as_bytes());
+                        head.extend_from_slice(b": ");
+                        head.extend_from_slice(h.value);
+                        head.extend_from_slice(b"\r\n");
+                    }
+                }
+                head.extend_from_slice(b"\r\n");
+                interim.push(&head);
+            }
             buf.advance(len);
             if buf.is_empty() {
                 return Ok(None);
@@ -93,6 +116,12 @@ pub(super) fn parse(
             continue;
         }
         let upgrade = status == StatusCode::SWITCHING_PROTOCOLS;
+        if upgrade && !upgrade_asked {
+            return Err(
+                "the upstream switched protocols (101) though the request asked for no upgrade"
+                    .into(),
+            );
+        }
         let mut keep_alive = resp.version == Some(1);
         // The framing, from the raw headers.
         let mut transfer_encoding: Option<&[u8]> = None;

@@ -11,19 +11,49 @@
 //! with 502 once the kernel buffers are full). Trailers of a chunked response are read
 //! and dropped.
 
-mod body;
-mod head;
+pub(crate) mod body;
+pub(crate) mod head;
 #[cfg(test)]
 mod tests;
 
 pub use body::{H1Body, Read, Recycle};
 pub use head::{Head, RawHeaders};
 
+/// `103 Early Hints` heads the upstream sent before its final answer, ready to be written to
+/// an HTTP/1.1 client as they come (weir's own server relays them while the request
+/// waits). One per client connection.
+#[derive(Debug, Default)]
+pub struct Interim {
+    any: std::sync::atomic::AtomicBool,
+    heads: parking_lot::Mutex<Vec<u8>>,
+}
+
+impl Interim {
+    /// At most this much interim answer per request is relayed; more is dropped.
+    const MAX: usize = 16 * 1024;
+
+    fn push(&self, head: &[u8]) {
+        let mut heads = self.heads.lock();
+        if heads.len() + head.len() <= Self::MAX {
+            heads.extend_from_slice(head);
+            self.any.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// The heads pushed since the last call, if any (one atomic load when none).
+    pub fn take(&self) -> Option<Vec<u8>> {
+        if !self.any.swap(false, std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        Some(std::mem::take(&mut *self.heads.lock()))
+    }
+}
+
 /// Parses the response head at the start of `buf` as a GET's answer, as a `HeaderMap` or
 /// (`raw`) as [`RawHeaders`]; `None` when incomplete or invalid. For `benches/headers.rs`.
 #[doc(hidden)]
 pub fn parse_response_head(buf: &mut BytesMut, raw: bool) -> Option<Head> {
-    head::parse(buf, false, raw).ok().flatten()
+    head::parse(buf, false, raw, false, None).ok().flatten()
 }
 
 use crate::headers::{Forwarded, X_FORWARDED_FOR, X_FORWARDED_PROTO};
@@ -55,7 +85,7 @@ pub enum OutBody {
     /// Held in memory (empty, or buffered so it can be retried): replayable.
     Bytes(Bytes),
     /// The client's body, streamed as it arrives: written once.
-    Stream(Incoming),
+    Stream(crate::body::Idle<Incoming>),
 }
 
 /// A request ready for an HTTP/1.1 upstream.
@@ -66,10 +96,14 @@ pub struct Request {
     chunked: bool,
     /// HEAD: the answer has no body whatever its headers say.
     head_method: bool,
+    /// The request asks for an upgrade: only then may the answer be a `101`.
+    upgrade: bool,
     /// Safe to send again when a reused connection turns out to be closed.
     idempotent: bool,
     /// The answer's headers are wanted as [`RawHeaders`], not a `HeaderMap`.
     raw_head: bool,
+    /// Where `103 Early Hints` go, for a client that can be sent them.
+    interim: Option<std::sync::Arc<Interim>>,
 }
 
 impl Request {
@@ -77,6 +111,11 @@ impl Request {
     /// copies them to an HTTP/1.1 client as they are.
     pub fn want_raw_head(&mut self) {
         self.raw_head = true;
+    }
+
+    /// Relays the `103 Early Hints` the upstream sends before its answer to `to`.
+    pub fn relay_early_hints(&mut self, to: std::sync::Arc<Interim>) {
+        self.interim = Some(to);
     }
 
     /// Encodes a request in origin form (`/path?query`). `host` is used when the headers
@@ -152,7 +191,9 @@ impl Request {
             body: Some(body),
             chunked,
             head_method: method == Method::HEAD,
+            upgrade: headers.contains_key(header::UPGRADE),
             raw_head: false,
+            interim: None,
             idempotent: matches!(
                 *method,
                 Method::GET
@@ -184,6 +225,8 @@ pub enum Error {
     Protocol(String),
     /// The client's request body failed while it was being forwarded.
     ClientBody(String),
+    /// The client stopped sending its request body for this long.
+    ClientIdle(std::time::Duration),
 }
 
 impl std::fmt::Display for Error {
@@ -191,6 +234,9 @@ impl std::fmt::Display for Error {
         match self {
             Error::Io(m) | Error::Protocol(m) => f.write_str(m),
             Error::ClientBody(m) => write!(f, "the client's request body failed: {m}"),
+            Error::ClientIdle(d) => {
+                write!(f, "the client sent no more of its request body for {d:?}")
+            }
         }
     }
 }
@@ -244,11 +290,11 @@ impl Conn {
             // A write that failed on a reused connection reached nobody.
             let retry = reused
                 && req.replayable()
-                && !matches!(error, Error::ClientBody(_))
+                && !matches!(error, Error::ClientBody(_) | Error::ClientIdle(_))
                 && self.buf.is_empty();
             return Err(Failure { error, retry });
         }
-        match self.read_head(req.head_method, req.raw_head).await {
+        match self.read_head(req).await {
             Ok(head) => Ok(head),
             Err((error, read_nothing)) => Err(Failure {
                 retry: reused && read_nothing && req.idempotent && req.replayable(),
@@ -282,7 +328,11 @@ impl Conn {
                 while let Some(frame) =
                     std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
                 {
-                    let frame = frame.map_err(|e| Error::ClientBody(e.to_string()))?;
+                    let frame =
+                        frame.map_err(|e| match e.downcast::<crate::body::IdleTimeout>() {
+                            Ok(t) => Error::ClientIdle(t.0),
+                            Err(e) => Error::ClientBody(e.to_string()),
+                        })?;
                     let Ok(data) = frame.into_data() else {
                         continue; // trailers are not forwarded
                     };
@@ -310,11 +360,17 @@ impl Conn {
 
     /// Reads until a final response head (1xx answers other than 101 are skipped).
     /// On error, also says whether nothing at all was read.
-    async fn read_head(&mut self, head_method: bool, raw: bool) -> Result<Head, (Error, bool)> {
+    async fn read_head(&mut self, req: &Request) -> Result<Head, (Error, bool)> {
         let mut read_any = false;
         loop {
             if !self.buf.is_empty() {
-                match head::parse(&mut self.buf, head_method, raw) {
+                match head::parse(
+                    &mut self.buf,
+                    req.head_method,
+                    req.raw_head,
+                    req.upgrade,
+                    req.interim.as_deref(),
+                ) {
                     Ok(Some(head)) => return Ok(head),
                     Ok(None) if self.buf.len() >= MAX_HEAD => {
                         let e = format!("the response head is larger than {MAX_HEAD} bytes");

@@ -81,6 +81,21 @@ fn bodiless(method: Method, path: &str, host: &str) -> Request {
     )
 }
 
+/// A GET asking for a WebSocket upgrade: the only kind of request a `101` may answer.
+fn upgrade_get() -> Request {
+    let mut h = HeaderMap::new();
+    h.insert(header::UPGRADE, "websocket".parse().unwrap());
+    h.insert(header::CONNECTION, "upgrade".parse().unwrap());
+    Request::encode(
+        &Method::GET,
+        "/ws",
+        &h,
+        "h",
+        OutBody::Bytes(Bytes::new()),
+        None,
+    )
+}
+
 fn head_request() -> Request {
     bodiless(Method::HEAD, "/", "h")
 }
@@ -110,7 +125,11 @@ async fn call(
             )
         }
     };
-    let body = match head.body(conn, pool.clone()) {
+    let read = match head.body(conn, pool.clone()) {
+        Ok(read) => read,
+        Err(e) => return (Ok(head), Err(e), false, sent.await.unwrap()),
+    };
+    let body = match read {
         Read::Whole(b, conn) => {
             if let Some(c) = conn {
                 pool.recycle(c);
@@ -295,7 +314,7 @@ async fn hop_by_hop_headers_go_except_on_a_101() {
     let (head, _, _, _) = call(
         vec![b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"],
         false,
-        get(),
+        upgrade_get(),
     )
     .await;
     let head = head.unwrap();
@@ -402,7 +421,10 @@ async fn a_streamed_request_body_of_unknown_length_goes_chunked() {
                 "/up",
                 &parts.headers,
                 "h",
-                OutBody::Stream(body),
+                OutBody::Stream(crate::body::Idle::new(
+                    body,
+                    std::time::Duration::from_secs(10),
+                )),
                 None,
             );
             let mut conn = Conn::new(TcpStream::connect(addr).await.unwrap());
@@ -480,7 +502,7 @@ async fn raw_heads_keep_end_to_end_lines_as_sent_and_leave_out_what_the_writer_f
     .await;
     assert_eq!(lines, "etag: \"v1\"\r\ncontent-length: 7\r\n");
     // A 101 keeps its map: the upgrade needs `upgrade` and `connection`.
-    let mut req = get();
+    let mut req = upgrade_get();
     req.want_raw_head();
     let (head, _, _, _) = call(
         vec![b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"],
@@ -491,4 +513,174 @@ async fn raw_heads_keep_end_to_end_lines_as_sent_and_leave_out_what_the_writer_f
     let head = head.unwrap();
     assert!(head.raw.is_none());
     assert_eq!(head.headers["upgrade"], "websocket");
+}
+
+/// Issue 20, finding 1: a chunked answer whose last line ends in a bare LF ends there
+/// (RFC 9112 2.2 lets a recipient take LF for CRLF), with no wait for the upstream to
+/// close: `call`'s upstream holds its connection open for seconds, and the connection goes
+/// back to the pool.
+#[tokio::test]
+async fn chunked_lines_may_end_in_a_bare_lf() {
+    let started = std::time::Instant::now();
+    let (head, body, reused, _) = call(
+        vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\n"],
+        false,
+        get(),
+    )
+    .await;
+    assert_eq!(head.unwrap().status, 200);
+    assert_eq!(body.unwrap(), "hello");
+    assert!(reused, "the message ended, so the connection is free");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "it did not wait"
+    );
+    // Every line end of the framing may be a bare LF, trailers included.
+    let (_, body, reused, _) = call(
+        vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\nabc\n2;x=y\nde\n0\nx-t: 1\n\n"],
+        false,
+        get(),
+    )
+    .await;
+    assert_eq!(body.unwrap(), "abcde");
+    assert!(reused);
+}
+
+/// Issue 20, finding 4: a chunked body broken in its first size line, read with the head,
+/// fails the round trip (502 for the client) instead of a cut answer.
+#[tokio::test]
+async fn a_chunked_body_broken_before_its_first_byte_fails_the_exchange() {
+    let (head, body, _, _) = call(
+        vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"],
+        false,
+        get(),
+    )
+    .await;
+    assert_eq!(head.unwrap().status, 200);
+    assert_eq!(body.unwrap_err(), "invalid chunk size in the response body");
+}
+
+/// Issue 20, finding 10: a `101` to a request that asked for no upgrade is refused.
+#[tokio::test]
+async fn an_unsolicited_101_is_an_error() {
+    let (head, _, _, _) = call(
+        vec![b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"],
+        false,
+        get(),
+    )
+    .await;
+    let e = head.err().expect("refused");
+    assert!(e.contains("asked for no upgrade"), "{e}");
+}
+
+/// The chunk-size line, byte by byte: what is accepted, and what is refused (the forms
+/// request smugglers use). `None` is "need more".
+#[test]
+fn chunk_size_lines_are_strict() {
+    use super::body::chunk_size_line as line;
+    let ok = |s: &[u8]| line(s).unwrap();
+    assert_eq!(ok(b"0\r\n"), Some((3, 0)));
+    assert_eq!(ok(b"0\n"), Some((2, 0)));
+    assert_eq!(ok(b"1f\r\nxx"), Some((4, 31)));
+    assert_eq!(ok(b"A;name=value\r\n"), Some((14, 10)));
+    assert_eq!(ok(b"a ; ext\r\n"), Some((9, 10)));
+    assert_eq!(ok(b"ffffffffffffffff\r\n"), Some((18, u64::MAX)));
+    assert_eq!(ok(b"12"), None);
+    assert_eq!(ok(b"12\r"), None);
+    assert_eq!(ok(b""), None);
+    for bad in [
+        &b"\r\n"[..],             // no digits: not a last chunk
+        b"x\r\n",                 // not hex
+        b"0x10\r\n",              // no 0x prefix in HTTP
+        b"-1\r\n",                // no sign
+        b"+1\r\n",                // no sign
+        b" 1\r\n",                // no leading space
+        b"1 \r\n",                // space without an extension
+        b"1\r\r\n",               // a bare CR
+        b"1\rx\n",                // a bare CR
+        b"1;a\rb\r\n",            // a bare CR in an extension
+        b"1;a\0b\r\n",            // a NUL in an extension
+        b"10000000000000000\r\n", // 17 digits: past u64
+        b"1,2\r\n",
+        b"G",
+        b"00000000000000000", // already too long to be a size
+    ] {
+        assert!(
+            line(bad).is_err(),
+            "{:?} was accepted",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    // A line that never ends is refused once past the limit.
+    let mut long = b"1;".to_vec();
+    long.resize(5000, b'a');
+    assert!(line(&long).is_err());
+}
+
+/// The whole decoder over the same bytes in every split: the same body, or the same error.
+#[test]
+fn chunked_decoding_does_not_depend_on_how_the_bytes_arrive() {
+    use super::body::{decode_chunk, Decoded};
+    use super::head::Chunk;
+    fn decode(pieces: &[&[u8]]) -> Result<Vec<u8>, String> {
+        let mut state = Chunk::Size;
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for p in pieces {
+            buf.extend_from_slice(p);
+            loop {
+                match decode_chunk(&mut state, &mut buf)? {
+                    Decoded::Data(d) => out.extend_from_slice(&d),
+                    Decoded::NeedMore => break,
+                    Decoded::End => return Ok(out),
+                }
+            }
+        }
+        Err("incomplete".into())
+    }
+    let cases: [&[u8]; 4] = [
+        b"5\r\nhello\r\n6;e=1\r\n world\r\n0\r\nt: 1\r\n\r\n",
+        b"5\nhello\n0\n\n",
+        b"5\r\nhelloXX0\r\n\r\n",
+        b"3\r\nabc\r\n0\r\nbad\rtrailer\r\n\r\n",
+    ];
+    for whole in cases {
+        let expected = decode(&[whole]);
+        for at in 0..=whole.len() {
+            let (a, b) = whole.split_at(at);
+            assert_eq!(decode(&[a, b]), expected, "split at {at}");
+        }
+    }
+    assert_eq!(decode(&[cases[0]]).unwrap(), b"hello world");
+    assert_eq!(decode(&[cases[1]]).unwrap(), b"hello");
+    assert!(decode(&[cases[2]]).is_err());
+    assert!(decode(&[cases[3]]).is_err());
+}
+
+/// Issue 20, finding 13: a `103 Early Hints` is handed to the client's relay, as an
+/// HTTP/1.1 head with its end-to-end headers; a `100` and a `102` are not.
+#[tokio::test]
+async fn early_hints_go_to_the_relay_and_other_interim_answers_do_not() {
+    let interim = Arc::new(Interim::default());
+    let mut req = get();
+    req.want_raw_head();
+    req.relay_early_hints(interim.clone());
+    let (head, body, _, _) = call(
+        vec![
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n",
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nConnection: x-h\r\nKeep-Alive: 1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        ],
+        false,
+        req,
+    )
+    .await;
+    assert_eq!(head.unwrap().status, 200);
+    assert_eq!(body.unwrap(), "ok");
+    let relayed = String::from_utf8(interim.take().expect("relayed")).unwrap();
+    assert_eq!(
+        relayed,
+        "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+    );
+    assert!(interim.take().is_none(), "taken once");
 }
