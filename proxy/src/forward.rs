@@ -350,10 +350,12 @@ pub(crate) async fn forward(
 /// The request rules checked before routing, where weir's answer must not depend on which
 /// server (its own HTTP/1.1 one or hyper's) parsed the request:
 /// - one `Host` at most, and a valid one (RFC 9112 section 3.2: 400 otherwise);
+/// - an HTTP/1.1 request has a `Host` (400 without, whatever its target); HTTP/1.0 need
+///   not;
 /// - a request target with an authority (absolute-form, or HTTP/2's `:authority`) sets
 ///   the host: the `Host` header is replaced by it, for routing and for the upstream (RFC
-///   9112 section 3.2.2, RFC 9113 section 8.3.1);
-/// - an HTTP/1.1 request names its host (400 without one); HTTP/1.0 need not;
+///   9112 section 3.2.2, RFC 9113 section 8.3.1); user information in it is an error (RFC
+///   9110 section 4.2.4);
 /// - the only transfer coding forwarded is a lone `chunked`: any other would be dropped
 ///   when weir frames the body anew, so it is refused with 501, as nginx does.
 pub(crate) fn check_request(parts: &mut Parts) -> Result<(), ProxyError> {
@@ -367,12 +369,22 @@ pub(crate) fn check_request(parts: &mut Parts) -> Result<(), ProxyError> {
             "the Host header is not a valid host",
         ));
     }
+    if host.is_none() && parts.version == Version::HTTP_11 {
+        // Even with an absolute-form target: "any HTTP/1.1 request message that lacks a
+        // Host header field" (RFC 9112 3.2).
+        return Err(ProxyError::BadRequest(
+            "an HTTP/1.1 request without a Host header",
+        ));
+    }
     if let Some(authority) = parts.uri.authority() {
-        // Without any user information: `http://user@a.test/` is for `a.test`.
-        let host_port = authority
-            .as_str()
-            .rsplit_once('@')
-            .map_or(authority.as_str(), |(_, h)| h);
+        // RFC 9110 4.2.4: user information in an http(s) URI is to be treated as an
+        // error (`http://a.test@b.test/` is a phishing form).
+        if authority.as_str().contains('@') {
+            return Err(ProxyError::BadRequest(
+                "the request target has user information",
+            ));
+        }
+        let host_port = authority.as_str();
         let differs = host.is_none_or(|h| h.as_bytes() != host_port.as_bytes());
         if differs {
             let Ok(v) = HeaderValue::from_str(host_port) else {
@@ -387,10 +399,6 @@ pub(crate) fn check_request(parts: &mut Parts) -> Result<(), ProxyError> {
             }
             parts.headers.insert(header::HOST, v);
         }
-    } else if host.is_none() && parts.version == Version::HTTP_11 {
-        return Err(ProxyError::BadRequest(
-            "an HTTP/1.1 request without a Host header",
-        ));
     }
     let mut codings = parts.headers.get_all(header::TRANSFER_ENCODING).iter();
     if let Some(first) = codings.next() {
@@ -788,9 +796,14 @@ mod tests {
         check_request(&mut abs).unwrap();
         assert_eq!(abs.headers[header::HOST], "a.test:8080");
         assert_eq!(abs.headers.get_all(header::HOST).iter().count(), 1);
-        let mut user = request("http://u:p@a.test/x", v11, &[]);
-        check_request(&mut user).unwrap();
-        assert_eq!(user.headers[header::HOST], "a.test");
+        let mut user = request("http://a.test@b.test/x", v11, &[("host", b"b.test")]);
+        assert_eq!(refused(&mut user), StatusCode::BAD_REQUEST);
+        // Host is required on HTTP/1.1 even with an absolute-form target.
+        let mut no_host = request("http://a.test/x", v11, &[]);
+        assert_eq!(refused(&mut no_host), StatusCode::BAD_REQUEST);
+        let mut no_host_10 = request("http://a.test/x", Version::HTTP_10, &[]);
+        check_request(&mut no_host_10).unwrap();
+        assert_eq!(no_host_10.headers[header::HOST], "a.test");
         // 6: HTTP/2's `:authority` wins over a `host` header.
         let mut h2 = request("https://a.test/x", Version::HTTP_2, &[("host", b"b.test")]);
         check_request(&mut h2).unwrap();
