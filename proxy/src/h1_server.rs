@@ -224,13 +224,15 @@ async fn serve_one<S: ClientStream>(
     };
     let close = req.close || *conn.shutdown.borrow();
     let head_only = req.parts.method == Method::HEAD;
-    let fwd = forward::forward(
+    // Pinned where it is made: the request's future is large, and moving it into the
+    // relay by value copied it (about 2,000 instructions of memcpy per request).
+    let fwd = std::pin::pin!(forward::forward(
         &conn.listener.proxy,
         &conn.client,
         req.parts,
         ClientBody::Held(req.body),
         Some(timer),
-    );
+    ));
     let resp = match conn.client.interim.as_deref() {
         Some(interim) => {
             let (resp, written) = relay_interim(stream, interim, fwd).await;
@@ -254,9 +256,8 @@ async fn serve_one<S: ClientStream>(
 async fn relay_interim<S: ClientStream, F: std::future::Future>(
     stream: &mut S,
     interim: &crate::h1::Interim,
-    fwd: F,
+    mut fwd: Pin<&mut F>,
 ) -> (F::Output, bool) {
-    let mut fwd = std::pin::pin!(fwd);
     let mut out: Vec<u8> = Vec::new();
     let mut sent = 0;
     let mut broken = false;

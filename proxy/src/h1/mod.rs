@@ -42,7 +42,10 @@ impl Interim {
 
     /// The heads pushed since the last call, if any (one atomic load when none).
     pub fn take(&self) -> Option<Vec<u8>> {
-        if !self.any.swap(false, std::sync::atomic::Ordering::Acquire) {
+        // A load first: the common case (no hints) then costs no read-modify-write.
+        if !self.any.load(std::sync::atomic::Ordering::Relaxed)
+            || !self.any.swap(false, std::sync::atomic::Ordering::Acquire)
+        {
             return None;
         }
         Some(std::mem::take(&mut *self.heads.lock()))
