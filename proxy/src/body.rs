@@ -84,11 +84,20 @@ impl Body for ProxyBody {
 pub struct Idle<B> {
     inner: B,
     idle: Duration,
-    /// When the last piece came; set once the body has first had to wait.
-    last: Option<Instant>,
-    timer: Option<Pin<Box<Sleep>>>,
+    /// Made the first time the body has to wait; boxed, so a body that never waits (most
+    /// answers, read whole with their head) stays small as it moves through the proxy.
+    waiting: Option<Pin<Box<Waiting>>>,
     stats: Option<Arc<BackendStats>>,
     failed: bool,
+}
+
+pin_project_lite::pin_project! {
+    struct Waiting {
+        // When the last piece came.
+        last: Instant,
+        #[pin]
+        timer: Sleep,
+    }
 }
 
 /// The error of a body whose sender went quiet ([`Idle`]).
@@ -101,8 +110,7 @@ impl<B> Idle<B> {
         Idle {
             inner,
             idle,
-            last: None,
-            timer: None,
+            waiting: None,
             stats: None,
             failed: false,
         }
@@ -125,15 +133,21 @@ impl<B> Idle<B> {
     /// Whether the body has been quiet for its whole allowance (registering for a wake-up
     /// at the end of it otherwise).
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let last = *self.last.get_or_insert_with(Instant::now);
-        let deadline = last + self.idle;
-        let timer = self
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        let idle = self.idle;
+        let waiting = self.waiting.get_or_insert_with(|| {
+            let last = Instant::now();
+            Box::pin(Waiting {
+                last,
+                timer: tokio::time::sleep_until(last + idle),
+            })
+        });
+        let w = waiting.as_mut().project();
+        let deadline = *w.last + idle;
+        let mut timer = w.timer;
         if timer.deadline() != deadline {
             timer.as_mut().reset(deadline);
         }
-        timer.as_mut().poll(cx).is_ready()
+        timer.poll(cx).is_ready()
     }
 
     fn count(&self, kind: ErrorKind) {
@@ -161,8 +175,8 @@ where
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                if this.last.is_some() {
-                    this.last = Some(Instant::now());
+                if let Some(w) = &mut this.waiting {
+                    *w.as_mut().project().last = Instant::now();
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -359,10 +359,18 @@ pub(crate) async fn forward(
 /// - the only transfer coding forwarded is a lone `chunked`: any other would be dropped
 ///   when weir frames the body anew, so it is refused with 501, as nginx does.
 pub(crate) fn check_request(parts: &mut Parts) -> Result<(), ProxyError> {
-    let mut hosts = parts.headers.get_all(header::HOST).iter();
-    let host = hosts.next();
-    if hosts.next().is_some() {
-        return Err(ProxyError::BadRequest("more than one Host header"));
+    // One pass over the names (cheaper than two map lookups on a request of a few headers).
+    let mut host = None;
+    let mut codings = false;
+    for (name, value) in &parts.headers {
+        if name == header::HOST {
+            if host.is_some() {
+                return Err(ProxyError::BadRequest("more than one Host header"));
+            }
+            host = Some(value);
+        } else if name == header::TRANSFER_ENCODING {
+            codings = true;
+        }
     }
     if host.is_some_and(|h| !valid_host(h.as_bytes())) {
         return Err(ProxyError::BadRequest(
@@ -400,7 +408,10 @@ pub(crate) fn check_request(parts: &mut Parts) -> Result<(), ProxyError> {
             parts.headers.insert(header::HOST, v);
         }
     }
-    let mut codings = parts.headers.get_all(header::TRANSFER_ENCODING).iter();
+    let mut codings = codings
+        .then(|| parts.headers.get_all(header::TRANSFER_ENCODING).iter())
+        .into_iter()
+        .flatten();
     if let Some(first) = codings.next() {
         let lone_chunked = codings.next().is_none()
             && first

@@ -226,74 +226,85 @@ async fn serve_one<S: ClientStream>(
     let head_only = req.parts.method == Method::HEAD;
     // Pinned where it is made: the request's future is large, and moving it into the
     // relay by value copied it (about 2,000 instructions of memcpy per request).
-    let fwd = std::pin::pin!(forward::forward(
+    let mut fwd = std::pin::pin!(forward::forward(
         &conn.listener.proxy,
         &conn.client,
         req.parts,
         ClientBody::Held(req.body),
         Some(timer),
     ));
+    let mut relay = Relay::default();
     let resp = match conn.client.interim.as_deref() {
         Some(interim) => {
-            let (resp, written) = relay_interim(stream, interim, fwd).await;
-            if !written {
-                return After::Close;
-            }
-            resp
+            std::future::poll_fn(|cx| relay.poll(cx, stream, interim, fwd.as_mut())).await
         }
         None => fwd.await,
     };
+    if !relay.finish(stream).await {
+        return After::Close;
+    }
     if !write_response(stream, resp, head_only, close).await || close {
         return After::Close;
     }
     After::KeepAlive
 }
 
-/// Runs `fwd` (the request's way through the proxy) and writes to the client, as they
-/// come, the `103 Early Hints` the upstream sends before its answer (`h1::Interim`), so a
-/// browser can start fetching what they name while the answer is being made. Every one
-/// is written before the final answer. False with the answer when a write failed.
-async fn relay_interim<S: ClientStream, F: std::future::Future>(
-    stream: &mut S,
-    interim: &crate::h1::Interim,
-    mut fwd: Pin<&mut F>,
-) -> (F::Output, bool) {
-    let mut out: Vec<u8> = Vec::new();
-    let mut sent = 0;
-    let mut broken = false;
-    let mut unflushed = false;
-    let resp = std::future::poll_fn(|cx| {
-        let ready = fwd.as_mut().poll(cx);
+/// The `103 Early Hints` the upstream sends before its answer (`h1::Interim`), written to
+/// the client as they come while the request's future runs, so a browser can start
+/// fetching what they name while the answer is being made. The answer is returned as the
+/// request's future gives it (no wrapper to move it through: it is large).
+#[derive(Default)]
+struct Relay {
+    out: Vec<u8>,
+    sent: usize,
+    broken: bool,
+    unflushed: bool,
+}
+
+impl Relay {
+    /// Polls `fwd`; while it waits, writes what interim heads came.
+    fn poll<S: ClientStream, F: std::future::Future>(
+        &mut self,
+        cx: &mut Context<'_>,
+        stream: &mut S,
+        interim: &crate::h1::Interim,
+        fwd: Pin<&mut F>,
+    ) -> Poll<F::Output> {
+        let ready = fwd.poll(cx);
         if let Some(more) = interim.take() {
-            out.extend_from_slice(&more);
+            self.out.extend_from_slice(&more);
         }
-        if let Poll::Ready(resp) = ready {
-            return Poll::Ready(resp);
+        if ready.is_ready() {
+            return ready;
         }
-        while !broken && sent < out.len() {
-            match Pin::new(&mut *stream).poll_write(cx, &out[sent..]) {
-                Poll::Ready(Ok(0) | Err(_)) => broken = true,
+        while !self.broken && self.sent < self.out.len() {
+            match Pin::new(&mut *stream).poll_write(cx, &self.out[self.sent..]) {
+                Poll::Ready(Ok(0) | Err(_)) => self.broken = true,
                 Poll::Ready(Ok(n)) => {
-                    sent += n;
-                    unflushed = S::HOLDS_WRITES;
+                    self.sent += n;
+                    self.unflushed = S::HOLDS_WRITES;
                 }
                 Poll::Pending => break,
             }
         }
-        if unflushed && sent == out.len() {
+        if self.unflushed && self.sent == self.out.len() {
             match Pin::new(&mut *stream).poll_flush(cx) {
-                Poll::Ready(Ok(())) => unflushed = false,
-                Poll::Ready(Err(_)) => broken = true,
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(_)) => self.broken = true,
                 Poll::Pending => {}
             }
         }
         Poll::Pending
-    })
-    .await;
-    if !broken && sent < out.len() {
-        broken = stream.write_all(&out[sent..]).await.is_err();
     }
-    (resp, !broken)
+
+    /// Writes what is left of the interim heads (before the final answer); false when a
+    /// write failed.
+    async fn finish<S: ClientStream>(&mut self, stream: &mut S) -> bool {
+        if !self.broken && self.sent < self.out.len() {
+            self.broken = stream.write_all(&self.out[self.sent..]).await.is_err();
+        }
+        !self.broken
+    }
 }
 
 /// Hands the connection to hyper's server, replaying what was already read.

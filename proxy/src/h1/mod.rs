@@ -145,7 +145,10 @@ impl Request {
         }
         let mut had_length = false;
         let mut client_sent_for = false;
+        // Seen in the copy loop rather than looked up: a map lookup per request costs more.
+        let mut upgrade = false;
         for (name, value) in headers {
+            upgrade |= name == header::UPGRADE;
             if name == header::CONTENT_LENGTH {
                 had_length = true;
                 continue;
@@ -194,7 +197,7 @@ impl Request {
             body: Some(body),
             chunked,
             head_method: method == Method::HEAD,
-            upgrade: headers.contains_key(header::UPGRADE),
+            upgrade,
             raw_head: false,
             interim: None,
             idempotent: matches!(
