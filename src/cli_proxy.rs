@@ -51,6 +51,9 @@ pub async fn run(
     let running = weir_proxy::run::start(config, &base_dir(&path))
         .await
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    // SIGHUP is taken before the ready file says weir is up: a SIGHUP's default action
+    // ends the process, and a supervisor may send one as soon as it sees the file.
+    let hangups = reload::Hangups::register();
     if let Some(f) = ready_file {
         write_ready_file(&f, &running.listeners, running.admin_address)?;
     }
@@ -99,7 +102,13 @@ pub async fn run(
             reload_now,
         ));
     }
-    reload::watch(running.proxy.clone(), path, loader, Duration::from_secs(1));
+    reload::watch(
+        running.proxy.clone(),
+        path,
+        loader,
+        Duration::from_secs(1),
+        hangups,
+    );
     let churn = churn.map(|spec| {
         tracing::warn!(route = %spec.route, per_second = spec.per_second, "bench churn: changing weights in process (WEIR_BENCH_CHURN)");
         crate::bench_churn::start(running.proxy.clone(), spec)

@@ -55,10 +55,12 @@ pub async fn run(
         state = %state_dir.display(),
         "rollout controller running; rollout state is kept in the state directory (--state-dir to choose another)"
     );
+    // SIGHUP is handled before the ready file says weir is up: a SIGHUP's default action
+    // ends the process, and a supervisor may send one as soon as it sees the file.
+    spawn_sighup(controller.clone());
     if let Some(f) = ready_file {
         write_ready_file(&f, &running.listeners, running.admin_address)?;
     }
-    spawn_sighup(controller.clone());
     wait_for_stop_signal().await;
     tracing::info!(grace = ?grace, "shutting down: no new connections, finishing in-flight requests");
     running.shutdown(grace).await;
@@ -107,15 +109,19 @@ fn default_state_dir(
 
 fn spawn_sighup(controller: Arc<Controller>) {
     #[cfg(unix)]
-    tokio::spawn(async move {
+    {
         use tokio::signal::unix::{signal, SignalKind};
+        // Registered here, not in the task: the task may first run after the ready file
+        // is written.
         let Ok(mut hup) = signal(SignalKind::hangup()) else {
             return;
         };
-        while hup.recv().await.is_some() {
-            controller.reload();
-        }
-    });
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                controller.reload();
+            }
+        });
+    }
 }
 
 #[cfg(test)]

@@ -70,13 +70,12 @@ pub(crate) trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Whether a write may keep bytes back until `flush` (rustls does, a socket does not).
     const HOLDS_WRITES: bool;
 
-    /// Waits until the client sends. A connection that has to read to know (TLS) reads
-    /// into `buf` (empty on entry) and returns how much; a socket returns `None` and is
-    /// read after. Dropping the future loses nothing.
+    /// Waits until the client sends, and reads what it sent into `buf` (empty on entry):
+    /// how much (0 when the client closed). Dropping the future loses nothing.
     fn wait_for_request<'a>(
         &'a mut self,
         buf: &'a mut BytesMut,
-    ) -> impl std::future::Future<Output = std::io::Result<Option<usize>>> + Send + 'a;
+    ) -> impl std::future::Future<Output = std::io::Result<usize>> + Send + 'a;
 
     /// The bare socket, for a connection that may wait in its listener's parking set.
     fn into_parkable(self) -> Option<TcpStream>;
@@ -88,9 +87,28 @@ pub(crate) trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
 impl ClientStream for TcpStream {
     const HOLDS_WRITES: bool = false;
 
-    async fn wait_for_request(&mut self, _: &mut BytesMut) -> std::io::Result<Option<usize>> {
-        // No buffer until the socket is readable: an idle connection holds none.
-        self.readable().await.map(|()| None)
+    async fn wait_for_request(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        loop {
+            // No buffer until the socket is readable: an idle connection holds none.
+            self.readable().await?;
+            // Allocated at once at its size: `reserve` on an empty buffer would go
+            // through `Vec`'s growth path, about 300 instructions more per request.
+            *buf = BytesMut::with_capacity(READ_SIZE);
+            // One read attempt, in this poll: either bytes come (a read that fills less
+            // than the buffer clears the socket's readiness, so the next wait does not wake
+            // up for nothing) or the readiness was not real (tokio starts an accepted
+            // socket as readable) and the wait goes on, under the caller's idle timer. A
+            // read outside that timer let a client that never sent a byte hold its
+            // connection for ever.
+            let read = std::future::poll_fn(|cx| {
+                Poll::Ready(tokio_util::io::poll_read_buf(Pin::new(&mut *self), cx, buf))
+            })
+            .await;
+            match read {
+                Poll::Ready(r) => return r,
+                Poll::Pending => *buf = BytesMut::new(),
+            }
+        }
     }
 
     fn into_parkable(self) -> Option<TcpStream> {
@@ -103,10 +121,10 @@ impl ClientStream for TcpStream {
 impl ClientStream for TlsStream<TcpStream> {
     const HOLDS_WRITES: bool = true;
 
-    async fn wait_for_request(&mut self, buf: &mut BytesMut) -> std::io::Result<Option<usize>> {
+    async fn wait_for_request(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
         // rustls decrypts into the caller's buffer, so it is there while waiting.
         *buf = BytesMut::with_capacity(READ_SIZE);
-        self.read_buf(buf).await.map(Some)
+        self.read_buf(buf).await
     }
 
     fn into_parkable(self) -> Option<TcpStream> {
@@ -169,17 +187,6 @@ pub(crate) async fn serve<S: ClientStream>(mut stream: S, conn: Conn) {
                         return;
                     }
                 }
-            };
-            let read = match read {
-                Ok(None) => {
-                    // Allocated at once at its size: `reserve` on an empty buffer would go
-                    // through `Vec`'s growth path, about 300 instructions more per request.
-                    buf = BytesMut::with_capacity(READ_SIZE);
-                    // A read that fills less than the buffer clears the socket's
-                    // readiness, so the next wait does not wake up for nothing.
-                    stream.read_buf(&mut buf).await
-                }
-                read => read.map(|n| n.unwrap_or(0)),
             };
             if matches!(read, Ok(0) | Err(_)) {
                 return;

@@ -44,8 +44,8 @@ impl AsyncWrite for Held {
 impl ClientStream for Held {
     const HOLDS_WRITES: bool = true;
 
-    async fn wait_for_request(&mut self, _: &mut BytesMut) -> std::io::Result<Option<usize>> {
-        Ok(Some(0))
+    async fn wait_for_request(&mut self, _: &mut BytesMut) -> std::io::Result<usize> {
+        Ok(0)
     }
 
     fn into_parkable(self) -> Option<TcpStream> {

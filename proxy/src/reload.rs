@@ -41,17 +41,33 @@ pub fn reload_now(proxy: &Proxy, path: &std::path::Path, loader: &Loader) -> Res
     result
 }
 
+/// SIGHUP, taken from the moment this is made (inside a tokio runtime).
+pub struct Hangups(#[cfg(unix)] Option<tokio::signal::unix::Signal>);
+
+impl Hangups {
+    pub fn register() -> Self {
+        Hangups(
+            #[cfg(unix)]
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
+        )
+    }
+}
+
 /// Watches `path` (polling its modification time and length every `every`) and
 /// listens for SIGHUP, reloading on either.
-pub fn watch(proxy: Arc<Proxy>, path: PathBuf, loader: Loader, every: Duration) {
+/// `hangups` is registered by the caller before it says it is ready, so a SIGHUP sent then
+/// reloads instead of ending the process (its default action).
+pub fn watch(proxy: Arc<Proxy>, path: PathBuf, loader: Loader, every: Duration, hangups: Hangups) {
+    #[cfg(unix)]
+    let mut hup = hangups.0;
+    #[cfg(not(unix))]
+    let _ = hangups;
     tokio::spawn(async move {
         let stamp = |p: &std::path::Path| -> Option<(SystemTime, u64)> {
             let m = std::fs::metadata(p).ok()?;
             Some((m.modified().ok()?, m.len()))
         };
         let mut last = stamp(&path);
-        #[cfg(unix)]
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut tick = tokio::time::interval(every);
         loop {
             #[cfg(unix)]

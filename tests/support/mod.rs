@@ -9,7 +9,9 @@ pub mod browser;
 pub mod client;
 pub mod kube;
 pub mod raw;
+pub mod recorder;
 pub mod rollout;
+pub mod soak;
 pub mod weir;
 
 pub use backend::{Backend, BackendOptions};

@@ -28,6 +28,8 @@ pub fn parse_run_file(file: &str, text: &str) -> Result<RunFile, String> {
             .collect();
     let (docs, unreadable) = parse_documents_lenient(file, text);
     let mut proxy = None;
+    // A proxy document was there but refused (its errors already said why).
+    let mut proxy_refused = false;
     let mut rollouts = Vec::new();
     let mut templates = AnalysisTemplates::default();
     let mut experiments: Vec<Box<Located<Experiment>>> = Vec::new();
@@ -40,7 +42,10 @@ pub fn parse_run_file(file: &str, text: &str) -> Result<RunFile, String> {
                 }
                 match weir_config::parse_proxy_config(file, &text, line as u64) {
                     Ok(c) => proxy = Some(c),
-                    Err(e) => problems.extend(e.0.iter().map(|e| e.to_string())),
+                    Err(e) => {
+                        proxy_refused = true;
+                        problems.extend(e.0.iter().map(|e| e.to_string()));
+                    }
                 }
             }
             Document::Rollout(r) => rollouts.push(r.resource),
@@ -65,7 +70,7 @@ pub fn parse_run_file(file: &str, text: &str) -> Result<RunFile, String> {
         let not_yaml = unreadable
             .iter()
             .any(|e| e.message.starts_with("invalid YAML"));
-        if !not_yaml {
+        if !not_yaml && !proxy_refused {
             problems.push(format!("{file}:1: no proxy configuration document (one with listeners, services and routes)"));
         }
         return Err(problems.join("\n"));
@@ -181,4 +186,29 @@ fn check_services(proxy: &ProxyConfig, r: &Rollout) -> Result<(), String> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_run_file;
+
+    /// A proxy document that is there but refused gets its own errors only, not also
+    /// "no proxy configuration document" (found by the soak test, which wrote broken run
+    /// files once a second).
+    #[test]
+    fn a_refused_proxy_document_is_not_also_reported_missing() {
+        let text = "listeners:\n  - address: 127.0.0.1:0\nservices:\n  a: {endpoints: [\"127.0.0.1:1\"]}\nroutes:\n  - name: web\n    backends: [{service: a, wieght: 1}]\n";
+        let Err(e) = parse_run_file("run.yaml", text) else {
+            panic!("accepted")
+        };
+        assert!(e.contains("wieght"), "{e}");
+        assert!(!e.contains("no proxy configuration document"), "{e}");
+        let Err(none) = parse_run_file(
+            "run.yaml",
+            "kind: Rollout\napiVersion: argoproj.io/v1alpha1\nmetadata: {name: r}\n",
+        ) else {
+            panic!("accepted")
+        };
+        assert!(none.contains("no proxy configuration document"), "{none}");
+    }
 }
