@@ -35,8 +35,9 @@
 //! slow clients' outcomes, memory and descriptors by kind. weir's log, the last run file
 //! and the state are kept in `target/tmp/soak/` (`$CARGO_TARGET_DIR/tmp/soak/`).
 //!
-//! A weir bug this test found and that is not fixed yet fails it (see
-//! [`SILENT_NEVER_CLOSED`]); `WEIR_SOAK_ALLOW_KNOWN_BUGS=1` soaks the rest meanwhile.
+//! Bugs it found, now fixed, with their own regression tests in tests/hostile_input.rs:
+//! a connection that never sent a byte was never closed; a SIGHUP sent as soon as the
+//! ready file appeared ended the process.
 
 // /proc (memory, descriptors, sockets) and kill(1): Linux.
 #![cfg(target_os = "linux")]
@@ -115,18 +116,6 @@ spec:
           window: 10s
           minRequests: 10
 "#;
-
-/// Weir bugs this test found that are not fixed yet. Each fails the test like any other
-/// problem, unless `WEIR_SOAK_ALLOW_KNOWN_BUGS=1` (to soak the rest while a fix is
-/// pending); the report says how often each showed either way.
-const SILENT_NEVER_CLOSED: &str = "a connection that never sends a byte is never closed: \
-     tokio 1.54 starts accepted sockets as readable, so h1_server::serve's first \
-     `readable()` returns at once and the connection then waits in `read_buf` with no \
-     idle or header-read timer (no parking either)";
-
-fn allow_known_bugs() -> bool {
-    std::env::var("WEIR_SOAK_ALLOW_KNOWN_BUGS").is_ok_and(|v| v == "1")
-}
 
 fn storm_secs() -> u64 {
     std::env::var("WEIR_SOAK_SECS")
@@ -228,8 +217,6 @@ struct World {
     tally: Mutex<BTreeMap<(usize, &'static str), Counts>>,
     weights: Mutex<Vec<WeightChange>>,
     problems: Mutex<Vec<String>>,
-    /// Known weir bugs that showed (see [`SILENT_NEVER_CLOSED`]): how often, an example.
-    known: Mutex<BTreeMap<&'static str, (u64, String)>>,
     report: Mutex<Report>,
     cfg: tokio::sync::Mutex<Cfg>,
     backends: Backends,
@@ -266,11 +253,6 @@ impl World {
     fn problem(&self, p: String) {
         eprintln!("[{:7.1}s] PROBLEM: {p}", self.t());
         self.problems.lock().push(p);
-    }
-    fn known_bug(&self, bug: &'static str, example: String) {
-        let mut known = self.known.lock();
-        let e = known.entry(bug).or_insert((0, example));
-        e.0 += 1;
     }
     fn log(&self, line: &str) {
         println!("[{:7.1}s] {line}", self.t());
@@ -747,10 +729,6 @@ async fn abuse(w: Arc<World>, kind: &'static str) -> (&'static str, String) {
         Ok(o) if down => format!("{o} [weir restarted]"),
         Ok(o) => o,
         Err(o) if down => format!("{o} [weir down]"),
-        Err(o) if kind == "silent" && o.starts_with("still open") => {
-            w.known_bug(SILENT_NEVER_CLOSED, format!("{o} while weir was up"));
-            format!("{o} (KNOWN BUG)")
-        }
         Err(o) => {
             w.problem(format!("{kind} client: {o} while weir was up"));
             format!("{o} (PROBLEM)")
@@ -1533,9 +1511,6 @@ async fn killer(w: Arc<World>, mut weir: Weir, storm: Duration) -> (Weir, Quiet)
         );
         w.log(&line);
         w.report.lock().kills.push(line);
-        // SIGHUP before weir installs its handler would end it (see the report): give it
-        // a moment before the config writer may send one.
-        tokio::time::sleep(Duration::from_millis(500)).await;
         drop(cfg);
     }
     w.phase.store(FINAL, Ordering::SeqCst);
@@ -1694,7 +1669,6 @@ async fn soak_weir_run_under_a_storm() {
         tally: Mutex::new(BTreeMap::new()),
         weights: Mutex::new(Vec::new()),
         problems: Mutex::new(Vec::new()),
-        known: Mutex::new(BTreeMap::new()),
         report: Mutex::new(Report::default()),
         cfg: tokio::sync::Mutex::new(cfg),
         backends,
@@ -1874,11 +1848,6 @@ async fn soak_weir_run_under_a_storm() {
         "samples (time#process: RSS/fds): {}",
         samples.join(" ")
     );
-    let known = w.known.lock().clone();
-    let _ = writeln!(out, "known weir bugs seen: {}", known.len());
-    for (bug, (n, example)) in &known {
-        let _ = writeln!(out, "  {n} times: {bug}\n    e.g. {example}");
-    }
     match &promoted {
         Ok(p) => {
             let _ = writeln!(out, "end: {p}");
@@ -1929,11 +1898,6 @@ async fn soak_weir_run_under_a_storm() {
         problems.is_empty(),
         "{} problems (see the report above)",
         problems.len()
-    );
-    assert!(
-        known.is_empty() || allow_known_bugs(),
-        "known weir bugs showed (see the report; WEIR_SOAK_ALLOW_KNOWN_BUGS=1 to soak the rest): {:?}",
-        known.keys().collect::<Vec<_>>()
     );
     assert!(panics.is_empty(), "weir panicked:\n{}", panics.join("\n"));
     assert!(!report.kills.is_empty(), "weir was killed at least once");
