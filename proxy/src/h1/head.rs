@@ -155,6 +155,8 @@ pub(crate) fn parse(
         let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
         let mut kept = 0;
         let base = buf.as_ptr() as usize;
+        // How many content-length values came (lines, and comma-separated in a line).
+        let mut length_values = 0u32;
         for h in resp.headers.iter() {
             let name = h.name.as_bytes();
             if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -171,6 +173,7 @@ pub(crate) fn parse(
                         return Err("conflicting content-length values in the response".into());
                     }
                     length = Some(n);
+                    length_values += 1;
                 }
             }
             if !upgrade
@@ -187,6 +190,11 @@ pub(crate) fn parse(
                 (v + h.value.len()) as u32,
             );
             kept += 1;
+        }
+        // RFC 9112 6.3: a message with both must not leave the connection reusable, and an
+        // intermediary removes the content-length before forwarding it, whatever the status.
+        if transfer_encoding.is_some() && length.is_some() {
+            keep_alive = false;
         }
         let framing = if head_method
             || upgrade
@@ -217,7 +225,13 @@ pub(crate) fn parse(
                 }
             }
         };
-        let overridden_length = transfer_encoding.is_some() && length.is_none();
+        let overridden_length = transfer_encoding.is_some();
+        // Equal values repeated (`2, 2`, or two lines) are accepted as one (RFC 9110 8.6)
+        // but not forwarded so: every line goes, and one `content-length` is written where
+        // one is kept.
+        let single_length = (length_values > 1 && !overridden_length)
+            .then_some(length)
+            .flatten();
         drop(connection);
         if raw && !upgrade {
             // The writer sends no length of its own only where it sends no body.
@@ -229,7 +243,7 @@ pub(crate) fn parse(
             for &(ns, ne, vs, ve) in &spans[..kept] {
                 let name = &buf[ns as usize..ne as usize];
                 if name.eq_ignore_ascii_case(b"content-length")
-                    && (overridden_length || !keep_length)
+                    && (overridden_length || !keep_length || single_length.is_some())
                 {
                     continue;
                 }
@@ -237,6 +251,11 @@ pub(crate) fn parse(
                 lines.extend_from_slice(name);
                 lines.extend_from_slice(b": ");
                 lines.extend_from_slice(&buf[vs as usize..ve as usize]);
+                lines.extend_from_slice(b"\r\n");
+            }
+            if let (Some(n), true) = (single_length, keep_length) {
+                lines.extend_from_slice(b"content-length: ");
+                lines.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
                 lines.extend_from_slice(b"\r\n");
             }
             buf.advance(len);
@@ -257,7 +276,9 @@ pub(crate) fn parse(
             let name = &head[ns as usize..ne as usize];
             // transfer-encoding is hop-by-hop (dropped above, except on a 101); a
             // content-length that transfer-encoding overrode is dropped too.
-            if overridden_length && name.eq_ignore_ascii_case(b"content-length") {
+            if (overridden_length || single_length.is_some())
+                && name.eq_ignore_ascii_case(b"content-length")
+            {
                 continue;
             }
             let name = HeaderName::from_bytes(name)
@@ -265,6 +286,9 @@ pub(crate) fn parse(
             let value = HeaderValue::from_maybe_shared(head.slice(vs as usize..ve as usize))
                 .map_err(|_| format!("invalid value of response header {name}"))?;
             headers.append(name, value);
+        }
+        if let Some(n) = single_length {
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
         }
         return Ok(Some(Head {
             status,

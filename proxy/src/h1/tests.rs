@@ -684,3 +684,58 @@ async fn early_hints_go_to_the_relay_and_other_interim_answers_do_not() {
     );
     assert!(interim.take().is_none(), "taken once");
 }
+
+/// Found by fuzzing (fuzz/regressions/h1_response/duplicate-content-length-forwarded):
+/// equal lengths repeated are accepted as one and passed on as one line.
+#[tokio::test]
+async fn repeated_equal_lengths_go_on_as_one() {
+    let (head, body, _, _) = call(
+        vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\n\r\nok"],
+        false,
+        get(),
+    )
+    .await;
+    let head = head.unwrap();
+    assert_eq!(body.unwrap(), "ok");
+    let lengths: Vec<_> = head.headers.get_all("content-length").iter().collect();
+    assert_eq!(lengths, ["2"]);
+    // As raw lines on an answer to HEAD (the writer sends no length of its own there).
+    let mut req = head_request();
+    req.want_raw_head();
+    let (head, _, _, _) = call(
+        vec![b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nx-a: 1\r\nContent-Length: 7\r\n\r\n"],
+        false,
+        req,
+    )
+    .await;
+    let lines = head.unwrap().raw.unwrap().lines;
+    assert_eq!(&lines[..], b"x-a: 1\r\ncontent-length: 7\r\n");
+}
+
+/// Found by fuzzing (fuzz/regressions/h1_response/head-te-cl-forwarded): an answer with
+/// both transfer-encoding and content-length loses its content-length whatever its status
+/// (RFC 9112 6.3), HEAD's included, and its connection is not reused.
+#[tokio::test]
+async fn a_bodiless_answer_with_both_framings_loses_its_length() {
+    let mut req = head_request();
+    req.want_raw_head();
+    let (head, _, reused, _) = call(
+        vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nx-a: 1\r\n\r\n",
+        ],
+        false,
+        req,
+    )
+    .await;
+    assert_eq!(&head.unwrap().raw.unwrap().lines[..], b"x-a: 1\r\n");
+    assert!(!reused);
+    let (head, _, _, _) = call(
+        vec![
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ],
+        false,
+        get(),
+    )
+    .await;
+    assert!(head.unwrap().headers.get("content-length").is_none());
+}

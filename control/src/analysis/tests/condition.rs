@@ -351,3 +351,31 @@ fn values_display_like_go() {
         r#"{"a":true,"b":null}"#
     );
 }
+
+/// Found by fuzzing (fuzz/regressions/conditions/nested-index-parse-time): expr-lang's
+/// parse time grows about fourfold per level of nesting, so a short condition could hold
+/// the controller for minutes. Deeper than `MAX_NESTING` is refused before parsing, at
+/// once; Argo-style conditions (two or three deep) are untouched.
+#[test]
+fn deeply_nested_conditions_are_refused_before_parsing() {
+    use crate::analysis::condition::{check_condition_syntax, MAX_NESTING};
+    let nested = |depth: usize| format!("{}1{}", "a[".repeat(depth), "]".repeat(depth));
+    let started = std::time::Instant::now();
+    for text in [nested(20), nested(64), "a[a[".repeat(30)] {
+        let e = check_condition_syntax(&text).unwrap_err().to_string();
+        assert!(e.contains("nested more than"), "{e}");
+        let e = evaluate_condition(&text, &MetricValue::Float(1.0)).unwrap_err();
+        assert!(e.to_string().contains("nested more than"), "{e}");
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "refused without parsing"
+    );
+    check_condition_syntax(&nested(MAX_NESTING)).unwrap_or_else(|e| panic!("{e}"));
+    let scores = MetricValue::Array(vec![MetricValue::Float(0.95), MetricValue::Float(0.99)]);
+    assert_eq!(
+        evaluate_condition("all(result, {# > 0.9})", &scores),
+        Ok(true)
+    );
+    check_condition_syntax("all(result, {# > 0.9}) && (len(result) > 0)").unwrap();
+}
