@@ -27,3 +27,15 @@ fi
 export WEIR_REQUIRE_PROMETHEUS=1
 export WEIR_REQUIRE_BROWSER=1
 cargo test --workspace --all-targets --locked
+
+# Coverage-guided fuzzing (fuzz/, cargo-fuzz and libFuzzer on nightly, both installed by
+# the script when missing): every target built once, then each run for a few seconds from
+# its committed seeds and its regressions (fuzz/regressions/, findings not yet fixed fail
+# here at once); a crash, hang or out-of-memory fails the test command. The repository
+# stays clean: new inputs go to a temporary directory. Long runs: `fuzz/run.sh 3600`
+# (fuzz/README.md). WEIR_FUZZ_SECONDS changes the time per target (0 skips the step).
+# Built with the dev profile (FUZZ_DEV=1): a release build with the sanitizer takes about
+# 17 minutes on 2 cores, which long runs pay once and short ones need not.
+if [ "${WEIR_FUZZ_SECONDS:-8}" != 0 ]; then
+  FUZZ_DEV=1 fuzz/run.sh "${WEIR_FUZZ_SECONDS:-8}"
+fi

@@ -17,6 +17,8 @@ mod deadline;
 pub mod error;
 pub mod filters;
 pub mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod h1;
 mod h1_server;
 pub mod hdr;
