@@ -95,27 +95,12 @@ const NSTEPS: u64 = 10;
 /// client connected (load paused for up to 9 s): a whole window with too few requests to
 /// the canary would be Inconclusive, and the Rollout would pause for a human, as Argo's
 /// does.
-const SUCCESS_RATE: &str = r#"---
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: success-rate
-spec:
-  metrics:
-    - name: success-rate
-      interval: 2s
-      count: 2
-      failureLimit: 1
-      inconclusiveLimit: 1
-      successCondition: result >= 0.5
-      provider:
-        weir:
-          route: web
-          backend: canary
-          metric: success-rate
-          window: 10s
-          minRequests: 10
-"#;
+fn success_rate() -> String {
+    let schedule =
+        "      interval: 2s\n      count: 2\n      failureLimit: 1\n      inconclusiveLimit: 1\n";
+    support::rollout::success_rate_template("10s", 10, schedule)
+        .replace("result >= 0.95", "result >= 0.5")
+}
 
 fn storm_secs() -> u64 {
     std::env::var("WEIR_SOAK_SECS")
@@ -585,7 +570,8 @@ routes:
       - {{service: big, weight: 1}}
     timeouts: {{connect: 500ms, request: 10s}}
 {extra}{rollout}
-{SUCCESS_RATE}"#,
+{success_rate}"#,
+            success_rate = success_rate(),
             listen = self.listen,
             admin = self.admin,
             idle = IDLE.as_millis(),
