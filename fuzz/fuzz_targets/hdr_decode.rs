@@ -30,40 +30,83 @@ fn read(h: &Histogram<u64>) {
     }
 }
 
-/// Whether the V2 header of an encoded histogram claims a payload longer than what came:
-/// the deserializer allocates the claimed length (up to 4 GiB) before reading it. Known
-/// finding `hdr-alloc`; only asked when WEIR_FUZZ_KNOWN lists it.
-fn claims_more_than_it_has(text: &str) -> bool {
-    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text) else {
-        return false;
-    };
-    let word = |b: &[u8], at: usize| {
-        b.get(at..at + 4)
-            .map(|w| u32::from_be_bytes(w.try_into().unwrap()) as usize)
-    };
-    let v2_claims_more = |b: &[u8]| word(b, 4).is_some_and(|len| len > b.len().saturating_sub(40));
-    match word(&bytes, 0) {
-        Some(0x1c84_9313) => v2_claims_more(&bytes),
-        Some(0x1c84_9314) => {
-            let Some(len) = word(&bytes, 4) else {
-                return false;
-            };
+/// The V2 encoding inside an encoded histogram (inflated from V2+DEFLATE, up to 16 MiB).
+fn v2_bytes(text: &str) -> Option<Vec<u8>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    match word(&bytes, 0)? {
+        0x1c84_9313 => Some(bytes),
+        0x1c84_9314 => {
+            let len = word(&bytes, 4)?;
             let zlib = &bytes[8..bytes.len().min(8 + len)];
             let mut inflated = Vec::new();
-            // The inflated payload, up to 16 MiB (more is a claim too large as well).
             let cap = 16 << 20;
             let _ = flate2::read::ZlibDecoder::new(zlib)
                 .take(cap + 1)
                 .read_to_end(&mut inflated);
-            inflated.len() as u64 > cap || v2_claims_more(&inflated)
+            Some(inflated)
         }
-        _ => false,
+        _ => None,
     }
+}
+
+fn word(b: &[u8], at: usize) -> Option<usize> {
+    b.get(at..at + 4)
+        .map(|w| u32::from_be_bytes(w.try_into().unwrap()) as usize)
+}
+
+/// Whether the V2 header of an encoded histogram claims a payload longer than what came:
+/// the deserializer allocated the claimed length (up to 4 GiB) before reading it. Finding
+/// `hdr-alloc` (fixed); only asked when WEIR_FUZZ_KNOWN lists it.
+fn claims_more_than_it_has(text: &str) -> bool {
+    v2_bytes(text).is_some_and(|b| {
+        b.len() > 16 << 20 || word(&b, 4).is_some_and(|len| len > b.len().saturating_sub(40))
+    })
+}
+
+/// Whether an encoded histogram's counts add up to more than 2^56 (their zigzag varints
+/// read here): hdrhistogram's `value_at_quantile` sums counts unchecked, which overflows
+/// (a panic with overflow checks, a wrong quantile without) from three counts of 2^63 - 1;
+/// 2^56 leaves room for the fleet's sum of many. Finding `hdr-count-overflow`; only asked
+/// when WEIR_FUZZ_KNOWN lists it.
+fn counts_overflow(text: &str) -> bool {
+    let Some(b) = v2_bytes(text) else {
+        return false;
+    };
+    let payload = b.get(40..).unwrap_or_default();
+    let (mut at, mut sum) = (0usize, 0u64);
+    while at < payload.len() {
+        // hdrhistogram's varint: 7 bits a byte for 8 bytes, then a whole ninth byte.
+        let mut n = 0u64;
+        for i in 0..9 {
+            let Some(&byte) = payload.get(at) else {
+                break;
+            };
+            at += 1;
+            if i == 8 {
+                n |= u64::from(byte) << 56;
+                break;
+            }
+            n |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let value = ((n >> 1) as i64) ^ -((n & 1) as i64);
+        if value > 0 {
+            sum = sum.saturating_add(value as u64);
+        }
+    }
+    sum > 1 << 56
 }
 
 /// Decodes, reads, checks the round trip, and adds into `merged` (the fleet's sum).
 fn take(text: &str, merged: &mut Option<Histogram<u64>>) {
     if known("hdr-alloc") && claims_more_than_it_has(text) {
+        return;
+    }
+    if known("hdr-count-overflow") && counts_overflow(text) {
         return;
     }
     let Ok(h) = decode(text) else {
