@@ -65,17 +65,15 @@ fn claims_more_than_it_has(text: &str) -> bool {
     })
 }
 
-/// Whether an encoded histogram's counts add up to more than 2^56 (their zigzag varints
-/// read here): hdrhistogram's `value_at_quantile` sums counts unchecked, which overflows
-/// (a panic with overflow checks, a wrong quantile without) from three counts of 2^63 - 1;
-/// 2^56 leaves room for the fleet's sum of many. Finding `hdr-count-overflow`; only asked
-/// when WEIR_FUZZ_KNOWN lists it.
-fn counts_overflow(text: &str) -> bool {
+/// The counts of an encoded histogram, and whether one of its numbers is i64::MIN (a run
+/// of zeros hdrhistogram's deserializer negates, which overflows): its zigzag varints read
+/// here.
+fn scan_counts(text: &str) -> (u64, bool) {
     let Some(b) = v2_bytes(text) else {
-        return false;
+        return (0, false);
     };
     let payload = b.get(40..).unwrap_or_default();
-    let (mut at, mut sum) = (0usize, 0u64);
+    let (mut at, mut sum, mut min) = (0usize, 0u64, false);
     while at < payload.len() {
         // hdrhistogram's varint: 7 bits a byte for 8 bytes, then a whole ninth byte.
         let mut n = 0u64;
@@ -94,11 +92,21 @@ fn counts_overflow(text: &str) -> bool {
             }
         }
         let value = ((n >> 1) as i64) ^ -((n & 1) as i64);
+        min |= value == i64::MIN;
         if value > 0 {
             sum = sum.saturating_add(value as u64);
         }
     }
-    sum > 1 << 56
+    (sum, min)
+}
+
+/// Whether an encoded histogram's counts add up to more than 2^56: hdrhistogram's
+/// `value_at_quantile` sums counts unchecked, which overflows (a panic with overflow
+/// checks, wrapped sums without) from three counts of 2^63 - 1; 2^56 leaves room for the
+/// fleet's sum of many. Finding `hdr-count-overflow`; only asked when WEIR_FUZZ_KNOWN
+/// lists it.
+fn counts_overflow(text: &str) -> bool {
+    scan_counts(text).0 > 1 << 56
 }
 
 /// Decodes, reads, checks the round trip, and adds into `merged` (the fleet's sum).
@@ -107,6 +115,10 @@ fn take(text: &str, merged: &mut Option<Histogram<u64>>) {
         return;
     }
     if known("hdr-count-overflow") && counts_overflow(text) {
+        return;
+    }
+    // Finding `hdr-negate-overflow`: a zigzag number of i64::MIN.
+    if known("hdr-negate-overflow") && scan_counts(text).1 {
         return;
     }
     let Ok(h) = decode(text) else {
